@@ -1,0 +1,78 @@
+"""Entry point: builds the argument parser from the command modules and maps
+errors to exit codes (0 ok, 1 nothing found / not cached, 2 usage or error).
+
+Every command module imports only the standard library at module level, so
+that ``modelhub list`` starts fast; heavy imports happen inside handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from modelhub import __version__
+from modelhub.errors import ModelhubError
+
+# Each module defines ``register(subparsers)``; its subcommands set ``func``,
+# a callable taking the parsed namespace and returning an exit status.
+COMMAND_MODULES: tuple[str, ...] = (
+    "modelhub.cli.cmd_card",
+    "modelhub.cli.cmd_catalog",
+    "modelhub.cli.cmd_pull",
+    "modelhub.cli.cmd_cache",
+    "modelhub.cli.cmd_loaders",
+)
+
+log = logging.getLogger("modelhub")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelhub",
+        description="Find, fetch, verify, cache and run pretrained NLP models.",
+    )
+    parser.add_argument("--version", action="version", version=f"modelhub {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("modelhub: %(levelname)s: %(message)s"))
+    root = logging.getLogger("modelhub")
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    func = getattr(args, "func", None)
+    if func is None:
+        default = getattr(args, "default_func", None)
+        if default is None:
+            parser.print_help(sys.stderr)
+            return 2
+        func = default
+    try:
+        return int(func(args) or 0)
+    except ModelhubError as exc:
+        print(f"modelhub: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("modelhub: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error for the user.
+        sys.stderr.close()
+        return 0

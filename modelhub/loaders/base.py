@@ -1,0 +1,51 @@
+"""The loader plugin interface.
+
+A loader turns a verified local directory (a cache entry) plus its record into
+a model object. Loaders are registered under the entry-point group
+``modelhub.loaders``; the built-ins register the same way. This module must
+stay free of torch/transformers imports: listing loaders is cheap.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from modelhub.cards.record import ModelCard
+
+
+class Loader(ABC):
+    """Base class of loaders.
+
+    ``formats`` are the artifact layouts it reads (``"hf-transformers"``,
+    ``"sparknlp-zip"``, ...), ``engines`` the record ``engine`` values it can
+    run (``"tensorflow"``, ``"onnx"``, ``"pytorch"``), ``annotators`` the
+    annotators/tasks it serves (empty: any). Higher ``priority`` wins when
+    several accept the same artifact.
+    """
+
+    name: ClassVar[str]
+    priority: ClassVar[int] = 0
+    formats: ClassVar[tuple[str, ...]] = ()
+    engines: ClassVar[tuple[str, ...]] = ()
+    annotators: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def accepts(self, path: Path, record: ModelCard | None) -> str | None:
+        """``None`` when this loader can load ``path``; otherwise a short reason
+        why not (shown by ``NoLoaderError`` and ``modelhub loaders``)."""
+
+    @abstractmethod
+    def load(self, path: Path, record: ModelCard | None, **options: Any) -> Any:
+        """Load the model at ``path``. Heavy imports belong here, not at module
+        level."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "priority": self.priority,
+            "formats": list(self.formats),
+            "engines": list(self.engines),
+            "annotators": list(self.annotators),
+        }

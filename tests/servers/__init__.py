@@ -1,0 +1,1 @@
+"""Real servers on loopback that the tests talk to (no mocks on the main paths)."""
