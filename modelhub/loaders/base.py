@@ -4,6 +4,14 @@ A loader turns a verified local directory (a cache entry) plus its record into
 a model object. Loaders are registered under the entry-point group
 ``modelhub.loaders``; the built-ins register the same way. This module must
 stay free of torch/transformers imports: listing loaders is cheap.
+
+A plugin package declares, in its ``pyproject.toml``::
+
+    [project.entry-points."modelhub.loaders"]
+    myloader = "mypackage.loader:MyLoader"
+
+The entry point names a :class:`Loader` subclass (instantiated without
+arguments) or a ready instance.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ class Loader(ABC):
     ``"sparknlp-zip"``, ...), ``engines`` the record ``engine`` values it can
     run (``"tensorflow"``, ``"onnx"``, ``"pytorch"``), ``annotators`` the
     annotators/tasks it serves (empty: any). Higher ``priority`` wins when
-    several accept the same artifact.
+    several accept the same artifact. ``summary`` is one line for people
+    (``modelhub loaders``, ``NoLoaderError``) saying what it accepts.
     """
 
     name: ClassVar[str]
@@ -30,6 +39,7 @@ class Loader(ABC):
     formats: ClassVar[tuple[str, ...]] = ()
     engines: ClassVar[tuple[str, ...]] = ()
     annotators: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
 
     @abstractmethod
     def accepts(self, path: Path, record: ModelCard | None) -> str | None:
@@ -39,7 +49,15 @@ class Loader(ABC):
     @abstractmethod
     def load(self, path: Path, record: ModelCard | None, **options: Any) -> Any:
         """Load the model at ``path``. Heavy imports belong here, not at module
-        level."""
+        level. ``options`` always may hold ``device`` and ``dtype``
+        (``"auto"`` by default); unknown options should raise ``TypeError``."""
+
+    def serves(self, annotator: str | None) -> bool:
+        """Whether this loader serves ``annotator`` (``None`` or an empty
+        ``annotators`` tuple: yes)."""
+        if not annotator or not self.annotators:
+            return True
+        return annotator.lower() in {a.lower() for a in self.annotators}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -48,4 +66,17 @@ class Loader(ABC):
             "formats": list(self.formats),
             "engines": list(self.engines),
             "annotators": list(self.annotators),
+            "summary": self.summary,
         }
+
+    def accepts_text(self) -> str:
+        """What this loader accepts, in words: its summary, else its formats
+        and engines."""
+        if self.summary:
+            return self.summary
+        parts = []
+        if self.formats:
+            parts.append("formats " + ", ".join(self.formats))
+        if self.engines:
+            parts.append("engines " + ", ".join(self.engines))
+        return "; ".join(parts) or "(says nothing)"

@@ -1,0 +1,129 @@
+"""The public API that joins the registry (resolve, fetch, verify, cache) and
+the loaders (turn a verified directory into a model).
+
+Registry and loaders never import each other; this module is where they meet,
+and it imports both lazily so ``import modelhub`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from modelhub.loaders.discovery import (
+    accepted_engines,
+    get_loader,
+    installed_loaders,
+    load_path,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _local_dir(name: str | Path) -> Path | None:
+    """``name`` as a local model directory: a ``Path``, or a string that is
+    clearly a path (``/``, ``./``, ``../``, ``~``) naming a directory."""
+    if isinstance(name, Path):
+        return name
+    if name.startswith(("/", "./", "../", "~")):
+        path = Path(name).expanduser()
+        if path.is_dir():
+            return path
+    return None
+
+
+def pretrained(
+    name: str | Path,
+    lang: str = "en",
+    *,
+    version: str | None = None,
+    device: Any = "auto",
+    dtype: Any = "auto",
+    offline: bool | None = None,
+    loader: str | None = None,
+    **loader_options: Any,
+) -> Any:
+    """The model called ``name`` in language ``lang``, ready to run.
+
+    Resolves the name (only to artifacts whose engine an installed loader
+    runs, or the forced ``loader``), fetches and verifies the artifact into
+    the cache (``offline``: cache only; default from the settings), then
+    hands the verified directory and its record to the highest-priority
+    loader that accepts it. ``name`` may also be a local model directory
+    (a ``Path`` or a path string starting with ``/``, ``./``, ``../`` or
+    ``~``). ``loader_options`` go to the loader (``batch_size``,
+    ``max_length``, ``normalize``, ``overflow`` for the BERT loader)."""
+    return _pretrained(
+        name,
+        lang,
+        version=version,
+        device=device,
+        dtype=dtype,
+        offline=offline,
+        loader=loader,
+        annotator=None,
+        **loader_options,
+    )
+
+
+def _pretrained(
+    name: str | Path,
+    lang: str,
+    *,
+    version: str | None,
+    device: Any,
+    dtype: Any,
+    offline: bool | None,
+    loader: str | None,
+    annotator: str | None,
+    **loader_options: Any,
+) -> Any:
+    options = {"device": device, "dtype": dtype, **loader_options}
+    local = _local_dir(name)
+    if local is not None:
+        return load_path(local, None, loader=loader, annotator=annotator, **options)
+
+    from modelhub.registry.pull import pull_artifact
+    from modelhub.registry.resolve import resolve
+
+    loaders = [get_loader(loader)] if loader else installed_loaders()
+    loaders = [lo for lo in loaders if lo.serves(annotator)]
+    engines = accepted_engines(loaders)
+    artifact = resolve(str(name), lang, version=version, engines=list(engines) or None)
+    log.info("%s %s resolved to %s", name, lang, artifact.key)
+    path = pull_artifact(artifact, offline=offline)
+    return load_path(path, artifact.record, loader=loader, annotator=annotator, **options)
+
+
+class BertEmbeddings:
+    """Spark NLP-style entry point: ``BertEmbeddings.pretrained(name, lang)``
+    gives a model whose ``embed(texts)`` returns one vector per token."""
+
+    annotator = "BertEmbeddings"
+    default_name = "small_bert_L2_768"
+
+    @classmethod
+    def pretrained(cls, name: str | Path | None = None, lang: str = "en", **options: Any) -> Any:
+        options.setdefault("version", None)
+        options.setdefault("device", "auto")
+        options.setdefault("dtype", "auto")
+        options.setdefault("offline", None)
+        options.setdefault("loader", None)
+        return _pretrained(
+            name if name is not None else cls.default_name,
+            lang,
+            annotator=cls.annotator,
+            **options,
+        )
+
+
+class BertSentenceEmbeddings(BertEmbeddings):
+    """``BertSentenceEmbeddings.pretrained(name, lang)``: use
+    ``embed_sentences(texts)`` for one vector per text."""
+
+    annotator = "BertSentenceEmbeddings"
+    default_name = "sent_small_bert_L2_768"
+
+
+__all__ = ["BertEmbeddings", "BertSentenceEmbeddings", "pretrained"]

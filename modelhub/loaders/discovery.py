@@ -1,0 +1,165 @@
+"""Finding installed loaders (entry-point group ``modelhub.loaders``) and
+choosing one for an artifact.
+
+Nothing here imports torch: loaders are instantiated, never loaded, to list
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any
+
+from modelhub.cards.record import ModelCard
+from modelhub.errors import NoLoaderError
+from modelhub.loaders.base import Loader
+
+GROUP = "modelhub.loaders"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LoaderEntry:
+    """One entry point of the group: the loader it gives, or why it failed."""
+
+    entry_point: str  # "name = module:attr"
+    distribution: str | None
+    loader: Loader | None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.loader.name if self.loader is not None else self.entry_point.split(" =")[0]
+
+
+def _instantiate(ep: EntryPoint) -> Loader:
+    obj = ep.load()
+    if isinstance(obj, type) and issubclass(obj, Loader):
+        obj = obj()
+    if not isinstance(obj, Loader):
+        raise TypeError(f"{ep.value} is not a modelhub.loaders.Loader subclass or instance")
+    return obj
+
+
+def discover() -> list[LoaderEntry]:
+    """Every entry point of the group, best first (priority, then name);
+    broken ones last, with their error."""
+    good: list[LoaderEntry] = []
+    bad: list[LoaderEntry] = []
+    seen: dict[str, LoaderEntry] = {}
+    for ep in entry_points(group=GROUP):
+        dist = ep.dist.name if ep.dist is not None else None
+        label = f"{ep.name} = {ep.value}"
+        try:
+            loader = _instantiate(ep)
+        except Exception as exc:  # a broken plugin must not break the others
+            log.warning("loader plugin %s (%s) failed to load: %s", label, dist or "?", exc)
+            bad.append(LoaderEntry(label, dist, None, f"{type(exc).__name__}: {exc}"))
+            continue
+        entry = LoaderEntry(label, dist, loader)
+        if loader.name in seen:
+            # The same distribution can be visible twice (e.g. an editable
+            # install plus a build dir on sys.path); keep the first.
+            if seen[loader.name].entry_point != label:
+                log.warning(
+                    "two loaders are named %r (%s, %s); using the first",
+                    loader.name,
+                    seen[loader.name].entry_point,
+                    label,
+                )
+            continue
+        seen[loader.name] = entry
+        good.append(entry)
+    good.sort(key=lambda e: (-e.loader.priority if e.loader else 0, e.name))
+    bad.sort(key=lambda e: e.name)
+    return good + bad
+
+
+def installed_loaders() -> list[Loader]:
+    """The working loaders, highest priority first (ties by name)."""
+    return [e.loader for e in discover() if e.loader is not None]
+
+
+def get_loader(name: str) -> Loader:
+    """The installed loader called ``name``."""
+    loaders = installed_loaders()
+    for loader in loaders:
+        if loader.name == name:
+            return loader
+    raise NoLoaderError(
+        f"no installed loader is named {name!r}; installed: "
+        + (", ".join(lo.name for lo in loaders) or "none")
+        + " (see `modelhub loaders`)"
+    )
+
+
+def accepted_engines(loaders: list[Loader] | None = None) -> tuple[str, ...]:
+    """The record engines the given (default: installed) loaders can run."""
+    out: list[str] = []
+    for loader in installed_loaders() if loaders is None else loaders:
+        out.extend(e for e in loader.engines if e not in out)
+    return tuple(out)
+
+
+def _describe_for_error(rows: list[tuple[Loader, str]]) -> str:
+    if not rows:
+        return "  (no loaders are installed; install modelhub[torch] for the BERT loader)"
+    return "\n".join(
+        f"  - {lo.name} (priority {lo.priority}; accepts {lo.accepts_text()}): {why}"
+        for lo, why in rows
+    )
+
+
+def select_loader(
+    path: Path,
+    record: ModelCard | None = None,
+    *,
+    loader: str | Loader | None = None,
+    annotator: str | None = None,
+) -> Loader:
+    """The loader to use for ``path``: the forced one (``loader=``) if it
+    accepts it, else the highest-priority installed loader that accepts it
+    (and serves ``annotator`` when given). Raises :class:`NoLoaderError`
+    listing every installed loader, what it accepts, and why it declined."""
+    path = Path(path)
+    what = f"{path}" + (f" ({record.name})" if record is not None else "")
+    if loader is not None:
+        chosen = get_loader(loader) if isinstance(loader, str) else loader
+        why = chosen.accepts(path, record)
+        if why is not None:
+            raise NoLoaderError(
+                f"loader {chosen.name!r} does not accept {what}: {why}\n"
+                + _describe_for_error([(chosen, why)])
+            )
+        return chosen
+    declined: list[tuple[Loader, str]] = []
+    for candidate in installed_loaders():
+        if not candidate.serves(annotator):
+            declined.append((candidate, f"does not serve annotator {annotator}"))
+            continue
+        why = candidate.accepts(path, record)
+        if why is None:
+            log.debug("loader %s accepts %s", candidate.name, what)
+            return candidate
+        declined.append((candidate, why))
+    raise NoLoaderError(
+        f"no installed loader accepts {what}. Installed loaders:\n" + _describe_for_error(declined)
+    )
+
+
+def load_path(
+    path: str | Path,
+    record: ModelCard | None = None,
+    *,
+    loader: str | Loader | None = None,
+    annotator: str | None = None,
+    **options: Any,
+) -> Any:
+    """Load a local verified directory with the loader that accepts it."""
+    chosen = select_loader(Path(path), record, loader=loader, annotator=annotator)
+    log.info("loading %s with loader %s", path, chosen.name)
+    return chosen.load(Path(path), record, **options)
