@@ -1,9 +1,232 @@
-"""CLI commands (placeholder until implemented)."""
+"""``modelhub loaders``, ``modelhub embed`` and ``modelhub similarity``.
+
+Listing loaders never imports torch; embedding imports it inside the handler
+(through the loader).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
+
+from modelhub.cli.output import print_json, print_table
+
+PREVIEW_VALUES = 5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Adds this module's subcommands."""
+    """Adds ``loaders``, ``embed`` and ``similarity``."""
+    p = sub.add_parser(
+        "loaders",
+        help="list installed loader plugins and what each accepts",
+        description="List the loaders found in the entry-point group modelhub.loaders, "
+        "best first (priority, then name), and what each accepts.",
+    )
+    p.add_argument("--json", action="store_true", help="a JSON array, one object per loader")
+    p.set_defaults(func=cmd_loaders)
+
+    p = sub.add_parser(
+        "embed",
+        help="embed texts with a model: one vector per token (or per text)",
+        description="Load NAME (resolve, fetch, verify, cache) and embed each TEXT. "
+        "Prints each token with the first values of its vector; --json or --npy for all "
+        "values. NAME may also be a local model directory (/..., ./..., ~/...).",
+    )
+    _model_args(p)
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument(
+        "--sentence",
+        action="store_true",
+        help="one vector per text (mean of its token states) instead of one per token",
+    )
+    p.add_argument(
+        "--pooling",
+        choices=("first", "mean", "cls"),
+        help="tokens: first (default, Spark NLP's rule) or mean of the word pieces; "
+        "with --sentence: mean (default) or cls",
+    )
+    p.add_argument("--normalize", action="store_true", help="L2-normalize the vectors")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON with every value")
+    out.add_argument(
+        "--npy",
+        metavar="FILE",
+        help="write a float32 .npy: (tokens of all texts in order, dim), or (texts, dim) "
+        "with --sentence",
+    )
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser(
+        "similarity",
+        help="rank texts by cosine similarity to the first",
+        description="Embed every TEXT (mean-pooled, normalized) and print the texts after "
+        "the first, most similar to it first, one per line with its cosine similarity.",
+    )
+    _model_args(p)
+    p.add_argument("query", metavar="TEXT")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--json", action="store_true", help="a JSON array of {text, score}")
+    p.set_defaults(func=cmd_similarity)
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME", help="model name, or a local model directory")
+    p.add_argument("--lang", default="en", help="language code (default: en)")
+    p.add_argument("--version", help="Spark NLP version to resolve for (default: newest)")
+    p.add_argument("--loader", help="force this loader (see `modelhub loaders`)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", help="auto (default), float32, bfloat16")
+    p.add_argument("--max-length", type=int, help="word pieces per text, special tokens included")
+    p.add_argument("--offline", action="store_true", default=None, help="use the cache only")
+
+
+def cmd_loaders(args: argparse.Namespace) -> int:
+    from modelhub.loaders.discovery import discover
+
+    entries = discover()
+    if args.json:
+        rows: list[dict[str, Any]] = []
+        for e in entries:
+            row = e.loader.describe() if e.loader is not None else {"name": e.name}
+            row.update(
+                entry_point=e.entry_point,
+                distribution=e.distribution,
+                error=e.error,
+            )
+            if e.loader is not None:
+                row["accepts"] = e.loader.accepts_text()
+            rows.append(row)
+        print_json(rows)
+        return 0 if entries else 1
+    if not entries:
+        print("no loaders installed (entry-point group modelhub.loaders)", file=sys.stderr)
+        return 1
+    print_table(
+        ("name", "priority", "formats", "engines", "package", "accepts"),
+        [
+            (
+                e.name,
+                e.loader.priority if e.loader else None,
+                ",".join(e.loader.formats) if e.loader else None,
+                ",".join(e.loader.engines) if e.loader else None,
+                e.distribution,
+                e.loader.accepts_text() if e.loader else f"BROKEN: {e.error}",
+            )
+            for e in entries
+        ],
+    )
+    return 0
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from modelhub.api import pretrained
+
+    options: dict[str, Any] = {}
+    if args.max_length is not None:
+        options["max_length"] = args.max_length
+    return pretrained(
+        args.name,
+        args.lang,
+        version=args.version,
+        device=args.device,
+        dtype=args.dtype,
+        offline=args.offline,
+        loader=args.loader,
+        **options,
+    )
+
+
+def _preview(values: Any) -> str:
+    head = ", ".join(f"{float(v):.8f}" for v in values[:PREVIEW_VALUES])
+    return f"[{head}, ...]" if len(values) > PREVIEW_VALUES else f"[{head}]"
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    if args.sentence and args.pooling == "first":
+        raise SystemExit(
+            "modelhub embed: error: --pooling first needs token vectors (no --sentence)"
+        )
+    if not args.sentence and args.pooling == "cls":
+        raise SystemExit("modelhub embed: error: --pooling cls needs --sentence")
+    model = _load(args)
+    if args.sentence:
+        return _embed_sentences(args, model)
+    results = model.embed(
+        args.texts, pooling=args.pooling or "first", normalize=args.normalize or None
+    )
+    if args.npy:
+        import numpy as np
+
+        dim = model.dim
+        stacked = [r.vectors for r in results if len(r)]
+        array = np.concatenate(stacked) if stacked else np.zeros((0, dim), dtype=np.float32)
+        np.save(args.npy, array.astype(np.float32))
+        print(f"wrote {args.npy}: {array.shape[0]} tokens x {dim}", file=sys.stderr)
+        return 0
+    if args.json:
+        print_json(
+            {
+                "model": model.name,
+                "dimension": model.dim,
+                "results": [
+                    {"text": t, **r.to_dict()} for t, r in zip(args.texts, results, strict=True)
+                ],
+            }
+        )
+        return 0
+    for i, (text, r) in enumerate(zip(args.texts, results, strict=True)):
+        if i:
+            print()
+        if len(args.texts) > 1:
+            print(f"# {text}")
+        print_table(
+            ("token", "begin", "end", f"embeddings ({model.dim} values)"),
+            [
+                (tok, b, e, _preview(v))
+                for tok, (b, e), v in zip(r.tokens, r.offsets, r.vectors, strict=True)
+            ],
+        )
+    return 0
+
+
+def _embed_sentences(args: argparse.Namespace, model: Any) -> int:
+    vectors = model.embed_sentences(
+        args.texts, pooling=args.pooling or "mean", normalize=args.normalize or None
+    )
+    if args.npy:
+        import numpy as np
+
+        np.save(args.npy, vectors.astype(np.float32))
+        print(f"wrote {args.npy}: {vectors.shape[0]} texts x {vectors.shape[1]}", file=sys.stderr)
+        return 0
+    if args.json:
+        print_json(
+            {
+                "model": model.name,
+                "dimension": model.dim,
+                "results": [
+                    {"text": t, "vector": v.tolist()}
+                    for t, v in zip(args.texts, vectors, strict=True)
+                ],
+            }
+        )
+        return 0
+    print_table(
+        ("text", f"embedding ({model.dim} values)"),
+        [(t, _preview(v)) for t, v in zip(args.texts, vectors, strict=True)],
+    )
+    return 0
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    model = _load(args)
+    vectors = model.embed_sentences([args.query, *args.texts], pooling="mean", normalize=True)
+    scores = vectors[1:] @ vectors[0]
+    ranked = sorted(zip(args.texts, scores.tolist(), strict=True), key=lambda ts: -ts[1])
+    if args.json:
+        print_json([{"text": t, "score": round(s, 6)} for t, s in ranked])
+        return 0
+    for text, score in ranked:
+        print(f"{score:.4f}  {text}")
+    return 0
