@@ -1,0 +1,128 @@
+"""The Spark ML model folder a Spark NLP zip unpacks to: ``metadata/part-00000`` (the
+params JSON of Spark's ``DefaultParamsWriter``) and ``fields/<name>/part-NNNNN`` (features
+saved with ``saveAsObjectFile``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelhub.errors import ArtifactFormatError
+from modelhub.loaders.sparknlp.javaser import read_tuple2_pairs
+from modelhub.loaders.sparknlp.seqfile import iter_bytes_values
+
+METADATA_FILE = Path("metadata") / "part-00000"
+
+
+@dataclass(frozen=True, slots=True)
+class SparkMLMetadata:
+    """One Spark ML stage's metadata; ``params`` merges ``defaultParamMap`` under
+    ``paramMap`` (explicit values win)."""
+
+    class_name: str
+    uid: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    explicit: frozenset[str] = frozenset()
+    spark_version: str | None = None
+    path: Path | None = None
+
+    @property
+    def simple_name(self) -> str:
+        return self.class_name.rsplit(".", 1)[-1]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.params.get(name, default)
+
+
+def find_model_root(path: Path) -> Path | None:
+    """The folder holding ``metadata/part-00000``: ``path`` itself or its only subfolder
+    (some zips wrap the model folder in one more directory)."""
+    path = Path(path)
+    if (path / METADATA_FILE).is_file():
+        return path
+    if path.is_dir():
+        subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if len(subdirs) == 1 and (subdirs[0] / METADATA_FILE).is_file():
+            return subdirs[0]
+    return None
+
+
+def read_metadata(root: Path) -> SparkMLMetadata:
+    path = Path(root) / METADATA_FILE
+    if not path.is_file():
+        raise ArtifactFormatError(
+            f"{root}: not a Spark ML model folder: {METADATA_FILE} is missing "
+            "(expected the params JSON written by Spark's DefaultParamsWriter)"
+        )
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    first = text.splitlines()[0] if text else ""
+    try:
+        data = json.loads(first)
+    except json.JSONDecodeError as exc:
+        raise ArtifactFormatError(f"{path}: not Spark ML params JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("class"), str):
+        raise ArtifactFormatError(f"{path}: Spark ML metadata without a 'class' field")
+    explicit = data.get("paramMap") or {}
+    defaults = data.get("defaultParamMap") or {}
+    if not isinstance(explicit, dict) or not isinstance(defaults, dict):
+        raise ArtifactFormatError(f"{path}: paramMap/defaultParamMap must be JSON objects")
+    return SparkMLMetadata(
+        class_name=data["class"],
+        uid=data.get("uid"),
+        params={**defaults, **explicit},
+        explicit=frozenset(explicit),
+        spark_version=data.get("sparkVersion"),
+        path=path,
+    )
+
+
+def part_files(folder: Path) -> list[Path]:
+    """``part-NNNNN`` files of a Spark output folder in partition order (no ``_SUCCESS``,
+    no ``.crc`` side files)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith("part-"))
+
+
+def read_map_feature(root: Path, name: str) -> list[tuple[str, int]]:
+    """All ``(String, Integer)`` pairs of a ``MapFeature`` saved as an object file."""
+    folder = Path(root) / "fields" / name
+    parts = part_files(folder)
+    if not parts:
+        raise ArtifactFormatError(
+            f"{folder}: missing {name}: expected Spark object files fields/{name}/part-NNNNN"
+        )
+    pairs: list[tuple[str, int]] = []
+    for part in parts:
+        for index, payload in enumerate(iter_bytes_values(part)):
+            pairs.extend(read_tuple2_pairs(payload, f"{part} (record {index})"))
+    return pairs
+
+
+def read_vocabulary(root: Path) -> list[str]:
+    """The word-piece vocabulary in id order, rebuilt from ``fields/vocabulary``."""
+    pairs = read_map_feature(root, "vocabulary")
+    folder = Path(root) / "fields" / "vocabulary"
+    by_id: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for piece, index in pairs:
+        if index in by_id:
+            raise ArtifactFormatError(
+                f"{folder}: word pieces {by_id[index]!r} and {piece!r} share id {index}"
+            )
+        if piece in seen:
+            raise ArtifactFormatError(
+                f"{folder}: word piece {piece!r} appears twice (ids {seen[piece]}, {index})"
+            )
+        by_id[index] = piece
+        seen[piece] = index
+    size = len(by_id)
+    missing = [i for i in range(size) if i not in by_id]
+    if missing:
+        raise ArtifactFormatError(
+            f"{folder}: vocabulary ids are not 0..{size - 1}: missing {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}"
+        )
+    return [by_id[i] for i in range(size)]
