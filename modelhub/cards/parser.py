@@ -162,15 +162,21 @@ class _Card:
                 calls.append((index, "PipelineModel", m.group(1)))
         return calls
 
-    def annotator_from_code(self, names: set[str]) -> str | None:
+    def annotator_from_code(self, name: str, aliases: set[str]) -> str | None:
         calls = self.pretrained_calls()
         if not calls:
             return None
         for _, cls, arg in calls:
-            if arg and arg in names:
+            if arg and (arg == name or arg in aliases):
                 return cls
+        loaded = sorted({arg for _, _, arg in calls if arg})
         classes = {cls for _, cls, _ in calls}
         if len(classes) == 1:
+            if loaded:
+                self.warn(
+                    f"annotator: the code samples load {loaded}, not {name!r}; "
+                    f"taking {calls[0][1]!r} from them anyway"
+                )
             return calls[0][1]
         # A pipeline example: the model the card is about is, by convention,
         # the last stage loaded in the first example.
@@ -461,8 +467,8 @@ def _build(card: _Card) -> ModelCard:
         if type_cell and _CLASS_NAME_RE.match(type_cell):
             annotator = type_cell
     if annotator is None:
-        names = {n for n in (name, fm_name, table_name) if n}
-        annotator = card.annotator_from_code(names)
+        aliases = {n for n in (fm_name, table_name) if n}
+        annotator = card.annotator_from_code(name, aliases)
 
     # -- location ------------------------------------------------------------
     folder = location.folder if location else None
