@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -144,8 +145,10 @@ def _load_torch_model(hf: HFDirectory, device: torch.device) -> torch.nn.Module:
                 weights_only=True,  # a pickle may only hold tensors
                 dtype=torch.float32,
             )
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise ArtifactFormatError(f"{hf.root}: transformers could not load it ({exc})") from exc
+        except (OSError, ValueError, RuntimeError, KeyError, pickle.UnpicklingError) as exc:
+            raise ArtifactFormatError(
+                f"{hf.root}: transformers could not load {hf.weights.name} ({exc})"
+            ) from exc
     model.eval()
     if device.type != "cpu":
         model.to(device)
