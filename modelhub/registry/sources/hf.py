@@ -1,0 +1,195 @@
+"""Hugging Face Hub sources with huggingface_hub (imported only when used).
+
+The revision is resolved to a commit hash first (recorded in the manifest),
+the recursive tree listing says which files exist, and only what a loader
+needs is downloaded: configuration and tokenizer files plus the weights,
+safetensors in preference to pickles.  Every file is then checked against
+the listing: its size, the LFS sha256 for large files, the git blob id for
+small ones (the same read computes the manifest's sha256).
+
+The endpoint is read from ``HF_ENDPOINT`` at call time and passed
+explicitly, so it works however early huggingface_hub was imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound
+from modelhub.registry.artifact import Source
+from modelhub.registry.sources import FetchContext, Fetched
+from modelhub.registry.store import FileRecord
+from modelhub.registry.verify import git_blob_sha1
+
+log = logging.getLogger(__name__)
+
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_CONFIG_NAMES = {
+    "vocab.txt",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+    "source.spm",
+    "target.spm",
+}
+_MODULE_DIR = re.compile(r"^\d+_[A-Za-z]+$")  # sentence-transformers modules: 1_Pooling/
+
+
+def select_files(paths: list[str]) -> list[str]:
+    """Configuration, tokenizer files and one set of weights (safetensors if
+    there are any, else PyTorch pickles), from the repo root and
+    sentence-transformers module folders."""
+
+    def top_level(p: str) -> bool:
+        parts = p.split("/")
+        return len(parts) == 1 or (len(parts) == 2 and bool(_MODULE_DIR.match(parts[0])))
+
+    keep = [
+        p
+        for p in paths
+        if top_level(p)
+        and (p.endswith(".json") or os.path.basename(p) in _CONFIG_NAMES)
+        and not p.endswith(".ipynb")
+    ]
+    root = [p for p in paths if "/" not in p]
+    safetensors = [p for p in root if p.endswith(".safetensors")]
+    if safetensors:
+        keep += safetensors
+    else:
+        keep += [p for p in root if re.match(r"^pytorch_model.*\.bin$", p)]
+    return sorted(set(keep))
+
+
+def _map_error(exc: BaseException, repo: str, revision: str, endpoint: str) -> BaseException:
+    from huggingface_hub import errors as he
+
+    where = f"{endpoint}/{repo}@{revision}"
+    if isinstance(exc, he.GatedRepoError):
+        return AccessDenied(
+            f"{where}: gated repository; accept its terms and set HF_TOKEN", url=where
+        )
+    if isinstance(exc, he.RevisionNotFoundError):
+        return ModelNotFound(f"revision {revision!r} not found in {repo} ({where})", url=where)
+    if isinstance(exc, he.RepositoryNotFoundError | he.EntryNotFoundError):
+        return ModelNotFound(f"Hugging Face repository {repo} not found at {where}", url=where)
+    if isinstance(exc, he.HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            return AccessDenied(
+                f"{where}: access denied (HTTP {status}); set HF_TOKEN", url=where, status=status
+            )
+        return FetchError(f"{where}: {exc}", url=where, status=status)
+    if isinstance(exc, OSError | ValueError):
+        return FetchError(f"{where}: {exc}", url=where)
+    return exc
+
+
+def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
+    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    repo = source.location
+    revision = source.revision or "main"
+    try:
+        import huggingface_hub
+        from huggingface_hub import HfApi, snapshot_download
+        from huggingface_hub.hf_api import RepoFile
+
+        if not sys.stderr.isatty() or ctx.options.progress is not None:
+            huggingface_hub.utils.disable_progress_bars()
+        api = HfApi(endpoint=endpoint)
+        commit = revision if COMMIT.match(revision) else api.model_info(repo, revision=revision).sha
+        if not commit:
+            raise FetchError(f"{endpoint}/{repo}@{revision}: the Hub sent no commit hash")
+        tree = {
+            f.path: f
+            for f in api.list_repo_tree(repo, revision=commit, recursive=True)
+            if isinstance(f, RepoFile)
+        }
+        wanted = select_files(list(tree))
+        if not wanted:
+            raise ModelNotFound(
+                f"{repo}@{commit}: no configuration or weights files to download",
+                url=f"{endpoint}/{repo}",
+            )
+        staged = ctx.store.staging_dir(ctx.key)
+        try:
+            snapshot_download(
+                repo,
+                revision=commit,
+                local_dir=staged,
+                allow_patterns=wanted,
+                endpoint=endpoint,
+                max_workers=4,
+            )
+            shutil.rmtree(staged / ".cache", ignore_errors=True)
+            files = _check_files(ctx.artifact.name, staged, wanted, tree)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    except (IntegrityError, FetchError, ModelNotFound):
+        raise
+    except Exception as exc:
+        mapped = _map_error(exc, repo, revision, endpoint)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+    total = sum(f.size for f in files)
+    return Fetched(
+        staged,
+        files,
+        "hf",
+        source,
+        {"url": f"{endpoint}/{repo}", "revision": revision, "size": total},
+        commit=commit,
+        transferred=total,
+    )
+
+
+def _check_files(
+    artifact: str, staged: Path, wanted: list[str], tree: dict[str, Any]
+) -> list[FileRecord]:
+    out: list[FileRecord] = []
+    for rel in wanted:
+        info = tree[rel]
+        path = staged / rel
+        if not path.is_file():
+            raise IntegrityError(
+                f"{artifact}: {rel} was not downloaded", artifact=artifact, expected=rel
+            )
+        lfs = info.lfs
+        size_expected = lfs.size if lfs is not None else info.size
+        sha = hashlib.sha256()
+        blob = git_blob_sha1(path.stat().st_size) if lfs is None else None
+        size = 0
+        with open(path, "rb") as fh:
+            while data := fh.read(4 << 20):
+                sha.update(data)
+                if blob is not None:
+                    blob.update(data)
+                size += len(data)
+        digest = sha.hexdigest()
+        if size != size_expected:
+            _fail(artifact, rel, "size", str(size_expected), str(size))
+        if lfs is not None and digest != lfs.sha256:
+            _fail(artifact, rel, "sha256", lfs.sha256, digest)
+        if blob is not None and info.blob_id and blob.hexdigest() != info.blob_id:
+            _fail(artifact, rel, "git blob id", info.blob_id, blob.hexdigest())
+        out.append(FileRecord(rel, size, digest))
+    return out
+
+
+def _fail(artifact: str, rel: str, what: str, expected: str, actual: str) -> None:
+    raise IntegrityError(
+        f"{artifact}: {rel}: {what} mismatch: expected {expected}, got {actual}; "
+        "nothing was installed",
+        artifact=artifact,
+        expected=expected,
+        actual=actual,
+    )

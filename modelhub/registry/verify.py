@@ -1,0 +1,283 @@
+"""Checks on fetched bytes: digests computed while streaming and the
+comparisons against what the source and the catalog promise.
+
+:class:`OrderedHasher` is fed by the download workers in any order and
+hashes in file order on its own thread: buffers handed over by the workers
+are hashed straight from memory; only when too many out-of-order bytes are
+waiting (a slow range ahead of fast ones) are later pieces dropped from
+memory and read back with ``os.pread`` (page cache) when their turn comes.
+Resumed downloads read their already-present prefix back once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelhub.errors import IntegrityError
+
+_BLOCK = 1 << 20
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_MULTIPART = re.compile(r"^([0-9a-f]{32})-(\d+)$")
+
+
+def sha256_file(path: Path | str, block: int = 4 << 20) -> tuple[str, int]:
+    """(hex digest, size) of a file, read once."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb", buffering=0) as fh:
+        buf = bytearray(block)
+        view = memoryview(buf)
+        while True:
+            n = fh.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+            size += n
+    return h.hexdigest(), size
+
+
+def git_blob_sha1(data_size: int) -> hashlib._Hash:
+    """A sha1 primed with git's blob header (Hugging Face non-LFS file ids)."""
+    h = hashlib.sha1(usedforsecurity=False)
+    h.update(f"blob {data_size}\0".encode())
+    return h
+
+
+def normalize_etag(etag: str | None) -> str | None:
+    if not etag:
+        return None
+    e = etag.strip()
+    if e.startswith("W/"):
+        e = e[2:]
+    return e.strip('"')
+
+
+def etag_kind(etag: str | None) -> tuple[str, int]:
+    """("md5", 1) for a single-part S3 ETag, ("multipart", N) for ``<hex>-N``,
+    ("opaque", 0) otherwise."""
+    e = normalize_etag(etag)
+    if e is None:
+        return ("opaque", 0)
+    e = e.lower()
+    if _HEX32.match(e):
+        return ("md5", 1)
+    m = _MULTIPART.match(e)
+    if m:
+        return ("multipart", int(m.group(2)))
+    return ("opaque", 0)
+
+
+@dataclass
+class Digests:
+    size: int
+    sha256: str
+    md5: str | None = None
+    multipart_etag: str | None = None  # computed "<hex>-N" when a part size was given
+
+
+@dataclass
+class OrderedHasher:
+    """Hashes a file's bytes in order while workers write them out of order."""
+
+    fd: int
+    start: int = 0
+    md5: bool = False
+    part_size: int | None = None
+    memory_cap: int = 256 << 20
+    _pending: dict[int, bytes | int] = field(default_factory=dict)
+    _pending_bytes: int = 0
+    _next: int = 0
+    _done: bool = False
+    _error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self._cond = threading.Condition()
+        self._sha = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False) if self.md5 else None
+        self._parts: list[bytes] = []
+        self._part = hashlib.md5(usedforsecurity=False) if self.part_size else None
+        self._part_left = self.part_size or 0
+        self._next = self.start
+        self._thread = threading.Thread(target=self._run, name="modelhub-hasher", daemon=True)
+        self._thread.start()
+
+    # called by workers -------------------------------------------------
+    def feed(self, offset: int, data: bytes) -> None:
+        with self._cond:
+            if offset != self._next and self._pending_bytes + len(data) > self.memory_cap:
+                self._pending[offset] = len(data)  # read back from the file later
+            else:
+                self._pending[offset] = data
+                self._pending_bytes += len(data)
+            self._cond.notify()
+
+    def feed_from_disk(self, offset: int, length: int) -> None:
+        if length > 0:
+            with self._cond:
+                self._pending[offset] = length
+                self._cond.notify()
+
+    def finish(self, total: int) -> Digests:
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._next != total:
+            raise IntegrityError(f"hashed {self._next} bytes of {total}")
+        multipart = None
+        if self._part is not None:
+            if self._part_left != self.part_size:
+                self._parts.append(self._part.digest())
+            combined = hashlib.md5(b"".join(self._parts), usedforsecurity=False).hexdigest()
+            multipart = f"{combined}-{len(self._parts)}"
+        return Digests(
+            size=total,
+            sha256=self._sha.hexdigest(),
+            md5=self._md5.hexdigest() if self._md5 else None,
+            multipart_etag=multipart,
+        )
+
+    def abort(self) -> None:
+        with self._cond:
+            self._done = True
+            self._pending.clear()
+            self._error = self._error or RuntimeError("aborted")
+            self._cond.notify()
+        self._thread.join()
+
+    # hasher thread -----------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while self._next not in self._pending:
+                        if self._done:
+                            return
+                        self._cond.wait()
+                    item = self._pending.pop(self._next)
+                    if isinstance(item, bytes):
+                        self._pending_bytes -= len(item)
+                off = self._next
+                if isinstance(item, int):
+                    self._hash_from_disk(off, item)
+                    length = item
+                else:
+                    self._update(item)
+                    length = len(item)
+                with self._cond:
+                    self._next = off + length
+        except BaseException as exc:  # surfaced by finish()
+            self._error = exc
+
+    def _hash_from_disk(self, off: int, length: int) -> None:
+        end = off + length
+        while off < end:
+            data = os.pread(self.fd, min(4 << 20, end - off), off)
+            if not data:
+                raise OSError(f"short read at {off}")
+            self._update(data)
+            off += len(data)
+
+    def _update(self, data: bytes) -> None:
+        self._sha.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
+        if self._part is not None:
+            view = memoryview(data)
+            while view:
+                n = min(self._part_left, len(view))
+                self._part.update(view[:n])
+                self._part_left -= n
+                view = view[n:]
+                if self._part_left == 0:
+                    self._parts.append(self._part.digest())
+                    self._part = hashlib.md5(usedforsecurity=False)
+                    self._part_left = self.part_size or 0
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the bytes must match; each field optional."""
+
+    size: int | None = None
+    sha256: str | None = None  # hex
+    md5: str | None = None  # hex (catalog checksum or single-part S3 ETag)
+    sha256_b64: str | None = None  # x-amz-checksum-sha256
+    multipart_etag: str | None = None  # "<hex>-N" with part size known
+    md5_from: str = "checksum"
+    sha256_from: str = "pinned sha256"
+
+    def needs_md5(self) -> bool:
+        return self.md5 is not None
+
+
+def check(artifact: str, got: Digests, exp: Expectations) -> list[str]:
+    """Raises IntegrityError on the first mismatch; returns what was checked."""
+    checked: list[str] = []
+
+    def fail(what: str, expected: str, actual: str) -> None:
+        raise IntegrityError(
+            f"{artifact}: {what} mismatch: expected {expected}, got {actual}; "
+            "the downloaded bytes were deleted",
+            artifact=artifact,
+            expected=expected,
+            actual=actual,
+        )
+
+    if exp.size is not None:
+        if got.size != exp.size:
+            fail("size", str(exp.size), str(got.size))
+        checked.append("size")
+    if exp.sha256:
+        if got.sha256 != exp.sha256.lower():
+            fail(f"sha256 ({exp.sha256_from})", exp.sha256.lower(), got.sha256)
+        checked.append("sha256")
+    if exp.sha256_b64:
+        actual = base64.b64encode(bytes.fromhex(got.sha256)).decode()
+        if actual != exp.sha256_b64:
+            fail("x-amz-checksum-sha256", exp.sha256_b64, actual)
+        checked.append("x-amz-checksum-sha256")
+    if exp.md5 and got.md5 is not None:
+        if got.md5 != exp.md5.lower():
+            fail(f"MD5 ({exp.md5_from})", exp.md5.lower(), got.md5)
+        checked.append(f"md5 ({exp.md5_from})")
+    if exp.multipart_etag and got.multipart_etag is not None:
+        if got.multipart_etag != exp.multipart_etag.lower():
+            fail("multipart ETag", exp.multipart_etag.lower(), got.multipart_etag)
+        checked.append("multipart-etag")
+    return checked
+
+
+def copy_hashing(
+    src: Path,
+    dst_fd: int,
+    *,
+    md5: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Digests:
+    """Copies a local file into ``dst_fd``, hashing the bytes as they pass."""
+    sha = hashlib.sha256()
+    m = hashlib.md5(usedforsecurity=False) if md5 else None
+    size = 0
+    with open(src, "rb", buffering=0) as fh:
+        while True:
+            data = fh.read(4 << 20)
+            if not data:
+                break
+            os.pwrite(dst_fd, data, size)
+            sha.update(data)
+            if m is not None:
+                m.update(data)
+            size += len(data)
+            if progress is not None:
+                progress(len(data))
+    return Digests(size=size, sha256=sha.hexdigest(), md5=m.hexdigest() if m else None)
