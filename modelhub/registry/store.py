@@ -329,7 +329,8 @@ class ArtifactLock:
             info = self.holder()
             if info is not None and self._is_stale(info):
                 log.warning(
-                    "taking over the download lock %s held by pid %s on %s (no progress for %.0f s)",
+                    "taking over the download lock %s held by pid %s on %s "
+                    "(no progress for %.0f s)",
                     self.path.name,
                     info.get("pid"),
                     info.get("host"),
