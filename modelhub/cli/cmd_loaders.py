@@ -144,11 +144,11 @@ def _preview(values: Any) -> str:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     if args.sentence and args.pooling == "first":
-        raise SystemExit(
-            "modelhub embed: error: --pooling first needs token vectors (no --sentence)"
-        )
+        print("modelhub embed: error: --pooling first needs token vectors", file=sys.stderr)
+        return 2
     if not args.sentence and args.pooling == "cls":
-        raise SystemExit("modelhub embed: error: --pooling cls needs --sentence")
+        print("modelhub embed: error: --pooling cls needs --sentence", file=sys.stderr)
+        return 2
     model = _load(args)
     if args.sentence:
         return _embed_sentences(args, model)
