@@ -18,9 +18,15 @@ from markdown_it.token import Token
 
 # One shared parser. Block rules that cards do not need (indented code,
 # lists, quotes, rules, setext headings, reference definitions) are off: they
-# only cost time, and their text still reaches us as paragraphs.
+# only cost time, and their text still reaches us as paragraphs. HTML blocks
+# are off too: cards wrap their code tabs in <div markdown="1">, which kramdown
+# reads as Markdown, while a CommonMark HTML block would swallow the fence that
+# follows it and leave its closing ``` to open a fence that eats the rest of the
+# card. Inline HTML is still recognised (and ignored).
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table")
-_MD.disable(["inline", "code", "blockquote", "hr", "list", "reference", "lheading"])
+_MD.disable(
+    ["inline", "code", "blockquote", "hr", "list", "reference", "lheading", "html_block"]
+)
 
 _HEADING_RE = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)(.*)")
 _FENCE_OPEN_RE = re.compile(r"[ \t]*(`{3,}|~{3,})")

@@ -33,8 +33,9 @@ from modelhub.errors import CardError
 
 MAX_CARD_CHARS = 10 * 1024 * 1024
 
-# Zero-width characters and the BOM hide inside names and keys of real cards.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+# Zero-width spaces and BOMs hide inside names and keys of real cards. (Zero-width
+# joiners stay: they are part of emoji and of Persian or Indic words.)
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"), None)
 _PRETRAINED_RE = re.compile(
     r"([A-Za-z_]\w*)\s*(?:\(\s*\))?[\s\\]*\.pretrained\(\s*(?:name\s*=\s*)?"
     r"(?:[\"']([^\"'\n]*)[\"']|([A-Za-z_]\w*))?"
