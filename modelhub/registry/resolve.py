@@ -140,8 +140,10 @@ def _pin_matches(rec: dict[str, Any], pin: str) -> bool:
         return True
     if p.isdigit() and len(p) >= 10:
         return rec["time_ms"] == int(p)
-    v = parse_version(p)
-    return bool(v) and same_version(v, rec["lib_v"])
+    digits = p.removeprefix("v")
+    if not digits or not all(ch.isdigit() or ch == "." for ch in digits):
+        return False  # an artifact name or key that is not this one
+    return same_version(parse_version(digits), rec["lib_v"])
 
 
 def _has_source(rec: dict[str, Any], kind: str) -> bool:

@@ -107,9 +107,12 @@ def sync_folder(settings: Settings, folder: str, *, timeout: float = 30.0) -> Sy
     copy = metadata_copy_path(settings, folder)
     previous = read_copy_headers(copy) if os.path.exists(copy) else {}
     request_headers: dict[str, str] = {}
+    # If-None-Match alone when there is an ETag: servers should ignore
+    # If-Modified-Since then (RFC 9110), but some (moto) answer 304 from a
+    # same-second Last-Modified even though the ETag changed.
     if previous.get("etag"):
         request_headers["If-None-Match"] = previous["etag"]
-    if previous.get("last_modified"):
+    elif previous.get("last_modified"):
         request_headers["If-Modified-Since"] = previous["last_modified"]
     now = time.time()
 
