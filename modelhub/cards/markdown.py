@@ -24,9 +24,7 @@ from markdown_it.token import Token
 # follows it and leave its closing ``` to open a fence that eats the rest of the
 # card. Inline HTML is still recognised (and ignored).
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table")
-_MD.disable(
-    ["inline", "code", "blockquote", "hr", "list", "reference", "lheading", "html_block"]
-)
+_MD.disable(["inline", "code", "blockquote", "hr", "list", "reference", "lheading", "html_block"])
 
 _HEADING_RE = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)(.*)")
 _FENCE_OPEN_RE = re.compile(r"[ \t]*(`{3,}|~{3,})")
