@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.servers.s3"]
+pytest_plugins = ["tests.servers.s3", "tests.servers.http", "tests.servers.hf"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MODELHUB_SHARED", REPO_ROOT.parent / "shared"))

@@ -1,9 +1,73 @@
-"""CLI commands (placeholder until implemented)."""
+"""``modelhub pull NAME [--lang] [--version] [--verify] [--json]``: fetch,
+verify and cache one model; print the ready directory.
+
+Only argparse at module level; the registry is imported in the handler.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Adds this module's subcommands."""
+    p = sub.add_parser(
+        "pull",
+        help="download, verify and cache a model; print its local directory",
+        description=(
+            "Resolve NAME to one artifact, fetch it (mirrors, S3, HTTPS, Hugging Face), "
+            "verify it and install it in the cache. A complete cached copy is used "
+            "without any network call."
+        ),
+    )
+    p.add_argument("name", help="model name, e.g. bert_base_cased")
+    p.add_argument("--lang", default="en", help="language code (default: en)")
+    p.add_argument("--version", metavar="V", help="pin a library version, artifact or timestamp")
+    p.add_argument("--folder", help="S3 folder (default: public/models)")
+    p.add_argument(
+        "--source",
+        choices=("mirror", "local", "s3", "https", "hf"),
+        help="use only this kind of source",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-hash a cached copy against its manifest; re-download it when damaged",
+    )
+    p.add_argument("--offline", action="store_true", help="never touch the network")
+    p.add_argument("--json", action="store_true", help="JSON object for scripts")
+    p.set_defaults(func=cmd_pull)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from modelhub.cli.output import human_size, print_json
+    from modelhub.registry.pull import pull_result
+    from modelhub.registry.resolve import resolve
+
+    kw: dict[str, Any] = {"version": args.version}
+    if args.folder:
+        kw["folder"] = args.folder
+    if args.source in ("s3", "https", "hf"):
+        kw["source"] = args.source
+    artifact = resolve(args.name, args.lang, **kw)
+    result = pull_result(
+        artifact,
+        source=args.source,
+        offline=True if args.offline else None,
+        verify=args.verify,
+    )
+    if args.json:
+        print_json({"name": artifact.name, "language": artifact.language, **result.to_dict()})
+        return 0
+    if result.cache_hit:
+        note = "cache hit" + (", verified" if args.verify else "")
+    else:
+        src = result.source.location if result.source else "?"
+        note = (
+            f"{'repaired' if result.repaired else 'downloaded'} "
+            f"{human_size(result.transferred)} from {src} in {result.seconds:.1f} s"
+        )
+    print(f"{artifact.name} ({artifact.language or 'xx'}): {note}", file=sys.stderr)
+    print(result.path)
+    return 0

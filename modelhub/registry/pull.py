@@ -82,6 +82,8 @@ def pull(
     and returns the ready local directory of its artifact."""
     from modelhub.registry.resolve import resolve
 
+    if source in ("s3", "https", "hf"):
+        resolve_kw.setdefault("source", source)
     artifact = resolve(name, lang, version=version, **resolve_kw)
     return pull_artifact(
         artifact,

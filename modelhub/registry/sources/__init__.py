@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from modelhub.errors import IntegrityError
+from modelhub.errors import CacheError, IntegrityError
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.download import DownloadOptions, DownloadResult
 from modelhub.registry.store import FileRecord, Partial, Store
@@ -143,6 +143,9 @@ def run_download(
         partial = ctx.store.open_partial(ctx.key, transport.url)
         try:
             result = download(transport, partial, ctx.options, md5=md5, part_size=part_size)
+        except CacheError:
+            partial.discard()  # disk full: leave nothing partial behind
+            raise
         except BaseException:
             partial.close()  # keep the bytes and sidecar for resume
             raise
