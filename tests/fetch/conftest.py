@@ -70,25 +70,33 @@ class NetworkCalled(AssertionError):
     pass
 
 
+class NetGuard:
+    """``on()`` makes any socket connect or DNS lookup fail (and be recorded)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.mp = monkeypatch
+        self.calls: list[object] = []
+
+    def on(self) -> None:
+        def guard(sock: socket.socket, address: object, *a: object) -> None:
+            self.calls.append(address)
+            raise NetworkCalled(f"network call to {address!r} in offline/cached mode")
+
+        def guard_dns(*args: object, **kw: object) -> None:
+            self.calls.append(args)
+            raise NetworkCalled(f"DNS lookup {args!r} in offline/cached mode")
+
+        self.mp.setattr(socket.socket, "connect", guard)
+        self.mp.setattr(socket.socket, "connect_ex", guard)
+        self.mp.setattr(socket, "getaddrinfo", guard_dns)
+        self.mp.setattr(socket, "create_connection", guard_dns)
+
+
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
-    """Any socket connect (or DNS lookup) fails the test."""
-    calls: list[object] = []
-
-    def guard(self: socket.socket, address: object, *a: object) -> None:
-        calls.append(address)
-        raise NetworkCalled(f"network call to {address!r} in offline/cached mode")
-
-    def guard_dns(*args: object, **kw: object) -> None:
-        calls.append(args)
-        raise NetworkCalled(f"DNS lookup {args!r} in offline/cached mode")
-
-    monkeypatch.setattr(socket.socket, "connect", guard)
-    monkeypatch.setattr(socket.socket, "connect_ex", guard)
-    monkeypatch.setattr(socket, "getaddrinfo", guard_dns)
-    monkeypatch.setattr(socket, "create_connection", guard_dns)
-    yield calls
-    assert not calls, calls
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetGuard]:
+    guard = NetGuard(monkeypatch)
+    yield guard
+    assert not guard.calls, guard.calls
 
 
 def entry_files(path: Path) -> dict[str, bytes]:
