@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 from modelhub.errors import ArtifactFormatError
 
 
-def varint(buf: bytes, pos: int, source: str) -> tuple[int, int]:
+def varint(buf: bytes | memoryview, pos: int, source: str) -> tuple[int, int]:
     """Decodes a base-128 varint at ``pos``; returns ``(value, next position)``."""
     value = 0
     shift = 0
@@ -26,7 +27,7 @@ def varint(buf: bytes, pos: int, source: str) -> tuple[int, int]:
             raise ArtifactFormatError(f"{source}: varint longer than 10 bytes")
 
 
-def fields(buf: bytes, source: str) -> Iterator[tuple[int, int, int | bytes]]:
+def fields(buf: bytes | memoryview, source: str) -> Iterator[tuple[int, int, Any]]:
     """``(field number, wire type, value)`` for each field of a message; length-delimited
     values are ``bytes``, the others ``int`` (fixed-size ones as unsigned)."""
     pos = 0

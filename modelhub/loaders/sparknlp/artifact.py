@@ -1,0 +1,154 @@
+"""What an unpacked Spark NLP BERT zip holds: its Spark ML metadata, its vocabulary and one
+engine file (itself a zip without extension). Reading this never imports torch."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from modelhub.errors import ArtifactFormatError
+from modelhub.loaders.sparknlp.sparkml import (
+    SparkMLMetadata,
+    find_model_root,
+    read_metadata,
+    read_vocabulary,
+)
+
+ANNOTATORS: dict[str, str] = {
+    "com.johnsnowlabs.nlp.embeddings.BertEmbeddings": "bert",
+    "com.johnsnowlabs.nlp.embeddings.BertSentenceEmbeddings": "bert_sentence",
+}
+#: engine -> file suffix after the ``bert`` / ``bert_sentence`` stem.
+ENGINE_FILES: dict[str, str] = {
+    "tensorflow": "_tensorflow",
+    "onnx": "_onnx",
+    "openvino": "_openvino",
+}
+SUPPORTED_ENGINES = ("onnx", "tensorflow")
+
+
+@dataclass(frozen=True)
+class SparkNlpBert:
+    """An unpacked Spark NLP ``BertEmbeddings``/``BertSentenceEmbeddings`` model folder."""
+
+    root: Path
+    metadata: SparkMLMetadata
+    engine: str
+    engine_file: Path
+
+    @property
+    def sentence(self) -> bool:
+        return self.metadata.class_name.endswith("BertSentenceEmbeddings")
+
+    @property
+    def case_sensitive(self) -> bool:
+        value = self.metadata.get("caseSensitive")
+        # Absent: Spark NLP's BERT default has always been case-insensitive.
+        return bool(value) if value is not None else False
+
+    @property
+    def max_sentence_length(self) -> int | None:
+        value = self.metadata.get("maxSentenceLength")
+        return int(value) if isinstance(value, int) and value > 0 else None
+
+    @property
+    def dimension(self) -> int | None:
+        value = self.metadata.get("dimension")
+        return int(value) if isinstance(value, int) and value > 0 else None
+
+    def vocabulary(self) -> list[str]:
+        return read_vocabulary(self.root)
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.metadata.params)
+
+    @contextlib.contextmanager
+    def unpacked_engine(self) -> Iterator[Path]:
+        """The engine zip extracted to a temporary folder (removed afterwards), so the
+        verified cache entry is never written to."""
+        tmp = Path(tempfile.mkdtemp(prefix="modelhub-sparknlp-"))
+        try:
+            safe_extract(self.engine_file, tmp)
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_annotator(path: Path) -> tuple[Path, SparkMLMetadata] | str:
+    """The model root and its metadata, or why this is not a Spark NLP BERT folder."""
+    path = Path(path)
+    if not path.is_dir():
+        return f"{path} is not a directory"
+    root = find_model_root(path)
+    if root is None:
+        return "no metadata/part-00000 (not a Spark ML model folder)"
+    try:
+        meta = read_metadata(root)
+    except ArtifactFormatError as exc:
+        return str(exc)
+    if meta.class_name not in ANNOTATORS:
+        return f"Spark ML class {meta.class_name} is not one of {', '.join(sorted(ANNOTATORS))}"
+    return root, meta
+
+
+def open_artifact(path: Path) -> SparkNlpBert:
+    """Reads the metadata and locates the engine file; errors say what is missing."""
+    found = check_annotator(path)
+    if isinstance(found, str):
+        raise ArtifactFormatError(f"{path}: {found}")
+    root, meta = found
+    stem = ANNOTATORS[meta.class_name]
+    engine = str(meta.get("engine") or "tensorflow").lower()
+    if engine not in ENGINE_FILES:
+        raise ArtifactFormatError(
+            f"{meta.path}: unknown engine {engine!r} (expected one of {', '.join(ENGINE_FILES)})"
+        )
+    if engine not in SUPPORTED_ENGINES:
+        raise ArtifactFormatError(
+            f"{root}: engine {engine!r} ({stem}{ENGINE_FILES[engine]}) is not supported yet; "
+            f"modelhub runs Spark NLP BERT zips with the {' and '.join(SUPPORTED_ENGINES)} "
+            "engines"
+        )
+    engine_file = root / f"{stem}{ENGINE_FILES[engine]}"
+    if not engine_file.is_file():
+        present = sorted(p.name for p in root.iterdir() if p.is_file())
+        raise ArtifactFormatError(
+            f"{root}: the {engine} engine file {engine_file.name} is missing "
+            f"(metadata says engine={engine}; files here: {', '.join(present) or 'none'})"
+        )
+    return SparkNlpBert(root=root, metadata=meta, engine=engine, engine_file=engine_file)
+
+
+def safe_extract(archive: Path, target: Path) -> list[Path]:
+    """Extracts a zip, refusing members that would land outside ``target``."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ArtifactFormatError(
+            f"{archive}: the engine file is not a zip archive ({exc})"
+        ) from None
+    out: list[Path] = []
+    with zf:
+        for info in zf.infolist():
+            member = PurePosixPath(info.filename)
+            if member.is_absolute() or ".." in member.parts:
+                raise ArtifactFormatError(f"{archive}: unsafe member path {info.filename!r}")
+            if info.is_dir():
+                continue
+            dest = target.joinpath(*member.parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src, dest.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise ArtifactFormatError(
+                    f"{archive}: member {info.filename} cannot be extracted ({exc})"
+                ) from None
+            out.append(dest)
+    return out

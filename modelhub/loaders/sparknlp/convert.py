@@ -1,0 +1,200 @@
+"""Spark NLP BERT zip -> Hugging Face directory (config.json, vocab.txt, tokenizer files,
+model.safetensors) that ``transformers.AutoModel``/``AutoTokenizer`` load."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelhub.errors import ArtifactFormatError
+from modelhub.loaders.sparknlp.artifact import SparkNlpBert, open_artifact
+from modelhub.loaders.sparknlp.tf_checkpoint import (
+    Checkpoint,
+    bert_state_dict,
+    find_checkpoint,
+    heads_from_graph,
+    infer_bert_config,
+)
+
+log = logging.getLogger(__name__)
+
+SPECIAL_TOKENS = {
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+
+
+def engine_model_file(folder: Path, engine_file: Path) -> Path:
+    """The ONNX graph inside an unpacked ``bert_onnx`` engine zip (one member)."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    if len(files) == 1:
+        return files[0]
+    named = [p for p in files if p.name in (engine_file.name, "model.onnx")]
+    if named:
+        return named[0]
+    raise ArtifactFormatError(
+        f"{engine_file}: expected one ONNX model inside, found "
+        f"{', '.join(sorted(p.name for p in files)) or 'nothing'}"
+    )
+
+
+def check_vocab_size(art: SparkNlpBert, vocab_size: int, rows: int, source: str) -> None:
+    if vocab_size != rows:
+        raise ArtifactFormatError(
+            f"{art.root / 'fields' / 'vocabulary'}: the vocabulary has {vocab_size} word pieces "
+            f"but the word embedding matrix in {source} has {rows} rows; expected them to match"
+        )
+
+
+def read_weights(
+    art: SparkNlpBert, *, num_attention_heads: int | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The engine's weights under transformers ``BertModel`` names and a ``BertConfig``
+    dict derived from their shapes."""
+    with art.unpacked_engine() as folder:
+        if art.engine == "tensorflow":
+            index = find_checkpoint(folder)
+            if index is None:
+                raise ArtifactFormatError(
+                    f"{art.engine_file}: no TensorFlow checkpoint inside "
+                    "(expected variables/variables.index and variables.data-*)"
+                )
+            state = bert_state_dict(Checkpoint(index))
+            heads = num_attention_heads
+            if heads is None:
+                graphs = sorted(folder.rglob("saved_model.pb"))
+                heads = heads_from_graph(graphs[0]) if graphs else None
+        else:
+            from modelhub.loaders.sparknlp.onnx_engine import onnx_state_dict
+
+            state, head_size = onnx_state_dict(engine_model_file(folder, art.engine_file))
+            if "embeddings.word_embeddings.weight" not in state:
+                raise ArtifactFormatError(
+                    f"{art.engine_file}: no BERT word embedding matrix found in the ONNX graph"
+                )
+            hidden = state["embeddings.word_embeddings.weight"].shape[1]
+            heads = num_attention_heads or (hidden // head_size if head_size else None)
+    config = infer_bert_config(state, heads, str(art.engine_file))
+    return state, config
+
+
+def tokenizer_files(to_dir: Path, vocab: list[str], *, lowercase: bool, max_length: int) -> None:
+    """vocab.txt plus tokenizer.json / tokenizer_config.json / special_tokens_map.json for
+    BERT's BasicTokenizer + WordPiece, lowercasing (and stripping accents) when the Spark NLP
+    model was case-insensitive."""
+    from tokenizers import BertWordPieceTokenizer
+
+    missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab and t != "[MASK]"]
+    if missing:
+        raise ArtifactFormatError(
+            f"the vocabulary lacks BERT's special token(s) {', '.join(missing)}"
+        )
+    (to_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tok = BertWordPieceTokenizer(
+        {piece: i for i, piece in enumerate(vocab)},
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        cls_token="[CLS]",
+        pad_token="[PAD]",
+        mask_token="[MASK]",
+        lowercase=lowercase,
+        strip_accents=None,  # follows lowercase, as BERT's BasicTokenizer does
+        clean_text=True,
+        handle_chinese_chars=True,
+    )
+    tok.save(str(to_dir / "tokenizer.json"))
+    config = {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": lowercase,
+        "do_basic_tokenize": True,
+        "tokenize_chinese_chars": True,
+        "strip_accents": None,
+        "model_max_length": max_length,
+        **SPECIAL_TOKENS,
+    }
+    (to_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (to_dir / "special_tokens_map.json").write_text(json.dumps(SPECIAL_TOKENS, indent=2) + "\n")
+
+
+def write_hf_dir(
+    to_dir: Path,
+    art: SparkNlpBert,
+    vocab: list[str],
+    config: dict[str, Any],
+    state: dict[str, np.ndarray] | None,
+) -> None:
+    """Writes the Hugging Face files into an existing, empty ``to_dir``."""
+    config = dict(config)
+    config["sparknlp"] = {
+        "class": art.metadata.class_name,
+        "engine": art.engine,
+        "params": art.params(),
+    }
+    (to_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    tokenizer_files(
+        to_dir,
+        vocab,
+        lowercase=not art.case_sensitive,
+        max_length=int(config["max_position_embeddings"]),
+    )
+    if state is not None:
+        from safetensors.numpy import save_file
+
+        save_file(
+            {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sorted(state.items())},
+            str(to_dir / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
+
+
+def convert(
+    path: str | Path,
+    to_dir: str | Path,
+    *,
+    num_attention_heads: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Writes a Hugging Face directory for the unpacked Spark NLP BERT zip at ``path``.
+
+    The directory appears complete or not at all (written beside it, then renamed).
+    ``num_attention_heads`` is needed only when neither the graph nor BERT's usual head
+    size of 64 tells it."""
+    art = open_artifact(Path(path))
+    target = Path(to_dir)
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise ArtifactFormatError(
+            f"{target} exists and is not empty; choose another directory or overwrite"
+        )
+    vocab = art.vocabulary()
+    state, config = read_weights(art, num_attention_heads=num_attention_heads)
+    rows = int(config["vocab_size"])
+    check_vocab_size(art, len(vocab), rows, str(art.engine_file))
+    if "pooler.dense.weight" not in state:
+        log.warning(
+            "%s has no pooler weights (the token graph does not use them): transformers will "
+            "initialise the pooler of the converted model randomly; last_hidden_state is exact",
+            art.engine_file,
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        write_hf_dir(staging, art, vocab, config, state)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("converted %s (%s engine) to %s", art.root, art.engine, target)
+    return target

@@ -1,0 +1,270 @@
+"""Loaded Spark NLP BERT models. Both engines end up in the shared
+:class:`~modelhub.loaders.bert_model.BertEmbeddingsModel` (same ``embed`` /
+``embed_sentences``, word-level tokens, first word piece per token): the TensorFlow weights
+are mapped onto a torch ``BertModel``; the ONNX graph runs in onnxruntime behind a torch-like
+module. Spark NLP's parameters set the defaults: ``caseSensitive`` (lowercasing) and
+``maxSentenceLength`` (truncation, ``[CLS]``/``[SEP]`` included)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from modelhub.cards.record import ModelCard
+from modelhub.errors import ArtifactFormatError
+from modelhub.loaders.bert_model import BertEmbeddingsModel, _check_texts, _l2_normalize
+from modelhub.loaders.hf import HFDirectory
+from modelhub.loaders.sparknlp.artifact import SparkNlpBert, open_artifact
+from modelhub.loaders.sparknlp.convert import (
+    check_vocab_size,
+    engine_model_file,
+    read_weights,
+    tokenizer_files,
+    write_hf_dir,
+)
+from modelhub.loaders.sparknlp.onnx_engine import SENTENCE_OUTPUT, OnnxBert, initializer_shape
+
+log = logging.getLogger(__name__)
+
+
+class SparkNlpBertModel(BertEmbeddingsModel):
+    """A Spark NLP BERT zip, loaded. ``sparknlp`` is the artifact (metadata, engine);
+    ``engine`` is ``"onnx"`` or ``"tensorflow"``."""
+
+    sparknlp: SparkNlpBert
+    engine: str
+
+    @contextlib.contextmanager
+    def _compute(self) -> Iterator[None]:
+        if self.engine == "onnx":  # onnxruntime computes in float32 on its own
+            with torch.inference_mode():
+                yield
+        else:
+            with super()._compute():
+                yield
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(
+            path=str(self.sparknlp.root),
+            engine=self.engine,
+            annotator=self.sparknlp.metadata.simple_name,
+            case_sensitive=self.sparknlp.case_sensitive,
+        )
+        return out
+
+    def __repr__(self) -> str:
+        return f"SparkNlpBertModel({self.name!r}, engine={self.engine}, dim={self.dim})"
+
+    def embed_sentences(  # type: ignore[override]
+        self,
+        texts: Sequence[str],
+        *,
+        pooling: str | None = None,
+        batch_size: int | None = None,
+        max_length: int | None = None,
+        normalize: bool | None = None,
+        overflow: Any = None,
+    ) -> np.ndarray:
+        """One vector per text. ``BertSentenceEmbeddings`` zips default to Spark NLP's
+        sentence vector, the pooler output (``pooling="pooler"``); token zips to ``"mean"``."""
+        if pooling is None:
+            pooling = "pooler" if self.sparknlp.sentence else "mean"
+        if pooling != "pooler":
+            return super().embed_sentences(
+                texts,
+                pooling=pooling,  # type: ignore[arg-type]
+                batch_size=batch_size,
+                max_length=max_length,
+                normalize=normalize,
+                overflow=overflow,
+            )
+        items = _check_texts(texts)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ml, bs, norm, _ = self._options(max_length, batch_size, normalize, overflow)
+        encs = self._encode(items)
+        room = ml - len(self._prefix) - len(self._suffix)
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        for start in range(0, len(items), bs):
+            rows = [
+                self._prefix + list(e.ids[:room]) + self._suffix for e in encs[start : start + bs]
+            ]
+            width = max(len(r) for r in rows)
+            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, r in enumerate(rows):
+                ids[j, : len(r)] = r
+                mask[j, : len(r)] = 1
+            if isinstance(self.model, OnnxBert):
+                pooled = self.model.run(SENTENCE_OUTPUT, ids, mask)
+            else:
+                with self._compute():
+                    result = self.model(
+                        input_ids=torch.from_numpy(ids).to(self.device),
+                        attention_mask=torch.from_numpy(mask).to(self.device),
+                        token_type_ids=torch.zeros((len(rows), width), dtype=torch.long).to(
+                            self.device
+                        ),
+                    )
+                    pooled = result.pooler_output.float().cpu().numpy()
+            out[start : start + len(rows)] = pooled
+        return _l2_normalize(out) if norm else out
+
+
+def _default_max_length(art: SparkNlpBert, limit: int, max_length: int | None) -> int:
+    if max_length is not None:
+        return max_length
+    chosen = art.max_sentence_length or limit
+    if chosen > limit:
+        log.warning(
+            "%s: maxSentenceLength %d exceeds the model's %d positions; using %d",
+            art.root,
+            chosen,
+            limit,
+            limit,
+        )
+        chosen = limit
+    return chosen
+
+
+def _onnx_config(art: SparkNlpBert, graph: Path, vocab_size: int) -> dict[str, Any]:
+    shapes = {
+        key: initializer_shape(graph, f"{key}_embeddings.weight")
+        for key in ("word", "position", "token_type")
+    }
+    word = shapes["word"]
+    if not word or len(word) != 2:
+        raise ArtifactFormatError(
+            f"{art.engine_file}: no word embedding matrix (*word_embeddings.weight) in the graph"
+        )
+    check_vocab_size(art, vocab_size, int(word[0]), str(art.engine_file))
+    position = shapes["position"]
+    types = shapes["token_type"]
+    return {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": int(word[0]),
+        "hidden_size": int(word[1]),
+        "max_position_embeddings": int(position[0]) if position else 512,
+        "type_vocab_size": int(types[0]) if types else 2,
+        "pad_token_id": 0,
+    }
+
+
+def load(
+    path: Path,
+    record: ModelCard | None = None,
+    *,
+    device: Any = "auto",
+    dtype: Any = "auto",
+    max_length: int | None = None,
+    batch_size: int = 32,
+    normalize: bool = False,
+    overflow: Any = "truncate",
+    stride: int | None = None,
+    num_threads: int | None = None,
+    num_attention_heads: int | None = None,
+) -> SparkNlpBertModel:
+    art = open_artifact(Path(path))
+    vocab = art.vocabulary()
+    work = Path(tempfile.mkdtemp(prefix="modelhub-sparknlp-hf-"))
+    try:
+        if art.engine == "onnx":
+            return _load_onnx(
+                art, vocab, work, record, max_length, batch_size, normalize, overflow, stride,
+                num_threads, device,
+            )  # fmt: skip
+        state, config = read_weights(art, num_attention_heads=num_attention_heads)
+        check_vocab_size(art, len(vocab), int(config["vocab_size"]), str(art.engine_file))
+        write_hf_dir(work, art, vocab, config, state)
+        del state
+        limit = int(config["max_position_embeddings"])
+        model = SparkNlpBertModel.from_directory(
+            work,
+            record,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+            max_length=_default_max_length(art, limit, max_length),
+            normalize=normalize,
+            overflow=overflow,
+            stride=stride,
+            num_threads=num_threads,
+        )
+        assert isinstance(model, SparkNlpBertModel)
+        _ = model.tokenizer  # read it before the temporary files go
+        model.hf = dataclasses.replace(model.hf, root=art.root)
+        model.sparknlp = art
+        model.engine = art.engine
+        return model
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _load_onnx(
+    art: SparkNlpBert,
+    vocab: list[str],
+    work: Path,
+    record: ModelCard | None,
+    max_length: int | None,
+    batch_size: int,
+    normalize: bool,
+    overflow: Any,
+    stride: int | None,
+    num_threads: int | None,
+    device: Any,
+) -> SparkNlpBertModel:
+    from tokenizers import Tokenizer
+
+    if device not in (None, "auto", "cpu"):
+        log.warning("the ONNX engine runs on the CPU here; device=%r is ignored", device)
+    with art.unpacked_engine() as folder:
+        graph = engine_model_file(folder, art.engine_file)
+        config = _onnx_config(art, graph, len(vocab))
+        session = OnnxBert(graph, num_threads=num_threads)
+    tokenizer_files(
+        work,
+        vocab,
+        lowercase=not art.case_sensitive,
+        max_length=int(config["max_position_embeddings"]),
+    )
+    # The files the shared code inspects live in memory; the "weights" are the engine file.
+    hf = HFDirectory(
+        root=art.root,
+        config=config,
+        weights=art.engine_file,
+        tokenizer_json=None,
+        vocab=None,
+        tokenizer_config={"do_lower_case": not art.case_sensitive},
+        sentence_config={},
+    )
+    tokenizer = Tokenizer.from_file(str(work / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    limit = int(config["max_position_embeddings"])
+    model = SparkNlpBertModel(
+        hf=hf,
+        model=session,  # type: ignore[arg-type]
+        tokenizer=tokenizer,
+        record=record,
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        max_length=_default_max_length(art, limit, max_length),
+        batch_size=batch_size,
+        normalize=normalize,
+        overflow=overflow,
+        stride=stride,
+    )
+    model.sparknlp = art
+    model.engine = "onnx"
+    return model

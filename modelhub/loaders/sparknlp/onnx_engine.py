@@ -1,0 +1,200 @@
+"""The ONNX engine of Spark NLP BERT zips: an onnxruntime session behind a torch-like
+``forward`` (so the shared BERT embedding code drives it), and the graph's weights under
+transformers ``BertModel`` names for ``modelhub convert``.
+
+onnxruntime, onnx and torch are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from modelhub.errors import ArtifactFormatError
+
+log = logging.getLogger(__name__)
+
+TOKEN_OUTPUT = "last_hidden_state"
+SENTENCE_OUTPUT = "pooler_output"
+_REQUIRED_INPUTS = ("input_ids", "attention_mask")
+
+
+class OnnxBert:
+    """A BERT graph run by onnxruntime; ``forward`` takes and returns torch tensors like a
+    transformers ``BertModel`` (``.last_hidden_state`` / ``.pooler_output``)."""
+
+    def __init__(self, path: Path, *, num_threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ArtifactFormatError(
+                f"{self.path}: onnxruntime cannot load this graph ({exc})"
+            ) from None
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        missing = [n for n in _REQUIRED_INPUTS if n not in self.inputs]
+        if missing:
+            raise ArtifactFormatError(
+                f"{self.path}: the ONNX graph lacks input(s) {', '.join(missing)} "
+                f"(has {', '.join(self.inputs)}; expected input_ids, attention_mask, "
+                "token_type_ids as int64)"
+            )
+        shape = self.session.get_outputs()[0].shape
+        self.hidden_size = shape[-1] if shape and isinstance(shape[-1], int) else None
+        self.config = SimpleNamespace(hidden_size=self.hidden_size)
+        self.uses_token_types = "token_type_ids" in self.inputs
+
+    def has_output(self, name: str) -> bool:
+        return name in self.outputs
+
+    def run(self, output: str, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        if output not in self.outputs:
+            raise ArtifactFormatError(
+                f"{self.path}: the ONNX graph has no output {output!r} "
+                f"(outputs: {', '.join(self.outputs)})"
+            )
+        feed = {
+            "input_ids": input_ids.astype(np.int64, copy=False),
+            "attention_mask": attention_mask.astype(np.int64, copy=False),
+        }
+        if self.uses_token_types:
+            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        return np.asarray(self.session.run([output], feed)[0], dtype=np.float32)
+
+    # The torch-module face used by the shared BertEmbeddingsModel code.
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+        import torch
+
+        hidden = self.run(TOKEN_OUTPUT, input_ids.cpu().numpy(), attention_mask.cpu().numpy())
+        return SimpleNamespace(last_hidden_state=torch.from_numpy(hidden))
+
+    __call__ = forward
+
+    def eval(self) -> OnnxBert:
+        return self
+
+    def to(self, *_args: Any, **_kwargs: Any) -> OnnxBert:
+        return self
+
+
+# -- weights out of the graph ------------------------------------------------------------
+
+_MODULE = re.compile(r"(?:^|[./])((?:embeddings|encoder|pooler)[./].*)$")
+
+
+def _hf_key(name: str) -> str | None:
+    m = _MODULE.search(name)
+    return m.group(1).replace("/", ".") if m else None
+
+
+def onnx_state_dict(path: Path) -> tuple[dict[str, np.ndarray], int | None]:
+    """transformers ``BertModel`` weights found in a torch-exported BERT graph, plus the
+    head size when the graph's attention scaling constant gives it away.
+
+    Named initializers (``embeddings.*``, biases, LayerNorms) keep their module paths under
+    any prefix; linear weights, which exporters rename (``onnx::MatMul_123``), are found
+    through the ``MatMul`` node that uses them (``/encoder/layer.0/.../query/MatMul``) and
+    transposed back to torch's ``[out, in]``."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as exc:
+        raise ArtifactFormatError(
+            "reading weights out of an ONNX graph needs the 'onnx' package (pip install onnx)"
+        ) from exc
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise ArtifactFormatError(f"{path}: not a readable ONNX model ({exc})") from None
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    consts: dict[str, np.ndarray] = {}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    consts[node.output[0]] = numpy_helper.to_array(attr.t)
+    state: dict[str, np.ndarray] = {}
+    # Exporters fold repeated values (e.g. untouched LayerNorm weights) into Constant nodes
+    # that keep the module path as their output name.
+    named = [(n, numpy_helper.to_array(i)) for n, i in inits.items()] + list(consts.items())
+    for name, array in named:
+        key = _hf_key(name)
+        if key and key.endswith((".weight", ".bias")):
+            state.setdefault(key, array.astype(np.float32))
+    head_size: int | None = None
+    for node in graph.node:
+        if node.op_type == "MatMul" and len(node.input) == 2 and node.input[1] in inits:
+            prefix = _hf_key(node.name.rsplit("/", 1)[0] + "/")
+            if prefix:
+                key = prefix.rstrip(".") + ".weight"
+                state.setdefault(key, numpy_helper.to_array(inits[node.input[1]]).T.copy())
+        if head_size is None and re.search(r"layer\.0/attention/self/(Mul|Div)", node.name):
+            for inp in node.input:
+                value = consts.get(inp)
+                if value is None and inp in inits:
+                    value = numpy_helper.to_array(inits[inp])
+                if value is not None and value.size == 1:
+                    head_size = _head_size(float(value.reshape(())), node.op_type)
+                    if head_size:
+                        break
+    for key, value in state.items():
+        state[key] = np.ascontiguousarray(value, dtype=np.float32)
+    return state, head_size
+
+
+def _head_size(c: float, op: str) -> int | None:
+    """Attention scales scores by 1/sqrt(d): as ``Div`` by sqrt(d), ``Mul`` by d**-0.5, or
+    split over queries and keys as two ``Mul`` by d**-0.25."""
+    if c <= 0:
+        return None
+    candidates = [c * c] if op == "Div" else [c**-2, c**-4]
+    for d in candidates:
+        if d >= 1 and abs(d - round(d)) < 1e-3:
+            return round(d)
+    return None
+
+
+def initializer_shape(path: Path, suffix: str) -> tuple[int, ...] | None:
+    """The dims of the first initializer whose name ends with ``suffix``, read straight from
+    the ONNX protobuf (no onnx package; the tensor bytes are skipped, not copied)."""
+    from modelhub.loaders.sparknlp.protowire import fields, packed_varints
+
+    source = str(path)
+    try:
+        data = memoryview(Path(path).read_bytes())
+    except OSError as exc:
+        raise ArtifactFormatError(f"{path}: cannot read the ONNX model ({exc})") from None
+    target = suffix.encode("utf-8")
+    for number, _w, graph in fields(data, source):  # ModelProto
+        if number != 7 or isinstance(graph, int):
+            continue
+        for n2, _w2, tensor in fields(graph, source):  # GraphProto
+            if n2 != 5 or isinstance(tensor, int):
+                continue
+            dims: list[int] = []
+            name = b""
+            for n3, w3, v3 in fields(tensor, source):  # TensorProto
+                if n3 == 1 and isinstance(v3, int):
+                    dims.append(v3)
+                elif n3 == 1 and w3 == 2 and not isinstance(v3, int):
+                    dims.extend(packed_varints(bytes(v3), source))
+                elif n3 == 8 and not isinstance(v3, int):
+                    name = bytes(v3)
+            if name.endswith(target):
+                return tuple(dims)
+    return None
