@@ -61,11 +61,16 @@ def _check_members(infos: list[zipfile.ZipInfo], artifact: str, limits: ExtractL
     if len(infos) > limits.max_members:
         raise unsafe(f"{len(infos)} members (limit {limits.max_members})")
     total = 0
+    seen: set[str] = set()
     for info in infos:
         try:
-            safe_member_path(info.filename)
+            rel = safe_member_path(info.filename)
         except ValueError as exc:
             raise unsafe(str(exc), info) from None
+        if rel and not info.is_dir():
+            if rel in seen:
+                raise unsafe("appears twice", info)
+            seen.add(rel)
         mode = info.external_attr >> 16
         if info.create_system == 3 and mode:  # Unix attributes present
             ftype = stat.S_IFMT(mode)
@@ -111,18 +116,12 @@ def _extract(zip_path: Path, dest: Path, artifact: str, limits: ExtractLimits) -
     with zf:
         infos = zf.infolist()
         _check_members(infos, artifact, limits)
-        seen: set[str] = set()
         for info in infos:
             rel = safe_member_path(info.filename) or ""
             if info.is_dir() or not rel:
                 if rel:
                     (dest / rel).mkdir(parents=True, exist_ok=True)
                 continue
-            if rel in seen:
-                raise UnsafeArchiveError(
-                    f"{artifact}: unsafe archive: member {rel!r} appears twice", artifact=artifact
-                )
-            seen.add(rel)
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             h = hashlib.sha256()
