@@ -25,7 +25,7 @@ from modelhub.registry.verify import etag_kind, normalize_etag
 
 log = logging.getLogger(__name__)
 
-_clients: dict[tuple[str | None, bool], Any] = {}
+_clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -49,8 +49,14 @@ def credentials_configured() -> bool:
 
 
 def client(endpoint: str | None, signed: bool) -> Any:
+    # Credentials are resolved when a client is made: key the cache by what
+    # selects them, so a changed environment gets a new client.
+    ident = tuple(
+        os.environ.get(v)
+        for v in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE")
+    )
     with _clients_lock:
-        c = _clients.get((endpoint, signed))
+        c = _clients.get((endpoint, signed, ident))
         if c is None:
             import boto3
             from botocore import UNSIGNED
@@ -68,7 +74,7 @@ def client(endpoint: str | None, signed: bool) -> Any:
             c = boto3.session.Session().client(
                 "s3", endpoint_url=endpoint, config=cfg, region_name=region or "us-east-1"
             )
-            _clients[(endpoint, signed)] = c
+            _clients[(endpoint, signed, ident)] = c
         return c
 
 
