@@ -62,6 +62,11 @@ CACHEDIR_TAG = (
     "# For information about cache directory tags, see https://bford.info/cachedir/\n"
 )
 
+# Names modelhub itself puts at the cache root (the catalog index included):
+# a root holding anything else and no marker is not ours.
+_OWN_NAMES = frozenset(
+    {"CACHEDIR.TAG", "catalog", "entries", "downloads", "locks", "tmp", "trash", MARKER_NAME}
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
@@ -476,7 +481,7 @@ class Store:
             if self.root.exists() and not self.has_marker():
                 if not self.root.is_dir():
                     raise CacheError(f"cache path {self.root} exists and is not a directory")
-                if any(p.name != "CACHEDIR.TAG" for p in self.root.iterdir()):
+                if any(p.name not in _OWN_NAMES for p in self.root.iterdir()):
                     raise CacheError(
                         f"{self.root} is not empty and has no {MARKER_NAME} marker: refusing to "
                         "use it as the modelhub cache; point MODELHUB_CACHE at an empty or "
