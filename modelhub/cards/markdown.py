@@ -25,6 +25,14 @@ from markdown_it.token import Token
 # card. Inline HTML is still recognised (and ignored).
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table")
 _MD.disable(["inline", "code", "blockquote", "hr", "list", "reference", "lheading", "html_block"])
+# Emphasis is by far the slowest inline rule (every "_" of every snake_case
+# name opens a delimiter run) and we only want plain text: its markers are
+# dropped from prose by _EMPHASIS_RE instead.
+_MD.disable(["emphasis", "balance_pairs", "fragments_join", "text_join"])
+# Links are kept as written (the parser unquotes and checks them itself);
+# markdown-it's percent-encoding of every href is the next slowest step.
+_MD.normalizeLink = lambda url: url  # type: ignore[method-assign]
+_MD.normalizeLinkText = lambda url: url  # type: ignore[method-assign]
 
 _HEADING_RE = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)(.*)")
 _FENCE_OPEN_RE = re.compile(r"[ \t]*(`{3,}|~{3,})")
@@ -34,6 +42,9 @@ _DELIM_ROW_RE = re.compile(r"^\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?$")
 _MARKUP_RE = re.compile(r"\{:[^}]*\}|\{%.*?%\}|\{\{.*?\}\}")
 _BARE_URL_RE = re.compile(r"(?:https?|s3)://[^\s<>\[\]()\"'`|{}]+")
 _SPACES_RE = re.compile(r"[ \t\r\f\v]+")
+# Emphasis delimiters (*a*, **a**, _a_, __a__) at word edges; underscores
+# inside words (snake_case names) stay.
+_EMPHASIS_RE = re.compile(r"(?<![\w*_])[*_]{1,3}(?=[^\s*_])|(?<=[^\s*_])[*_]{1,3}(?![\w*_])")
 
 # Sections whose text never carries metadata (and is most of a card's bytes).
 _SKIP_SECTION_RE = re.compile(
@@ -173,102 +184,94 @@ def strip_markup(text: str) -> str:
     return _MARKUP_RE.sub("", text)
 
 
+# Characters that can start inline Markdown other than emphasis.
+_INLINE_MARKUP = "\\`[<&{!"
+
+
+def _unemphasize(text: str) -> str:
+    return _EMPHASIS_RE.sub("", text)
+
+
 def plain_text(content: str) -> str:
     """Inline Markdown as plain text: links as their text, code as its content,
     HTML and site-generator markup dropped."""
-    if not any(c in content for c in "\\*`[<&_{"):
+    if not any(c in content for c in "\\`[<&{"):
+        if "*" in content or "_" in content:
+            content = _unemphasize(content)
         return _SPACES_RE.sub(" ", content).strip()
-    parts: list[str] = []
-    for tok in _inline(content):
-        t = tok.type
-        if t == "text" or t == "code_inline":
-            parts.append(tok.content)
-        elif t == "softbreak":
-            parts.append(" ")
-        elif t == "hardbreak":
-            parts.append("\n")
-        elif t == "image":
-            continue
-    return _SPACES_RE.sub(" ", strip_markup("".join(parts))).strip()
+    return _read_inline(content, "other", 0, None, None)
 
 
-def _description_paragraph(content: str) -> str:
-    """A description paragraph as plain text, without the button links
-    (Live Demo, Download, ...) that share its lines."""
+def _read_inline(
+    content: str, section: str, paragraph: int, body: Body | None, text_out: list[str] | None
+) -> str:
+    """One inline parse of ``content``: returns its plain text (links as their
+    text, button links and inline HTML buttons dropped) and, when ``body`` is
+    given, records its links (Markdown links, autolinks and bare URLs)."""
     parts: list[str] = []
-    link_text: list[str] | None = None
+    label: list[str] | None = None
+    href = ""
     hidden = 0  # inside inline HTML buttons/anchors: their labels are not prose
-    for tok in _inline(content):
+    found = False
+    if not any(c in content for c in _INLINE_MARKUP):
+        # No link, code, HTML, entity or escape can start here: the text is
+        # the content (most prose); only bare URLs are left to find.
+        tokens: list[Token] = []
+        parts.append(content)
+        if body is not None and "://" in content:
+            for m in _BARE_URL_RE.finditer(content):
+                url = m.group(0).rstrip(".,;:!?")
+                body.links.append(Link(url, url, section, paragraph))
+                found = True
+    else:
+        tokens = _inline(content)
+    for tok in tokens:
         t = tok.type
-        if t == "html_inline":
+        if t == "text":
+            piece = tok.content
+            if label is None and body is not None and "://" in piece:
+                for m in _BARE_URL_RE.finditer(piece):
+                    url = m.group(0).rstrip(".,;:!?")
+                    body.links.append(Link(url, url, section, paragraph))
+                    found = True
+        elif t == "code_inline":
+            piece = tok.content
+        elif t == "softbreak" or t == "hardbreak":
+            piece = "\n"
+        elif t == "link_open":
+            href = str(tok.attrGet("href") or "")
+            label = []
+            continue
+        elif t == "link_close":
+            text = "".join(label or ()).strip()
+            if body is not None and href:
+                body.links.append(Link(href, text, section, paragraph))
+                found = True
+            if not hidden and text.lower() not in BUTTON_LABELS:
+                parts.append(text)
+            label = None
+            continue
+        elif t == "html_inline":
             tag = tok.content.lower()
             if tag.startswith(("<button", "<a ")) and not tag.endswith("/>"):
                 hidden += 1
             elif tag.startswith(("</button", "</a")) and hidden:
                 hidden -= 1
             continue
-        if hidden:
-            continue
-        if t == "link_open":
-            link_text = []
-            continue
-        if t == "link_close":
-            if link_text is not None:
-                label = "".join(link_text).strip()
-                if label.lower() not in BUTTON_LABELS:
-                    parts.append(label)
-            link_text = None
-            continue
-        piece = ""
-        if t == "text" or t == "code_inline":
-            piece = tok.content
-        elif t in ("softbreak", "hardbreak"):
-            piece = "\n"
-        if link_text is not None:
-            link_text.append(piece)
         else:
+            continue
+        if label is not None:
+            label.append(piece)
+        elif not hidden:
             parts.append(piece)
-    lines = [_SPACES_RE.sub(" ", ln).strip() for ln in strip_markup("".join(parts)).split("\n")]
-    return " ".join(ln for ln in lines if ln)
-
-
-def _collect_links(content: str, section: str, paragraph: int, body: Body) -> None:
-    if "](" not in content and "://" not in content:
-        return
-    tokens = _inline(content)
-    text_parts: list[str] = []
-    href: str | None = None
-    label: list[str] = []
-    found = False
-    for tok in tokens:
-        t = tok.type
-        if t == "link_open":
-            href = str(tok.attrGet("href") or "")
-            label = []
-            continue
-        if t == "link_close":
-            if href:
-                body.links.append(Link(href, "".join(label).strip(), section, paragraph))
-                found = True
-            href = None
-            continue
-        if t == "text":
-            if href is not None:
-                label.append(tok.content)
-            else:
-                for m in _BARE_URL_RE.finditer(tok.content):
-                    url = m.group(0).rstrip(".,;:!?")
-                    body.links.append(Link(url, url, section, paragraph))
-                    found = True
-            text_parts.append(tok.content)
-        elif t == "code_inline":
-            text_parts.append(tok.content)
-            if href is not None:
-                label.append(tok.content)
-        elif t == "softbreak":
-            text_parts.append(" ")
-    if found:
-        body.paragraph_text[paragraph] = "".join(text_parts)
+    text = _unemphasize(strip_markup("".join(parts)))
+    lines = [_SPACES_RE.sub(" ", ln).strip() for ln in text.split("\n")]
+    plain = " ".join(ln for ln in lines if ln)
+    if found and body is not None:
+        body.paragraph_text[paragraph] = plain
+    if text_out is not None and plain:
+        text_out.append(plain)
+    return plain
 
 
 def _row(cells: list[str]) -> tuple[str, list[str]] | None:
@@ -315,19 +318,19 @@ def read_body(body_text: str) -> Body:
                     out.rows.append(row)
             row_cells = None
         elif t == "inline":
+            content = tok.content
             if row_cells is not None:
-                row_cells.append(plain_text(tok.content))
-                if "://" in tok.content:
+                if "://" in content:
                     paragraph += 1
-                    _collect_links(tok.content, section, paragraph, out)
+                    row_cells.append(_read_inline(content, section, paragraph, out, None))
+                else:
+                    row_cells.append(plain_text(content))
             else:
                 paragraph += 1
-                content = tok.content
                 if section == "description":
-                    text = _description_paragraph(content)
-                    if text:
-                        description.append(text)
-                _collect_links(content, section, paragraph, out)
+                    _read_inline(content, section, paragraph, out, description)
+                elif "](" in content or "://" in content:
+                    _read_inline(content, section, paragraph, out, None)
                 previous_paragraph = content
         elif t == "fence":
             info = tok.info.strip()

@@ -36,10 +36,12 @@ MAX_CARD_CHARS = 10 * 1024 * 1024
 # Zero-width spaces and BOMs hide inside names and keys of real cards. (Zero-width
 # joiners stay: they are part of emoji and of Persian or Indic words.)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"), None)
-_PRETRAINED_RE = re.compile(
-    r"([A-Za-z_]\w*)\s*(?:\(\s*\))?[\s\\]*\.pretrained\(\s*(?:name\s*=\s*)?"
-    r"(?:[\"']([^\"'\n]*)[\"']|([A-Za-z_]\w*))?"
-)
+# X.pretrained("name", ...), also X() \ (newline) .pretrained(...): found from
+# each ".pretrained(" backwards, which is far cheaper than one regex that
+# tries every identifier of the code.
+_PRETRAINED_CALL_RE = re.compile(r"\.pretrained\(")
+_CLASS_BEFORE_RE = re.compile(r"([A-Za-z_]\w*)\s*(?:\(\s*\))?[\s\\]*\Z")
+_FIRST_ARG_RE = re.compile(r"\s*(?:name\s*=\s*)?(?:[\"']([^\"'\n]*)[\"']|([A-Za-z_]\w*))?")
 _PIPELINE_RE = re.compile(r"\bPretrainedPipeline\(\s*(?:name\s*=\s*)?[\"']([^\"'\n]+)[\"']")
 _FOLDER_ARG_RE = re.compile(
     r"\.pretrained\(\s*[\"']([^\"'\n]+)[\"']\s*,\s*[\"'][^\"'\n]*[\"']\s*,\s*[\"']([a-z]+/[a-z]+)[\"']"
@@ -154,11 +156,13 @@ class _Card:
             code = fence.content
             if fence.nlu or (".pretrained" not in code and "PretrainedPipeline" not in code):
                 continue
-            for m in _PRETRAINED_RE.finditer(fence.content):
-                cls = m.group(1)
-                if not _CLASS_NAME_RE.match(cls):
+            for m in _PRETRAINED_CALL_RE.finditer(code):
+                before = _CLASS_BEFORE_RE.search(code, max(0, m.start() - 160), m.start())
+                if before is None or not _CLASS_NAME_RE.match(before.group(1)):
                     continue
-                calls.append((index, cls, m.group(2) or m.group(3)))
+                arg = _FIRST_ARG_RE.match(code, m.end())
+                first = (arg.group(1) or arg.group(2)) if arg else None
+                calls.append((index, before.group(1), first))
             for m in _PIPELINE_RE.finditer(fence.content):
                 calls.append((index, "PipelineModel", m.group(1)))
         return calls
