@@ -185,7 +185,7 @@ def strip_markup(text: str) -> str:
 
 
 # Characters that can start inline Markdown other than emphasis.
-_INLINE_MARKUP = "\\`[<&{!"
+_INLINE_MARKUP = "\\`[<&"
 
 
 def _unemphasize(text: str) -> str:
