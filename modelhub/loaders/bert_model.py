@@ -185,7 +185,7 @@ class BertEmbeddingsModel:
         self.stride = stride
         self.conflicts: list[str] = []
         self._max_length = max_length
-        self._tokenizer_or_thread = tokenizer
+        self._given_tokenizer = tokenizer
         self._tokenizer: Any = None
         self._lock = threading.Lock()
         self._uses_token_types = (
@@ -230,23 +230,11 @@ class BertEmbeddingsModel:
         if chosen > limit:
             raise ValueError(f"max_length={chosen} exceeds what {hf.root} supports ({limit})")
         started = time.perf_counter()
-        # The tokenizer loads on a thread while the weights load; embed()
-        # waits for it. Its errors surface there.
-        box: dict[str, Any] = {}
-
-        def _tok() -> None:
-            try:
-                box["tok"] = _load_tokenizer(hf)
-            except BaseException as exc:
-                box["err"] = exc
-
-        thread = threading.Thread(target=_tok, name="modelhub-tokenizer", daemon=True)
-        thread.start()
         model = _load_torch_model(hf, dev)
         self = cls(
             hf=hf,
             model=model,
-            tokenizer=(thread, box),
+            tokenizer=None,
             record=record,
             device=dev,
             dtype=compute,
@@ -299,17 +287,13 @@ class BertEmbeddingsModel:
 
     @property
     def tokenizer(self) -> Any:
-        """The ``tokenizers.Tokenizer`` (waits for the background load)."""
+        """The ``tokenizers.Tokenizer``, loaded on first use: loading the
+        weights is what ``load`` waits for (the tokenizer takes about as long
+        again for a small model, and many callers only need the model)."""
         if self._tokenizer is None:
             with self._lock:
                 if self._tokenizer is None:
-                    value = self._tokenizer_or_thread
-                    if isinstance(value, tuple):
-                        thread, box = value
-                        thread.join()
-                        if "err" in box:
-                            raise box["err"]
-                        value = box["tok"]
+                    value = self._given_tokenizer or _load_tokenizer(self.hf)
                     self._prepare_specials(value)
                     self._tokenizer = value
                     if not isinstance(self.hf.tokenizer_config.get("do_lower_case"), bool):
