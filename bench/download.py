@@ -61,7 +61,8 @@ import sys
 from modelhub.cards.record import ModelCard
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.pull import pull_artifact
-art = Artifact(ModelCard(name="bench_" + sys.argv[2], language="en"), sources=(Source("https", sys.argv[1]),))
+card = ModelCard(name="bench_" + sys.argv[2], language="en")
+art = Artifact(card, sources=(Source("https", sys.argv[1]),))
 print(pull_artifact(art))
 """
 

@@ -91,7 +91,7 @@ class OrderedHasher:
     md5: bool = False
     part_size: int | None = None
     memory_cap: int = 256 << 20
-    _pending: dict[int, bytes | int] = field(default_factory=dict)
+    _pending: dict[int, bytes | bytearray | int] = field(default_factory=dict)
     _pending_bytes: int = 0
     _next: int = 0
     _done: bool = False
@@ -164,7 +164,7 @@ class OrderedHasher:
                             return
                         self._cond.wait()
                     item = self._pending.pop(self._next)
-                    if isinstance(item, bytes):
+                    if isinstance(item, bytes | bytearray):
                         self._pending_bytes -= len(item)
                 off = self._next
                 if isinstance(item, int):
