@@ -84,7 +84,37 @@ def read_weights(
             hidden = state["embeddings.word_embeddings.weight"].shape[1]
             heads = num_attention_heads or (hidden // head_size if head_size else None)
     config = infer_bert_config(state, heads, str(art.engine_file))
+    missing = sorted(set(expected_keys(config)) - set(state))
+    if missing:
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise ArtifactFormatError(
+            f"{art.engine_file}: {len(missing)} BERT weight(s) not found in the {art.engine} "
+            f"engine: {shown}"
+        )
     return state, config
+
+
+_LAYER_PARTS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "attention.output.LayerNorm",
+    "intermediate.dense",
+    "output.dense",
+    "output.LayerNorm",
+)
+
+
+def expected_keys(config: dict[str, Any]) -> list[str]:
+    """The ``BertModel`` weights a conversion must provide (the pooler is optional: token
+    graphs do not contain it)."""
+    keys = [f"embeddings.{k}_embeddings.weight" for k in ("word", "position", "token_type")]
+    keys += ["embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"]
+    for n in range(int(config["num_hidden_layers"])):
+        for part in _LAYER_PARTS:
+            keys += [f"encoder.layer.{n}.{part}.weight", f"encoder.layer.{n}.{part}.bias"]
+    return keys
 
 
 def tokenizer_files(to_dir: Path, vocab: list[str], *, lowercase: bool, max_length: int) -> None:

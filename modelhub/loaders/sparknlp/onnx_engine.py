@@ -128,42 +128,72 @@ def onnx_state_dict(path: Path) -> tuple[dict[str, np.ndarray], int | None]:
             for attr in node.attribute:
                 if attr.name == "value":
                     consts[node.output[0]] = numpy_helper.to_array(attr.t)
+        elif node.op_type == "Identity" and node.input:
+            # Equal tensors are exported once and aliased through Identity nodes.
+            source_name = node.input[0]
+            if source_name in inits:
+                consts[node.output[0]] = numpy_helper.to_array(inits[source_name])
+            elif source_name in consts:
+                consts[node.output[0]] = consts[source_name]
+
+    def const(name: str) -> np.ndarray | None:
+        if name in inits:
+            return numpy_helper.to_array(inits[name])
+        return consts.get(name)
+
+    # Node paths first: exporters rename linear weights (onnx::MatMul_12) and share one
+    # initializer among equal tensors (zero biases, LayerNorms of ones), so the consuming
+    # node's module path is what says where a tensor belongs.
     state: dict[str, np.ndarray] = {}
-    # Exporters fold repeated values (e.g. untouched LayerNorm weights) into Constant nodes
-    # that keep the module path as their output name.
+    scales: list[tuple[str, float]] = []
+    for node in graph.node:
+        module = _hf_key(node.name.rsplit("/", 1)[0] + "/")
+        module = module.rstrip(".") if module else None
+        inputs = list(node.input)
+        if module and node.op_type == "MatMul" and len(inputs) == 2:
+            w = const(inputs[1])
+            if w is not None and w.ndim == 2:
+                state[f"{module}.weight"] = w.T
+        elif module and node.op_type == "Add" and re.search(r"(query|key|value|dense)$", module):
+            for inp in inputs:
+                b = const(inp)
+                if b is not None and b.ndim == 1:
+                    state[f"{module}.bias"] = b
+        elif module and node.op_type == "LayerNormalization" and len(inputs) >= 3:
+            w, b = const(inputs[1]), const(inputs[2])
+            if w is not None and b is not None:
+                state[f"{module}.weight"], state[f"{module}.bias"] = w, b
+        elif module and node.op_type == "Gather" and module.endswith("_embeddings"):
+            w = const(inputs[0])
+            if w is not None and w.ndim == 2:
+                state[f"{module}.weight"] = w
+        if re.search(r"layer\.0/attention/self/(Mul|Div)", node.name):
+            for inp in inputs:
+                value = const(inp)
+                if value is not None and value.size == 1:
+                    scales.append((node.op_type, float(value.reshape(()))))
+    # Then module-path names of initializers and constants (pooler, unfused LayerNorms).
     named = [(n, numpy_helper.to_array(i)) for n, i in inits.items()] + list(consts.items())
     for name, array in named:
         key = _hf_key(name)
         if key and key.endswith((".weight", ".bias")):
-            state.setdefault(key, array.astype(np.float32))
-    head_size: int | None = None
-    for node in graph.node:
-        if node.op_type == "MatMul" and len(node.input) == 2 and node.input[1] in inits:
-            prefix = _hf_key(node.name.rsplit("/", 1)[0] + "/")
-            if prefix:
-                key = prefix.rstrip(".") + ".weight"
-                state.setdefault(key, numpy_helper.to_array(inits[node.input[1]]).T.copy())
-        if head_size is None and re.search(r"layer\.0/attention/self/(Mul|Div)", node.name):
-            for inp in node.input:
-                value = consts.get(inp)
-                if value is None and inp in inits:
-                    value = numpy_helper.to_array(inits[inp])
-                if value is not None and value.size == 1:
-                    head_size = _head_size(float(value.reshape(())), node.op_type)
-                    if head_size:
-                        break
+            state.setdefault(key, array)
     for key, value in state.items():
         state[key] = np.ascontiguousarray(value, dtype=np.float32)
-    return state, head_size
+    return state, _head_size(scales)
 
 
-def _head_size(c: float, op: str) -> int | None:
-    """Attention scales scores by 1/sqrt(d): as ``Div`` by sqrt(d), ``Mul`` by d**-0.5, or
-    split over queries and keys as two ``Mul`` by d**-0.25."""
-    if c <= 0:
-        return None
-    candidates = [c * c] if op == "Div" else [c**-2, c**-4]
-    for d in candidates:
+def _head_size(scales: list[tuple[str, float]]) -> int | None:
+    """Attention scales scores by 1/sqrt(d): a ``Div`` by sqrt(d), one ``Mul`` by d**-0.5,
+    or (transformers' SDPA export) the same ``Mul`` by d**-0.25 on queries and on keys."""
+    for op, c in scales:
+        if c <= 0:
+            continue
+        if op == "Div":
+            d = c * c
+        else:
+            same = sum(1 for o, v in scales if o == "Mul" and abs(v - c) < 1e-9)
+            d = c**-4 if same >= 2 else c**-2
         if d >= 1 and abs(d - round(d)) < 1e-3:
             return round(d)
     return None
