@@ -22,6 +22,7 @@ no heavy imports, the file read only when it exists.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,13 +60,29 @@ class Settings:
         return replace(self, **changes)
 
 
+def _xdg_dir(var: str, fallback: str) -> Path | None:
+    """On Linux the XDG rule is what platformdirs computes; doing it here keeps
+    platformdirs (and its import cost) off every CLI start."""
+    if sys.platform != "linux":
+        return None
+    value = os.environ.get(var)
+    base = Path(value) if value and os.path.isabs(value) else Path.home() / fallback
+    return base / "modelhub"
+
+
 def default_cache_dir() -> Path:
+    fast = _xdg_dir("XDG_CACHE_HOME", ".cache")
+    if fast is not None:
+        return fast
     from platformdirs import user_cache_path
 
     return user_cache_path("modelhub", appauthor=False)
 
 
 def default_config_file() -> Path:
+    fast = _xdg_dir("XDG_CONFIG_HOME", ".config")
+    if fast is not None:
+        return fast / "config.toml"
     from platformdirs import user_config_path
 
     return user_config_path("modelhub", appauthor=False) / "config.toml"

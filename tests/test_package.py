@@ -32,3 +32,19 @@ def test_python_m_modelhub_version() -> None:
         [sys.executable, "-m", "modelhub", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"modelhub {modelhub.__version__}"
+
+
+def test_command_table_matches_what_modules_register() -> None:
+    """`modelhub CMD` imports only COMMANDS[CMD]: that module must define CMD."""
+    import argparse
+    import importlib
+
+    cli_main = importlib.import_module("modelhub.cli.main")
+    registered: dict[str, str] = {}
+    for module in cli_main.COMMAND_MODULES:
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(module).register(sub)
+        for name in sub.choices:
+            registered[name] = module
+    assert registered == cli_main.COMMANDS

@@ -24,12 +24,40 @@ COMMAND_MODULES: tuple[str, ...] = (
     "modelhub.cli.cmd_pull",
     "modelhub.cli.cmd_cache",
     "modelhub.cli.cmd_loaders",
+    "modelhub.cli.cmd_convert",
 )
+
+# command -> the module that registers it. With a known command on the line
+# only that module is imported, which keeps `modelhub list` quick to start;
+# help and unknown commands import them all.
+COMMANDS: dict[str, str] = {
+    "card": "modelhub.cli.cmd_card",
+    "list": "modelhub.cli.cmd_catalog",
+    "search": "modelhub.cli.cmd_catalog",
+    "show": "modelhub.cli.cmd_catalog",
+    "explain": "modelhub.cli.cmd_catalog",
+    "catalog": "modelhub.cli.cmd_catalog",
+    "pull": "modelhub.cli.cmd_pull",
+    "cache": "modelhub.cli.cmd_cache",
+    "loaders": "modelhub.cli.cmd_loaders",
+    "embed": "modelhub.cli.cmd_loaders",
+    "similarity": "modelhub.cli.cmd_loaders",
+    "convert": "modelhub.cli.cmd_convert",
+}
 
 log = logging.getLogger("modelhub")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
+    if argv:
+        command = next((a for a in argv if not a.startswith("-")), None)
+        if command in COMMANDS:
+            return (COMMANDS[command],)
+    return COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the module of its command is loaded."""
     parser = argparse.ArgumentParser(
         prog="modelhub",
         description="Find, fetch, verify, cache and run pretrained NLP models.",
@@ -39,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in _modules_for(argv):
         importlib.import_module(name).register(sub)
     return parser
 
@@ -54,7 +82,9 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     func = getattr(args, "func", None)

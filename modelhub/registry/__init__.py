@@ -8,10 +8,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from modelhub.registry.artifact import Artifact, Source
-
 # public name -> defining module
 _LAZY: dict[str, str] = {
+    "Artifact": "modelhub.registry.artifact",
+    "Source": "modelhub.registry.artifact",
     "resolve": "modelhub.registry.resolve",
     "explain": "modelhub.registry.resolve",
     "Catalog": "modelhub.registry.catalog",
@@ -29,4 +29,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["Artifact", "Source", *_LAZY]
+__all__ = list(_LAZY)
