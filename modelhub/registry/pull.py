@@ -30,7 +30,14 @@ from modelhub.errors import (
 )
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.download import DownloadOptions, RetryPolicy
-from modelhub.registry.store import DEFAULT_STALE_AFTER, Entry, Store
+from modelhub.registry.store import (
+    DEFAULT_STALE_AFTER,
+    Entry,
+    FileProblem,
+    FileRecord,
+    Manifest,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,7 @@ class PullResult:
     transferred: int  # bytes fetched
     seconds: float
     repaired: bool = False
+    replaced: tuple[str, ...] = ()  # on a repair: the files that were bad and replaced
 
     def to_dict(self) -> dict[str, Any]:
         m = self.entry.manifest
@@ -57,6 +65,7 @@ class PullResult:
             "path": str(self.path),
             "cache_hit": self.cache_hit,
             "repaired": self.repaired,
+            "replaced": list(self.replaced),
             "source": self.source.to_dict() if self.source else m.source,
             "transferred": self.transferred,
             "seconds": round(self.seconds, 3),
@@ -215,10 +224,13 @@ def pull_result(
     t0 = time.monotonic()
 
     bad_content: str | None = None
+    damaged: tuple[Entry, list[FileProblem]] | None = None
     entry = store.lookup(key)
     if entry is not None:
         problems = entry.verify() if verify else entry.quick_check()
-        if not problems:
+        if problems:
+            damaged = (entry, problems)
+        else:
             store.record_use(entry)
             log.info("cache hit: %s -> %s", label, entry.path)
             return PullResult(entry.path, entry, True, None, 0, time.monotonic() - t0)
@@ -271,20 +283,12 @@ def pull_result(
             progress=bar,
             heartbeat=lock.beat,
         )
-        fetched = _fetch_any(store, artifact, key, sources, opts, settings)
-        from modelhub.registry.store import Manifest
-
-        manifest = Manifest(
-            key=key,
-            content="",
-            files=tuple(fetched.files),
-            kind=fetched.kind,
-            source=fetched.source.to_dict(),
-            download=fetched.download,
-            commit=fetched.commit,
-            artifact=artifact.to_dict(),
-        )
-        entry = store.install(key, fetched.staged, manifest)
+        replaced: tuple[str, ...] = ()
+        if damaged is not None:
+            fetched, entry, replaced = _repair(store, artifact, damaged, sources, opts, settings)
+        else:
+            fetched = _fetch_any(store, artifact, key, sources, opts, settings)
+            entry = store.install(key, fetched.staged, _manifest_for(key, fetched, artifact))
         store.record_use(entry)
     finally:
         bar.close()
@@ -306,6 +310,225 @@ def pull_result(
         fetched.transferred,
         seconds,
         repaired=bad_content is not None,
+        replaced=replaced,
+    )
+
+
+def _manifest_for(key: str, fetched: Any, artifact: Artifact) -> Manifest:
+    return Manifest(
+        key=key,
+        content="",
+        files=tuple(fetched.files),
+        kind=fetched.kind,
+        source=fetched.source.to_dict(),
+        download=fetched.download,
+        commit=fetched.commit,
+        artifact=artifact.to_dict(),
+    )
+
+
+def artifact_from_manifest(manifest: Manifest) -> Artifact:
+    """The artifact an entry was pulled for, rebuilt from its manifest (no
+    catalog needed)."""
+    from modelhub.cards.record import ModelCard
+
+    a = manifest.artifact or {}
+    record = ModelCard.from_dict(a.get("record") or {"name": manifest.key})
+    sources = tuple(
+        Source(s["kind"], s["location"], s.get("revision"))
+        for s in a.get("sources") or ()
+        if isinstance(s, dict) and "kind" in s and "location" in s
+    )
+    if not sources and manifest.source.get("location"):
+        src = manifest.source
+        sources = (Source(src["kind"], src["location"], src.get("revision")),)
+    return Artifact(
+        record=record,
+        sources=sources,
+        checksum=a.get("checksum"),
+        sha256=a.get("sha256"),
+        size=a.get("size"),
+    )
+
+
+def repair_entry(
+    entry: Entry,
+    problems: list[FileProblem] | None = None,
+    *,
+    settings: Any = None,
+    progress: ProgressCallback | None = None,
+    retry: RetryPolicy | None = None,
+) -> PullResult:
+    """Re-fetches what is bad in ``entry`` (``problems`` from
+    :meth:`Entry.verify`, computed when not given) and installs a new content
+    directory made of the good files (hard links, untouched) and the fetched
+    replacements.  A Hugging Face entry downloads only the bad files at its
+    recorded commit; an archive or single file must be fetched whole, but
+    only its bad files are replaced.  Readers of the old files are not
+    disturbed: the old directory stays until nobody uses the entry."""
+    if problems is None:
+        problems = entry.verify()
+    if not problems:
+        return PullResult(entry.path, entry, True, None, 0, 0.0)
+    settings = _settings(settings)
+    artifact = artifact_from_manifest(entry.manifest)
+    store = Store.from_settings(settings)
+    t0 = time.monotonic()
+    sources = ordered_sources(artifact, settings)
+    if not sources:
+        raise ModelNotFound(
+            f"{artifact.name} [{entry.key}]: the manifest names no source to repair it from",
+            name=artifact.name,
+            language=artifact.language,
+        )
+    lock = store.lock(entry.key)
+    bar = _Bar(f"{artifact.name} ({artifact.language or 'xx'})", progress)
+    try:
+        lock.acquire()
+        current = store.lookup(entry.key)
+        if current is not None and current.manifest.content != entry.manifest.content:
+            fresh = current.verify()
+            if not fresh:  # repaired by someone else meanwhile
+                return PullResult(current.path, current, True, None, 0, time.monotonic() - t0)
+            entry, problems = current, fresh
+        opts = DownloadOptions(
+            connections=int(_num(settings, "download_connections", "MODELHUB_CONNECTIONS", 8)),
+            chunk=int(_num(settings, "download_chunk_mb", "MODELHUB_CHUNK_MB", 16) * (1 << 20)),
+            policy=retry or RetryPolicy.from_env(),
+            progress=bar,
+            heartbeat=lock.beat,
+        )
+        fetched, new, replaced = _repair(
+            store, artifact, (entry, problems), sources, opts, settings
+        )
+    finally:
+        bar.close()
+        lock.release()
+    return PullResult(
+        new.path,
+        new,
+        False,
+        fetched.source,
+        fetched.transferred,
+        time.monotonic() - t0,
+        repaired=True,
+        replaced=replaced,
+    )
+
+
+def _repair(
+    store: Store,
+    artifact: Artifact,
+    damaged: tuple[Entry, list[FileProblem]],
+    sources: list[Source],
+    opts: DownloadOptions,
+    settings: Any,
+) -> tuple[Any, Entry, tuple[str, ...]]:
+    """(what was fetched, the installed entry, the replaced files)."""
+    entry, problems = damaged
+    key = entry.key
+    m = entry.manifest
+    bad = sorted({p.path for p in problems})
+    records = {f.path: f for f in m.files}
+    fetched = None
+    only_bad = False
+    hf = next((s for s in sources if s.kind == "hf"), None)
+    if m.kind == "hf" and m.commit and hf is not None and all(b in records for b in bad):
+        try:
+            fetched = _fetch_hf_files(store, key, hf, m.commit, bad)
+            only_bad = True
+        except ModelhubError as exc:
+            log.warning("%s: fetching only the bad files failed (%s); fetching it all", key, exc)
+    if fetched is None:
+        fetched = _fetch_any(store, artifact, key, sources, opts, settings)
+    got = {f.path: f for f in fetched.files}
+    if any(b not in got or got[b].sha256 != records[b].sha256 for b in bad if b in records):
+        if only_bad:
+            shutil.rmtree(fetched.staged, ignore_errors=True)
+            raise IntegrityError(
+                f"{artifact.name}: the source no longer serves the files recorded in "
+                f"{entry.dir / 'manifest.json'}; remove the entry and pull it again",
+                artifact=artifact.name,
+            )
+        # The source changed: the fresh copy replaces the entry as a whole.
+        new = store.install(key, fetched.staged, _manifest_for(key, fetched, artifact))
+        return fetched, new, tuple(sorted(records))
+    staged = store.staging_dir(key)
+    try:
+        for f in m.files:
+            dst = staged / f.path
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if f.path in bad:
+                os.rename(fetched.staged / f.path, dst)
+            else:
+                _link_or_copy(entry.path / f.path, dst)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(fetched.staged, ignore_errors=True)
+    files = tuple(FileRecord(f.path, f.size, f.sha256) for f in m.files)
+    manifest = Manifest(
+        key=key,
+        content="",
+        files=files,
+        kind=m.kind,
+        source=fetched.source.to_dict(),
+        download=m.download,
+        commit=m.commit,
+        artifact=m.artifact or artifact.to_dict(),
+    )
+    new = store.install(key, staged, manifest)
+    return fetched, new, tuple(bad)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    # A hard link keeps the good file's bytes and inode: readers of the old
+    # directory and the new one share it, nothing is copied.
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _fetch_hf_files(store: Store, key: str, src: Source, commit: str, paths: list[str]) -> Any:
+    """Only ``paths`` of a Hugging Face repo at ``commit``, into a staging
+    directory (checked against the manifest by the caller)."""
+    from modelhub.registry.sources import Fetched
+    from modelhub.registry.sources.hf import _map_error
+    from modelhub.registry.verify import sha256_file
+
+    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    staged = store.staging_dir(key)
+    files: list[FileRecord] = []
+    try:
+        from huggingface_hub import hf_hub_download
+
+        for rel in paths:
+            try:
+                hf_hub_download(
+                    src.location, rel, revision=commit, local_dir=staged, endpoint=endpoint
+                )
+            except Exception as exc:
+                mapped = _map_error(exc, src.location, commit, endpoint)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+            digest, size = sha256_file(staged / rel)
+            files.append(FileRecord(rel, size, digest))
+        shutil.rmtree(staged / ".cache", ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    total = sum(f.size for f in files)
+    return Fetched(
+        staged,
+        files,
+        "hf",
+        src,
+        {"url": f"{endpoint}/{src.location}", "revision": commit, "size": total},
+        commit=commit,
+        transferred=total,
     )
 
 

@@ -12,6 +12,8 @@ Layout under the cache root (``Settings.cache_dir``)::
     downloads/<id>/<token>.json  its sidecar: URL, ETag/VersionId, size, finished chunks
     locks/<id>.lock              filelock; only stops duplicate downloads
     locks/<id>.json              holder: host, pid, start, last progress
+    locks/<id>.use               flock'ed shared by every process using the entry,
+                                 exclusively (non-blocking) by prune/rm
     tmp/<id>.<token>/            staging for extraction/snapshots; renamed into place
     trash/                       entries renamed out of the way before deletion
 
@@ -38,7 +40,9 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -412,6 +416,70 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- in-use leases
+
+
+class EntryLease:
+    """A ``flock`` on ``locks/<id>.use`` held through an open descriptor:
+    shared by every process that uses an entry, exclusive (and never waited
+    for) by whoever removes one.  The kernel drops it when the descriptor is
+    closed, so a crashed user never keeps an entry pinned; it is released by
+    :meth:`release`, on ``with`` exit, or when the object is collected."""
+
+    def __init__(self, path: Path, fd: int, exclusive: bool) -> None:
+        self.path = path
+        self.exclusive = exclusive
+        self._fd = fd
+        self._finalizer = weakref.finalize(self, _close_fd, fd)
+
+    @property
+    def held(self) -> bool:
+        return self._finalizer.alive
+
+    def release(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> EntryLease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        kind = "exclusive" if self.exclusive else "shared"
+        return f"<EntryLease {kind} {self.path.name} {'held' if self.held else 'released'}>"
+
+
+def _close_fd(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _open_use_file(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_MODE)
+    except OSError:
+        try:  # a read-only shared cache: flock works on a read-only descriptor too
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+
+
+def delete_path(path: Path) -> None:
+    """Deletes ``path`` without ever following a symbolic link: a link is
+    unlinked, a directory removed with ``rmtree`` (which does not descend
+    into links), anything else unlinked."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
 # --------------------------------------------------------------------------- partials
 
 
@@ -583,6 +651,48 @@ class Store:
                 marker.unlink()
         return True
 
+    # ---- in-use leases
+    def use_lock_path(self, key: str) -> Path:
+        return self.locks_dir / f"{entry_id(key)}.use"
+
+    def lease(self, key: str) -> EntryLease | None:
+        """A shared lease on ``key``'s entry (blocks only while a remover holds
+        it exclusively, which lasts one rename).  None when the cache has no
+        lock directory we can open (a read-only cache nobody can prune)."""
+        if not self.locks_dir.is_dir():
+            self.ensure_layout()
+        path = self.use_lock_path(key)
+        fd = _open_use_file(path)
+        if fd is None:
+            log.debug("cannot open %s: using the entry without a lease", path)
+            return None
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return EntryLease(path, fd, exclusive=False)
+
+    def try_exclusive(self, key: str) -> EntryLease | None:
+        """An exclusive lease on ``key``'s entry if nobody uses it, else None
+        (never waits)."""
+        if not self.locks_dir.is_dir():
+            self.ensure_layout()
+        path = self.use_lock_path(key)
+        fd = _open_use_file(path)
+        if fd is None:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return EntryLease(path, fd, exclusive=True)
+
+    def in_use(self, key: str) -> bool:
+        """True when some process holds a lease on the entry right now."""
+        ex = self.try_exclusive(key)
+        if ex is None:
+            return True
+        ex.release()
+        return False
+
     # ---- locks and partials
     def lock(self, key: str, *, stale_after: float = DEFAULT_STALE_AFTER) -> ArtifactLock:
         self.ensure_layout()
@@ -686,23 +796,33 @@ class Store:
                 raise CacheError(f"disk full while installing {key} into {self.root}") from exc
             raise CacheError(f"cannot install {key} into {d}: {exc}") from exc
         if old is not None and old.manifest.content != content:
-            self._trash(d / old.manifest.content)
+            # Someone may still read the old files: leave them (a stale
+            # content directory) for prune, which removes them once unused.
+            ex = self.try_exclusive(key)
+            if ex is None:
+                log.info("%s is in use: its old files stay until `modelhub cache prune`", key)
+            else:
+                with ex:
+                    self._trash(d / old.manifest.content)
         return Entry(key=key, dir=d, manifest=final)
 
     def remove(self, key: str) -> bool:
         """Removes an entry: renamed into trash/ first (readers never see half
-        an entry), then deleted.  False when there was nothing."""
+        an entry), then deleted.  False when there was nothing.  Does not
+        check leases: maintenance takes :meth:`try_exclusive` first."""
         d = self.entry_dir(key)
-        if not d.exists():
+        if not os.path.lexists(d):
             return False
         self._trash(d)
         return True
 
     def _trash(self, path: Path) -> None:
+        """Renames ``path`` (never following it if it is a link) into trash/,
+        then deletes it there."""
         self.trash_dir.mkdir(parents=True, exist_ok=True)
         dest = self.trash_dir / f"{path.name}.{secrets.token_hex(6)}"
         try:
             os.rename(path, dest)
         except FileNotFoundError:
             return
-        shutil.rmtree(dest, ignore_errors=True)
+        delete_path(dest)
