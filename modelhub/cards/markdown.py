@@ -1,38 +1,53 @@
-"""The Markdown body of a card, read with markdown-it-py into the facts the
-parser needs: key/value rows of the model table, links (per section), fenced
-code blocks and the description text.
+"""The Markdown body of a card, read with markdown-it-pyrs (the Rust port of
+markdown-it) into the facts the parser needs: key/value rows of the model
+table, links (per section), fenced code blocks and the description text.
 
 Speed: cards are mostly code samples and result dumps. A light line scan splits
 the body into sections and drops the ones that never carry metadata
-(Results, Benchmarking, ...); markdown-it then parses the rest at block level
-only, and inline parsing runs only where links or plain text are needed.
+(Results, Benchmarking, ...); markdown-it-pyrs then parses the rest in one call
+and the syntax tree is walked only where links or plain text are needed.
 """
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from markdown_it_pyrs import MarkdownIt, Node
 
-# One shared parser. Block rules that cards do not need (indented code,
-# lists, quotes, rules, setext headings, reference definitions) are off: they
-# only cost time, and their text still reaches us as paragraphs. HTML blocks
-# are off too: cards wrap their code tabs in <div markdown="1">, which kramdown
-# reads as Markdown, while a CommonMark HTML block would swallow the fence that
-# follows it and leave its closing ``` to open a fence that eats the rest of the
-# card. Inline HTML is still recognised (and ignored).
-_MD = MarkdownIt("commonmark", {"html": True}).enable("table")
-_MD.disable(["inline", "code", "blockquote", "hr", "list", "reference", "lheading", "html_block"])
-# Emphasis is by far the slowest inline rule (every "_" of every snake_case
-# name opens a delimiter run) and we only want plain text: its markers are
-# dropped from prose by _EMPHASIS_RE instead.
-_MD.disable(["emphasis", "balance_pairs", "fragments_join", "text_join"])
-# Links are kept as written (the parser unquotes and checks them itself);
-# markdown-it's percent-encoding of every href is the next slowest step.
-_MD.normalizeLink = lambda url: url  # type: ignore[method-assign]
-_MD.normalizeLinkText = lambda url: url  # type: ignore[method-assign]
+# Only the rules cards need. Block rules that cards do not use (indented code,
+# lists, quotes, rules, setext headings, reference definitions) stay off: their
+# text still reaches us as paragraphs. HTML blocks stay off too: cards wrap
+# their code tabs in <div markdown="1">, which kramdown reads as Markdown, while
+# a CommonMark HTML block would swallow the fence that follows it and leave its
+# closing ``` to open a fence that eats the rest of the card. Inline HTML is
+# still recognised (and ignored). Emphasis stays off: we only want plain text,
+# and its markers are dropped from prose by _EMPHASIS_RE instead.
+_INLINE_RULES = [
+    "autolink",
+    "backticks",
+    "entity",
+    "escape",
+    "html_inline",
+    "image",
+    "link",
+    "newline",
+]
+# Two passes: blocks first (no inline rule), then the inline content that is
+# needed, all of a card's in one call (one paragraph each: with paragraphs as
+# the only block rule, any text is inline Markdown).
+_MD_BLOCK = MarkdownIt("zero").enable_many(["paragraph", "fence", "heading", "table"])
+_MD_INLINE = MarkdownIt("zero").enable_many(["paragraph", *_INLINE_RULES])
+# markdown-it 0.6.0 (inside markdown-it-pyrs 0.4.0) panics when a link label
+# scan passes an unmatched backtick run, e.g. "[`" (markdown-it-rust/markdown-it
+# issue 40). Such content is parsed on its own with those runs masked (they
+# are literal text either way) and, should it still panic, without code spans.
+_MD_INLINE_NO_CODE = MarkdownIt("zero").enable_many(
+    ["paragraph", *(r for r in _INLINE_RULES if r != "backticks")]
+)
+_MASK = "\ue000"  # stands in for a masked backtick (a private-use character)
 
 _HEADING_RE = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)(.*)")
 _FENCE_OPEN_RE = re.compile(r"[ \t]*(`{3,}|~{3,})")
@@ -174,10 +189,117 @@ def select_sections(body: str) -> str:
     return "".join(out)
 
 
-def _inline(content: str) -> list[Token]:
-    tokens: list[Token] = []
-    _MD.inline.parse(content, _MD, {}, tokens)
-    return tokens
+# Backslash escapes and entities, as CommonMark resolves them in link
+# destinations.
+_UNESCAPE_RE = re.compile(
+    r"\\([!-/:-@\[-`{-~])|&([A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});"
+)
+
+
+def _unescape_match(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return m.group(1)
+    entity = m.group(2)
+    if entity[0] != "#":
+        return html.entities.html5.get(entity + ";", m.group(0))
+    code = int(entity[2:], 16) if entity[1] in "xX" else int(entity[1:])
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    return chr(code)
+
+
+def _destination(raw: str, label_end: int) -> str | None:
+    """The destination of the inline link ``raw`` (``[label](dest "title")``)
+    as written, escapes resolved; ``label_end`` is where its label ends."""
+    pos = raw.find("](", label_end)
+    if pos < 0:
+        return None
+    pos += 2
+    n = len(raw)
+    while pos < n and raw[pos] in " \t\n":
+        pos += 1
+    if pos < n and raw[pos] == "<":
+        start = pos + 1
+        pos = start
+        while pos < n and raw[pos] not in "<>\n":
+            pos += 2 if raw[pos] == "\\" else 1
+        dest = raw[start:pos]
+    else:
+        start = pos
+        level = 0
+        while pos < n:
+            c = raw[pos]
+            if c <= " " or c == "\x7f":
+                break
+            if c == "\\" and pos + 1 < n:
+                pos += 2
+                continue
+            if c == "(":
+                level += 1
+            elif c == ")":
+                if level == 0:
+                    break
+                level -= 1
+            pos += 1
+        dest = raw[start:pos]
+    return _UNESCAPE_RE.sub(_unescape_match, dest)
+
+
+class _Source:
+    """The parsed text, sliced by the parser's UTF-8 byte offsets."""
+
+    __slots__ = ("data", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.data: bytes | None = None if text.isascii() else text.encode()
+
+    def span(self, start: int, end: int) -> str:
+        if self.data is None:
+            return self.text[start:end]
+        return self.data[start:end].decode()
+
+
+def _href(node: Node, source: _Source | None) -> str:
+    """A link's destination as written: markdown-it percent-encodes it, which
+    can only have changed it where the result holds a '%'."""
+    url = str(node.meta.get("url", ""))
+    if "%" not in url or source is None or node.srcmap is None:
+        return url
+    start, end = node.srcmap
+    raw = source.span(start, end)
+    if node.name == "autolink":
+        written = raw[1:-1]
+        return "mailto:" + written if url.startswith("mailto:") and ":" not in written else written
+    children = node.children
+    label_end = children[-1].srcmap[1] - start if children and children[-1].srcmap else 1
+    written = _destination(raw, label_end)
+    return url if written is None else written
+
+
+def _flatten(nodes: Sequence[Node], source: _Source | None) -> Iterator[tuple[str, str]]:
+    """Inline nodes as a flat stream of (kind, value): text, break, code,
+    link_open (href), link_close, html. Escapes, entities and images are
+    dropped."""
+    for node in nodes:
+        name = node.name
+        if name == "text":
+            yield "text", node.meta["content"]
+        elif name == "softbreak" or name == "hardbreak":
+            yield "break", "\n"
+        elif name == "code_inline":
+            yield "code", "".join(str(c.meta.get("content", "")) for c in node.children)
+        elif name == "link":
+            yield "link_open", _href(node, source)
+            yield from _flatten(node.children, source)
+            yield "link_close", ""
+        elif name == "autolink":
+            yield "link_open", _href(node, source)
+            for child in node.children:
+                yield "text", str(child.meta.get("content", ""))
+            yield "link_close", ""
+        elif name == "html_inline":
+            yield "html", node.meta["content"]
 
 
 def strip_markup(text: str) -> str:
@@ -192,31 +314,113 @@ def _unemphasize(text: str) -> str:
     return _EMPHASIS_RE.sub("", text)
 
 
-def plain_text(content: str) -> str:
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """The inline nodes of one piece of content."""
+
+    nodes: Sequence[Node]
+    source: _Source  # the text their offsets index
+    masked: bool  # backticks were masked as _MASK
+
+
+_TICK_RE = re.compile(r"\\[\s\S]|`+")
+
+
+def _mask_unmatched(text: str) -> str:
+    """``text`` with the backtick runs that no code span closes masked."""
+    masked: list[tuple[int, int]] = []
+    pos = 0
+    while (m := _TICK_RE.search(text, pos)) is not None:
+        run = m.group()
+        pos = m.end()
+        if run[0] == "\\":
+            continue
+        closer = re.search(f"(?<!`){run}(?!`)", text[pos:])
+        if closer is None:
+            masked.append(m.span())
+        else:
+            pos += closer.end()
+    if not masked:
+        return text
+    parts: list[str] = []
+    last = 0
+    for a, b in masked:
+        parts.append(text[last:a])
+        parts.append(_MASK * (b - a))
+        last = b
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _parse_risky(content: str) -> _Parsed:
+    text = content if _MASK in content else _mask_unmatched(content)
+    try:
+        root = _MD_INLINE.tree(text)
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        root = _MD_INLINE_NO_CODE.tree(text)
+    nodes = [node for block in root.children for node in block.children]
+    return _Parsed(nodes, _Source(text), text is not content)
+
+
+def _parse_inline(contents: list[str]) -> list[_Parsed]:
+    """Inline nodes of each of ``contents`` (non-blank, without blank lines)."""
+    results: list[_Parsed | None] = [None] * len(contents)
+    batch: list[int] = []
+    for i, content in enumerate(contents):
+        if "`" in content and "[" in content:
+            results[i] = _parse_risky(content)
+        else:
+            batch.append(i)
+    if batch:
+        text = "\n\n".join(contents[i] for i in batch)
+        source = _Source(text)
+        blocks = _MD_INLINE.tree(text).children
+        if len(blocks) == len(batch):
+            for i, block in zip(batch, blocks, strict=True):
+                results[i] = _Parsed(block.children, source, False)
+        else:  # cannot happen for such contents; parse them one by one then
+            for i in batch:
+                one = contents[i]
+                nodes = [n for b in _MD_INLINE.tree(one).children for n in b.children]
+                results[i] = _Parsed(nodes, _Source(one), False)
+    return [r for r in results if r is not None]
+
+
+def plain_text(content: str, parsed: _Parsed | None = None) -> str:
     """Inline Markdown as plain text: links as their text, code as its content,
-    HTML and site-generator markup dropped."""
+    HTML and site-generator markup dropped. ``parsed`` is ``content`` parsed,
+    where the caller has it."""
     if not any(c in content for c in "\\`[<&{"):
         if "*" in content or "_" in content:
             content = _unemphasize(content)
         return _SPACES_RE.sub(" ", content).strip()
-    return _read_inline(content, "other", 0, None, None)
+    return _read_inline(content, parsed, "other", 0, None, None)
 
 
 def _read_inline(
-    content: str, section: str, paragraph: int, body: Body | None, text_out: list[str] | None
+    content: str,
+    parsed: _Parsed | None,
+    section: str,
+    paragraph: int,
+    body: Body | None,
+    text_out: list[str] | None,
 ) -> str:
-    """One inline parse of ``content``: returns its plain text (links as their
-    text, button links and inline HTML buttons dropped) and, when ``body`` is
-    given, records its links (Markdown links, autolinks and bare URLs)."""
+    """Plain text of ``content`` (links as their text, button links and inline
+    HTML buttons dropped) and, when ``body`` is given, its links (Markdown
+    links, autolinks and bare URLs) recorded. ``parsed`` is ``content`` parsed
+    (here when not given and needed)."""
     parts: list[str] = []
     label: list[str] | None = None
     href = ""
     hidden = 0  # inside inline HTML buttons/anchors: their labels are not prose
     found = False
+    masked = False
     if not any(c in content for c in _INLINE_MARKUP):
         # No link, code, HTML, entity or escape can start here: the text is
         # the content (most prose); only bare URLs are left to find.
-        tokens: list[Token] = []
+        stream: Iterator[tuple[str, str]] = iter(())
         parts.append(content)
         if body is not None and "://" in content:
             for m in _BARE_URL_RE.finditer(content):
@@ -224,25 +428,24 @@ def _read_inline(
                 body.links.append(Link(url, url, section, paragraph))
                 found = True
     else:
-        tokens = _inline(content)
-    for tok in tokens:
-        t = tok.type
-        if t == "text":
-            piece = tok.content
+        if parsed is None:
+            parsed = _parse_inline([content])[0]
+        masked = parsed.masked
+        stream = _flatten(parsed.nodes, parsed.source)
+    for kind, piece in stream:
+        if masked:
+            piece = piece.replace(_MASK, "`")
+        if kind == "text":
             if label is None and body is not None and "://" in piece:
                 for m in _BARE_URL_RE.finditer(piece):
                     url = m.group(0).rstrip(".,;:!?")
                     body.links.append(Link(url, url, section, paragraph))
                     found = True
-        elif t == "code_inline":
-            piece = tok.content
-        elif t == "softbreak" or t == "hardbreak":
-            piece = "\n"
-        elif t == "link_open":
-            href = str(tok.attrGet("href") or "")
+        elif kind == "link_open":
+            href = piece
             label = []
             continue
-        elif t == "link_close":
+        elif kind == "link_close":
             text = "".join(label or ()).strip()
             if body is not None and href:
                 body.links.append(Link(href, text, section, paragraph))
@@ -251,14 +454,12 @@ def _read_inline(
                 parts.append(text)
             label = None
             continue
-        elif t == "html_inline":
-            tag = tok.content.lower()
+        elif kind == "html":
+            tag = piece.lower()
             if tag.startswith(("<button", "<a ")) and not tag.endswith("/>"):
                 hidden += 1
             elif tag.startswith(("</button", "</a")) and hidden:
                 hidden -= 1
-            continue
-        else:
             continue
         if label is not None:
             label.append(piece)
@@ -285,59 +486,95 @@ def _row(cells: list[str]) -> tuple[str, list[str]] | None:
     return key, values
 
 
+def _content(block: Node) -> str:
+    """The inline content of a block (the block pass leaves it as text)."""
+    children = block.children
+    if len(children) == 1:
+        return str(children[0].meta.get("content", ""))
+    return "".join(str(c.meta.get("content", "")) for c in children)
+
+
 def read_body(body_text: str) -> Body:
     """Parses the body into :class:`Body`."""
-    out = Body()
-    tokens = _MD.parse(select_sections(body_text))
+    # Pass 1: the blocks, in order, and the inline content that needs parsing.
+    wanted: list[str] = []
+
+    def want(content: str) -> int:
+        if not any(c in content for c in _INLINE_MARKUP):
+            return -1  # plain text: read without parsing
+        wanted.append(content)
+        return len(wanted) - 1
+
+    items: list[tuple] = []  # type: ignore[type-arg]
     section = "preamble"
-    paragraph = 0
-    previous_paragraph = ""
-    description: list[str] = []
-    row_cells: list[str] | None = None
-    i = 0
-    n = len(tokens)
-    while i < n:
-        tok = tokens[i]
-        t = tok.type
-        if t == "heading_open":
-            content = tokens[i + 1].content if i + 1 < n else ""
+    for block in _MD_BLOCK.tree(select_sections(body_text)).children:
+        kind = block.name
+        if kind == "paragraph":
+            content = _content(block)
+            needed = section == "description" or "](" in content or "://" in content
+            items.append(("p", section, content, want(content) if needed else -1))
+        elif kind == "fence":
+            meta = block.meta
+            items.append(("f", meta["info"].strip(), meta["content"]))
+        elif kind == "heading":
+            content = _content(block)
             section = section_kind(content)
             key, sep, value = content.partition(":")
             if sep and value.strip():
-                row = _row([plain_text(key), plain_text(value)])
-                if row is not None:
-                    out.heading_rows.append(row)
-            i += 3
-            continue
-        if t == "tr_open":
-            row_cells = []
-        elif t == "tr_close":
-            if row_cells is not None:
-                row = _row(row_cells)
-                if row is not None:
-                    out.rows.append(row)
-            row_cells = None
-        elif t == "inline":
-            content = tok.content
-            if row_cells is not None:
-                if "://" in content:
-                    paragraph += 1
-                    row_cells.append(_read_inline(content, section, paragraph, out, None))
-                else:
-                    row_cells.append(plain_text(content))
-            else:
-                paragraph += 1
-                if section == "description":
-                    _read_inline(content, section, paragraph, out, description)
-                elif "](" in content or "://" in content:
-                    _read_inline(content, section, paragraph, out, None)
-                previous_paragraph = content
-        elif t == "fence":
-            info = tok.info.strip()
-            content = tok.content
+                items.append(("h", key, want(key), value, want(value)))
+        elif kind == "table":
+            for part in block.children:  # thead, tbody
+                for tr in part.children:
+                    cells = []
+                    for td in tr.children:
+                        content = _content(td)
+                        cells.append((content, want(content)))
+                    items.append(("r", section, cells))
+
+    # Pass 2: read them.
+    parsed = _parse_inline(wanted) if wanted else []
+    out = Body()
+    paragraph = 0
+    previous_paragraph = ""
+    description: list[str] = []
+    for item in items:
+        tag = item[0]
+        if tag == "p":
+            _, section, content, index = item
+            paragraph += 1
+            nodes = parsed[index] if index >= 0 else None
+            if section == "description":
+                _read_inline(content, nodes, section, paragraph, out, description)
+            elif "](" in content or "://" in content:
+                _read_inline(content, nodes, section, paragraph, out, None)
+            previous_paragraph = content
+        elif tag == "f":
+            _, info, content = item
             nlu = "nlu-block" in previous_paragraph or "nlu.load" in content
             out.fences.append(Fence(info, content, nlu))
             previous_paragraph = ""
-        i += 1
+        elif tag == "h":
+            _, key, key_index, value, value_index = item
+            row = _row(
+                [
+                    plain_text(key, parsed[key_index] if key_index >= 0 else None),
+                    plain_text(value, parsed[value_index] if value_index >= 0 else None),
+                ]
+            )
+            if row is not None:
+                out.heading_rows.append(row)
+        else:
+            _, section, cells = item
+            texts: list[str] = []
+            for content, index in cells:
+                nodes = parsed[index] if index >= 0 else None
+                if "://" in content:
+                    paragraph += 1
+                    texts.append(_read_inline(content, nodes, section, paragraph, out, None))
+                else:
+                    texts.append(plain_text(content, nodes))
+            row = _row(texts)
+            if row is not None:
+                out.rows.append(row)
     out.description = "\n\n".join(description) or None
     return out
