@@ -233,6 +233,14 @@ class _Card:
                 return Upstream(kind="url", url=_clean_url(link.href))
         return None
 
+    def package_link(self) -> str | None:
+        """A Download link into an installed Python package
+        (``package:<module>/<path>``): the card's offline source."""
+        for link in self.body.links:
+            if link.href.startswith("package:") and "download" in link.text.lower():
+                return link.href.strip()
+        return None
+
     def references(self) -> tuple[str, ...]:
         refs: list[str] = []
         for link in self.body.links:
@@ -540,7 +548,7 @@ def _build(card: _Card) -> ModelCard:
         case_sensitive=V.parse_bool(card.cell("case_sensitive")),
         dimension=dimension,
         size_mb=V.parse_size_mb(card.cell("size")),
-        download_url=location.download_url if location else None,
+        download_url=location.download_url if location else card.package_link(),
         s3_uri=location.s3_uri if location else None,
         folder=folder,
         artifact=location.file if location else None,

