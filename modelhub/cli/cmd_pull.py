@@ -1,5 +1,6 @@
 """``modelhub pull NAME [--lang] [--version] [--verify] [--json]``: fetch,
-verify and cache one model; print the ready directory.
+verify and cache one model; print the ready directory.  ``modelhub pull
+--lock FILE`` installs exactly what a lock file records.
 
 Only argparse at module level; the registry is imported in the handler.
 """
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "without any network call."
         ),
     )
-    p.add_argument("name", help="model name, e.g. bert_base_cased")
+    p.add_argument("name", nargs="?", help="model name, e.g. bert_base_cased")
     p.add_argument("--lang", default="en", help="language code (default: en)")
     p.add_argument("--version", metavar="V", help="pin a library version, artifact or timestamp")
     p.add_argument("--folder", help="S3 folder (default: public/models)")
@@ -37,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--offline", action="store_true", help="never touch the network")
     p.add_argument("--json", action="store_true", help="JSON object for scripts")
+    p.add_argument(
+        "--lock",
+        metavar="FILE",
+        help="install exactly the artifacts and files recorded by `modelhub lock` "
+        "(instead of NAME); fails if anything resolves or arrives differently",
+    )
     p.set_defaults(func=cmd_pull)
 
 
@@ -45,6 +52,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from modelhub.registry.pull import pull_result
     from modelhub.registry.resolve import resolve
 
+    if (args.lock is None) == (args.name is None):
+        print("modelhub pull: error: give a model NAME or --lock FILE (not both)", file=sys.stderr)
+        return 2
+    if args.lock is not None:
+        return _pull_lock(args)
     kw: dict[str, Any] = {"version": args.version}
     if args.folder:
         kw["folder"] = args.folder
@@ -70,4 +82,23 @@ def cmd_pull(args: argparse.Namespace) -> int:
         )
     print(f"{artifact.name} ({artifact.language or 'xx'}): {note}", file=sys.stderr)
     print(result.path)
+    return 0
+
+
+def _pull_lock(args: argparse.Namespace) -> int:
+    from modelhub.cli.output import print_json
+    from modelhub.registry.mirror import pull_locked
+
+    results = pull_locked(args.lock, offline=True if args.offline else None, verify=args.verify)
+    if args.json:
+        print_json([r.to_dict() for r in results])
+        return 0
+    for r in results:
+        how = (
+            "cache hit"
+            if r.cache_hit
+            else f"installed from {r.source.location if r.source else '?'}"
+        )
+        print(f"{r.entry.key}: {how}, matches the lock", file=sys.stderr)
+        print(r.path)
     return 0

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "modelhub.cli.cmd_cache",
     "modelhub.cli.cmd_loaders",
     "modelhub.cli.cmd_convert",
+    "modelhub.cli.cmd_mirror",
 )
 
 # command -> the module that registers it. With a known command on the line
@@ -43,6 +44,9 @@ COMMANDS: dict[str, str] = {
     "embed": "modelhub.cli.cmd_loaders",
     "similarity": "modelhub.cli.cmd_loaders",
     "convert": "modelhub.cli.cmd_convert",
+    "export": "modelhub.cli.cmd_mirror",
+    "import": "modelhub.cli.cmd_mirror",
+    "lock": "modelhub.cli.cmd_mirror",
 }
 
 log = logging.getLogger("modelhub")
