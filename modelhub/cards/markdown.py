@@ -307,7 +307,8 @@ def strip_markup(text: str) -> str:
 
 
 # Characters that can start inline Markdown other than emphasis.
-_INLINE_MARKUP = "\\`[<&"
+_INLINE_MARKUP_RE = re.compile(r"[\\`\[<&]")
+_TEXT_MARKUP_RE = re.compile(r"[\\`\[<&{]")  # also site-generator markup
 
 
 def _unemphasize(text: str) -> str:
@@ -392,7 +393,7 @@ def plain_text(content: str, parsed: _Parsed | None = None) -> str:
     """Inline Markdown as plain text: links as their text, code as its content,
     HTML and site-generator markup dropped. ``parsed`` is ``content`` parsed,
     where the caller has it."""
-    if not any(c in content for c in "\\`[<&{"):
+    if _TEXT_MARKUP_RE.search(content) is None:
         if "*" in content or "_" in content:
             content = _unemphasize(content)
         return _SPACES_RE.sub(" ", content).strip()
@@ -417,7 +418,7 @@ def _read_inline(
     hidden = 0  # inside inline HTML buttons/anchors: their labels are not prose
     found = False
     masked = False
-    if not any(c in content for c in _INLINE_MARKUP):
+    if _INLINE_MARKUP_RE.search(content) is None:
         # No link, code, HTML, entity or escape can start here: the text is
         # the content (most prose); only bare URLs are left to find.
         stream: Iterator[tuple[str, str]] = iter(())
@@ -500,7 +501,7 @@ def read_body(body_text: str) -> Body:
     wanted: list[str] = []
 
     def want(content: str) -> int:
-        if not any(c in content for c in _INLINE_MARKUP):
+        if _INLINE_MARKUP_RE.search(content) is None:
             return -1  # plain text: read without parsing
         wanted.append(content)
         return len(wanted) - 1

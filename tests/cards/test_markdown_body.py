@@ -1,0 +1,40 @@
+"""Body parsing details that depend on the Markdown parser underneath."""
+
+from __future__ import annotations
+
+from modelhub.cards import parse_card
+from modelhub.cards.markdown import read_body
+
+FRONT = "---\nname: demo_model\ntitle: Demo\n---\n"
+
+
+def test_unmatched_backtick_after_bracket_parses() -> None:
+    # markdown-it 0.6.0 (Rust) panics on "[`" unless the run is masked.
+    card = parse_card(FRONT + "## Description\n\nSee [`odd and `more` text.\n", "odd.md")
+    # CommonMark pairs the first two runs; the last one is literal text.
+    assert card.description == "See [odd and more` text."
+
+
+def test_code_span_in_link_label_is_plain_text() -> None:
+    body = read_body("## Description\n\nUse [`BertEmbeddings`](https://example.org/bert) here.\n")
+    assert body.description == "Use BertEmbeddings here."
+    assert [(lk.href, lk.text) for lk in body.links] == [
+        ("https://example.org/bert", "BertEmbeddings")
+    ]
+
+
+def test_link_destination_kept_as_written() -> None:
+    # The Rust parser percent-encodes destinations; references keep the card's text.
+    card = parse_card(
+        FRONT + "## References\n\n[paper](https://example.org/a%20b/caf\u00e9?q=[1])\n", "ref.md"
+    )
+    assert card.references == ("https://example.org/a%20b/caf\u00e9?q=[1]",)
+
+
+def test_html_div_does_not_swallow_fences() -> None:
+    body = read_body(
+        '<div class="tabs-box" markdown="1">\n\n'
+        '```python\nx = BertEmbeddings.pretrained("a")\n```\n'
+        "{:.nlu-block}\n```python\nimport nlu\nnlu.load('en.embed')\n```\n</div>\n\n## Results\n"
+    )
+    assert [f.nlu for f in body.fences] == [False, True]
