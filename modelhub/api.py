@@ -84,7 +84,7 @@ def _pretrained(
     if local is not None:
         return load_path(local, None, loader=loader, annotator=annotator, **options)
 
-    from modelhub.registry.pull import pull_artifact
+    from modelhub.registry.pull import pull_leased
     from modelhub.registry.resolve import resolve
 
     loaders = [get_loader(loader)] if loader else installed_loaders()
@@ -92,8 +92,21 @@ def _pretrained(
     engines = accepted_engines(loaders)
     artifact = resolve(str(name), lang, version=version, engines=list(engines) or None)
     log.info("%s %s resolved to %s", name, lang, artifact.key)
-    path = pull_artifact(artifact, offline=offline)
-    return load_path(path, artifact.record, loader=loader, annotator=annotator, **options)
+    # The shared lease keeps `modelhub cache prune/rm` off the entry while the
+    # model lives (it may read files lazily); it goes with the model.
+    path, lease = pull_leased(artifact, offline=offline)
+    try:
+        model = load_path(path, artifact.record, loader=loader, annotator=annotator, **options)
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        raise
+    if lease is not None:
+        try:
+            model.cache_lease = lease
+        except (AttributeError, TypeError):
+            lease.release()
+    return model
 
 
 class BertEmbeddings:

@@ -33,6 +33,7 @@ from modelhub.registry.download import DownloadOptions, RetryPolicy
 from modelhub.registry.store import (
     DEFAULT_STALE_AFTER,
     Entry,
+    EntryLease,
     FileProblem,
     FileRecord,
     Manifest,
@@ -530,6 +531,31 @@ def _fetch_hf_files(store: Store, key: str, src: Source, commit: str, paths: lis
         commit=commit,
         transferred=total,
     )
+
+
+def pull_leased(
+    artifact: Artifact, *, offline: bool | None = None, settings: Any = None, **options: Any
+) -> tuple[Path, EntryLease | None]:
+    """:func:`pull_artifact`, then a shared lease on the entry (see
+    :meth:`Store.lease`) that keeps ``modelhub cache prune/rm`` from removing
+    it until released.  The entry is looked up again under the lease: if it
+    went away between the pull and the lease, it is pulled again."""
+    settings = _settings(settings)
+    store = Store.from_settings(settings)
+    path = pull_artifact(artifact, offline=offline, settings=settings, **options)
+    for _ in range(3):
+        try:
+            lease = store.lease(artifact.key)
+        except (OSError, CacheError) as exc:
+            log.debug("no lease on %s: %s", artifact.key, exc)
+            return path, None
+        entry = store.lookup(artifact.key)
+        if entry is not None and entry.path.is_dir():
+            return entry.path, lease
+        if lease is not None:
+            lease.release()
+        path = pull_artifact(artifact, offline=offline, settings=settings, **options)
+    return path, None
 
 
 def _check_space(store: Store, artifact: Artifact) -> None:

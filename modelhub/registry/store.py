@@ -810,11 +810,37 @@ class Store:
         """Removes an entry: renamed into trash/ first (readers never see half
         an entry), then deleted.  False when there was nothing.  Does not
         check leases: maintenance takes :meth:`try_exclusive` first."""
+        dest = self.detach(key)
+        if dest is None:
+            return False
+        delete_path(dest)
+        return True
+
+    def detach(self, key: str) -> Path | None:
+        """Renames the entry into trash/ and returns where it went (the caller
+        deletes it, e.g. after releasing its exclusive lease so that readers
+        waiting for the entry do not wait for the deletion); None when there
+        was nothing."""
         d = self.entry_dir(key)
         if not os.path.lexists(d):
-            return False
-        self._trash(d)
-        return True
+            return None
+        self.trash_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.trash_dir / f"{d.name}.{secrets.token_hex(6)}"
+        try:
+            os.rename(d, dest)
+        except FileNotFoundError:
+            return None
+        return dest
+
+    def discard(self, path: Path) -> None:
+        """Removes anything under the cache root the way entries go: renamed
+        into trash/ (never following a link), then deleted."""
+        path = Path(path)
+        if self.root.resolve() not in path.parent.resolve().parents and (
+            path.parent.resolve() != self.root.resolve()
+        ):
+            raise CacheError(f"refusing to delete {path}: it is outside the cache {self.root}")
+        self._trash(path)
 
     def _trash(self, path: Path) -> None:
         """Renames ``path`` (never following it if it is a link) into trash/,

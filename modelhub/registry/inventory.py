@@ -1,0 +1,569 @@
+"""What is in the cache, read from disk without the network: one row per
+entry, partial downloads and orphaned files, disk usage and what can be
+reclaimed.
+
+Everything here only reads.  A directory that lacks the cache marker is
+refused (:func:`open_store`), and symbolic links are never followed: a link
+found where modelhub keeps its own files is reported as an orphan (the link
+itself, never its target).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import stat
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelhub.errors import CacheError
+from modelhub.registry.store import (
+    _OWN_NAMES,
+    MANIFEST_NAME,
+    MARKER_NAME,
+    Entry,
+    FileProblem,
+    Store,
+    atomic_write,
+)
+
+VERIFIED_NAME = "verified"  # entries/<id>/verified: the last full verification
+DAY = 86400.0
+
+STATUS_COMPLETE = "complete"
+STATUS_INCOMPLETE = "incomplete download"
+STATUS_FAILED = "failed verification"
+
+
+def open_store(settings: Any = None, *, create: bool = False) -> Store:
+    """The configured cache, refusing a directory that is not one.
+
+    A root that exists without the ``.modelhub-cache`` marker (``/``, a home
+    directory, any folder with files) is never read as a cache nor deleted
+    from; nor is a cache whose own subdirectories are symbolic links."""
+    store = Store.from_settings(settings)
+    root = store.root
+    if os.path.lexists(root) and not store.has_marker():
+        # Empty, or only what modelhub itself writes before the first pull
+        # (the catalog index): nothing anyone else owns can be in there.
+        ours = root.is_dir() and not root.is_symlink()
+        if ours and all(p.name in _OWN_NAMES for p in root.iterdir()):
+            if create:
+                store.ensure_layout()
+            return store
+        raise CacheError(
+            f"{root} has no {MARKER_NAME} marker: it is not a modelhub cache, so modelhub "
+            "refuses to inspect or delete anything in it; check MODELHUB_CACHE"
+        )
+    for d in (store.entries_dir, store.downloads_dir, store.tmp_dir, store.trash_dir):
+        if d.is_symlink():
+            raise CacheError(
+                f"{d} is a symbolic link: modelhub never follows links out of its cache; "
+                "remove the link or point MODELHUB_CACHE at the real directory"
+            )
+    return store
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One row of ``modelhub cache ls``.
+
+    ``status`` is ``"complete"``, ``"incomplete download"`` (bytes of a
+    download that has not finished; ``path`` is None) or ``"failed
+    verification"`` (sizes or stamps differ from the manifest, or the last
+    ``verify`` found a bad file).  ``size`` is bytes on disk; ``last_used``
+    modelhub's own record (epoch seconds) or None."""
+
+    key: str
+    name: str
+    language: str | None
+    version: str | None
+    source: str | None
+    engine: str | None
+    size: int
+    files: int
+    last_used: float | None
+    created: float | None
+    pinned: bool
+    status: str
+    path: Path | None
+    location: str | None = None
+    problems: tuple[FileProblem, ...] = ()
+    superseded_by: str | None = None
+
+    @property
+    def lru_time(self) -> float:
+        """When it was last used, or installed when there is no record."""
+        return self.last_used if self.last_used is not None else (self.created or 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "language": self.language,
+            "version": self.version,
+            "source": self.source,
+            "location": self.location,
+            "engine": self.engine,
+            "size": self.size,
+            "files": self.files,
+            "last_used": self.last_used,
+            "created": self.created,
+            "pinned": self.pinned,
+            "status": self.status,
+            "path": str(self.path) if self.path else None,
+            "problems": [
+                {"path": p.path, "problem": p.problem, "expected": p.expected, "actual": p.actual}
+                for p in self.problems
+            ],
+            "superseded_by": self.superseded_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """Something on disk that is not a complete entry.
+
+    ``kind``: ``"partial"`` (an unfinished download and its sidecar),
+    ``"staging"`` (tmp/), ``"trash"``, ``"stale_content"`` (old files of an
+    entry, kept while it was in use), ``"no_manifest"`` (an entry directory
+    that never completed), ``"link"`` (a symbolic link where modelhub keeps
+    its own files: only the link is ever removed).  ``busy`` is True while a
+    live process is writing it; ``key`` names the entry it belongs to when
+    known."""
+
+    kind: str
+    path: Path
+    size: int
+    mtime: float
+    busy: bool = False
+    key: str | None = None
+    entry_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "size": self.size,
+            "mtime": self.mtime,
+            "busy": self.busy,
+            "key": self.key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Everything under the cache root, classified."""
+
+    root: Path
+    entries: tuple[CacheEntry, ...]
+    incomplete: tuple[CacheEntry, ...]  # one row per unfinished download
+    leftovers: tuple[Leftover, ...]
+    catalog_size: int = 0
+    exists: bool = True
+
+    @property
+    def partials(self) -> tuple[Leftover, ...]:
+        return tuple(x for x in self.leftovers if x.kind == "partial")
+
+    @property
+    def orphans(self) -> tuple[Leftover, ...]:
+        return tuple(x for x in self.leftovers if x.kind != "partial")
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    entries: int
+    size: int
+    pinned: int
+    partials: int
+    partials_size: int
+    orphans: int
+    orphans_size: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "entries": self.entries,
+            "size": self.size,
+            "pinned": self.pinned,
+            "partials": self.partials,
+            "partials_size": self.partials_size,
+            "orphans": self.orphans,
+            "orphans_size": self.orphans_size,
+        }
+
+
+def totals(inv: Inventory) -> Totals:
+    partials = inv.partials
+    orphans = inv.orphans
+    return Totals(
+        entries=len(inv.entries),
+        size=sum(e.size for e in inv.entries),
+        pinned=sum(1 for e in inv.entries if e.pinned),
+        partials=len(partials),
+        partials_size=sum(x.size for x in partials),
+        orphans=len(orphans),
+        orphans_size=sum(x.size for x in orphans),
+    )
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def tree_size(path: Path) -> int:
+    """Bytes in the files under ``path`` (links counted as themselves, never followed)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size
+    total = 0
+    stack = [str(path)]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            stack.append(e.path)
+                        else:
+                            total += e.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+def _lock_free(path: Path) -> bool:
+    """True when nobody holds a flock on ``path`` (or it does not exist)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the probe's lock
+    return True
+
+
+def downloading(store: Store, eid: str) -> bool:
+    """Whether a pull of entry ``eid`` holds its download lock right now."""
+    return not _lock_free(store.locks_dir / f"{eid}.lock")
+
+
+def _key_from_id(eid: str) -> str:
+    slug = eid.rsplit("-", 1)[0]
+    return slug.replace("--", "/")
+
+
+def _version(record: dict[str, Any], manifest_commit: str | None) -> str | None:
+    v = record.get("lib_version")
+    if v:
+        return str(v)
+    if manifest_commit:
+        return str(manifest_commit)[:12]
+    ts = record.get("timestamp")
+    return str(ts) if ts else None
+
+
+def last_verification(entry: Entry) -> dict[str, Any] | None:
+    """The last full verification of the entry's current files, or None."""
+    try:
+        data = json.loads((entry.dir / VERIFIED_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("content") != entry.manifest.content:
+        return None
+    return data
+
+
+def record_verification(entry: Entry, problems: list[FileProblem]) -> None:
+    data = {
+        "t": time.time(),
+        "content": entry.manifest.content,
+        "ok": not problems,
+        "problems": [{"path": p.path, "problem": p.problem} for p in problems],
+    }
+    with contextlib.suppress(OSError):
+        atomic_write(entry.dir / VERIFIED_NAME, json.dumps(data).encode(), fsync=False)
+
+
+def entry_row(entry: Entry, *, check: bool = True) -> CacheEntry:
+    m = entry.manifest
+    record = (m.artifact or {}).get("record") or {}
+    problems: list[FileProblem] = entry.quick_check() if check else []
+    if check and not problems:
+        last = last_verification(entry)
+        if last is not None and not last.get("ok", True):
+            problems = [
+                FileProblem(str(p.get("path")), str(p.get("problem")))
+                for p in last.get("problems", [])
+                if isinstance(p, dict)
+            ] or [FileProblem("?", "sha256")]
+    return CacheEntry(
+        key=entry.key,
+        name=str(record.get("name") or entry.key),
+        language=record.get("language"),
+        version=_version(record, m.commit),
+        source=m.source.get("kind"),
+        location=m.source.get("location"),
+        engine=record.get("engine"),
+        size=m.size,
+        files=len(m.files),
+        last_used=entry.last_used,
+        created=m.created or None,
+        pinned=entry.pinned,
+        status=STATUS_FAILED if problems else STATUS_COMPLETE,
+        path=entry.path,
+        problems=tuple(problems),
+    )
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _read_entry(store: Store, d: Path) -> Entry | None:
+    try:
+        data = json.loads((d / MANIFEST_NAME).read_bytes())
+        from modelhub.registry.store import Manifest
+
+        manifest = Manifest.from_dict(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Entry(key=manifest.key, dir=d, manifest=manifest)
+
+
+def scan(settings: Any = None, *, store: Store | None = None, check: bool = True) -> Inventory:
+    """Reads the whole cache: complete entries (with a quick size-and-stamp
+    check when ``check``), unfinished downloads and leftovers."""
+    store = store or open_store(settings)
+    if not store.root.is_dir():
+        return Inventory(store.root, (), (), (), exists=False)
+    rows: list[CacheEntry] = []
+    leftovers: list[Leftover] = []
+    complete_ids: set[str] = set()
+    for item in _scandir(store.entries_dir):
+        path = Path(item.path)
+        if item.is_symlink():
+            leftovers.append(Leftover("link", path, 0, _mtime(path)))
+            continue
+        if not item.is_dir(follow_symlinks=False):
+            leftovers.append(Leftover("no_manifest", path, tree_size(path), _mtime(path)))
+            continue
+        entry = _read_entry(store, path)
+        if entry is None:
+            busy = downloading(store, item.name)
+            leftovers.append(
+                Leftover("no_manifest", path, tree_size(path), _mtime(path), busy, None, item.name)
+            )
+            continue
+        complete_ids.add(item.name)
+        rows.append(entry_row(entry, check=check))
+        for sub in _scandir(path):
+            if sub.name.startswith("c-") and sub.name != entry.manifest.content:
+                p = Path(sub.path)
+                leftovers.append(
+                    Leftover(
+                        "stale_content", p, tree_size(p), _mtime(p), False, entry.key, item.name
+                    )
+                )
+    incomplete: dict[str, list[Leftover]] = {}
+    for d in _scandir(store.downloads_dir):
+        dpath = Path(d.path)
+        if d.is_symlink() or not d.is_dir(follow_symlinks=False):
+            leftovers.append(Leftover("link" if d.is_symlink() else "partial", dpath, 0, 0.0))
+            continue
+        for f in _scandir(dpath):
+            if not f.name.endswith(".part"):
+                continue
+            p = Path(f.path)
+            try:
+                st = f.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if f.is_symlink():
+                leftovers.append(Leftover("link", p, 0, st.st_mtime))
+                continue
+            busy = not _lock_free(p)
+            lo = Leftover(
+                "partial",
+                p,
+                st.st_blocks * 512,
+                st.st_mtime,
+                busy,
+                _key_from_id(d.name),
+                d.name,
+            )
+            leftovers.append(lo)
+            if d.name not in complete_ids:
+                incomplete.setdefault(d.name, []).append(lo)
+    for kind, base in (("staging", store.tmp_dir), ("trash", store.trash_dir)):
+        for item in _scandir(base):
+            p = Path(item.path)
+            eid = item.name.rsplit(".", 1)[0] if kind == "staging" else None
+            busy = kind == "staging" and eid is not None and downloading(store, eid)
+            if item.is_symlink():
+                leftovers.append(Leftover("link", p, 0, _mtime(p)))
+            else:
+                leftovers.append(Leftover(kind, p, tree_size(p), _mtime(p), busy, None, eid))
+    inc_rows = []
+    for eid, parts in sorted(incomplete.items()):
+        key = _key_from_id(eid)
+        inc_rows.append(
+            CacheEntry(
+                key=key,
+                name=os.path.basename(key),
+                language=None,
+                version=None,
+                source=None,
+                engine=None,
+                size=sum(x.size for x in parts),
+                files=len(parts),
+                last_used=None,
+                created=max(x.mtime for x in parts),
+                pinned=False,
+                status=STATUS_INCOMPLETE,
+                path=None,
+            )
+        )
+    rows = mark_superseded(rows)
+    catalog = tree_size(store.root / "catalog")
+    return Inventory(store.root, tuple(rows), tuple(inc_rows), tuple(leftovers), catalog)
+
+
+def _scandir(path: Path) -> Iterator[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            items = list(it)
+    except OSError:
+        return
+    items.sort(key=lambda e: e.name)
+    yield from items
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def version_order(row: CacheEntry, entry_record: dict[str, Any] | None = None) -> tuple:
+    from modelhub.registry.versions import parse_version
+
+    return (parse_version(row.version), row.created or 0.0)
+
+
+def mark_superseded(rows: Iterable[CacheEntry]) -> list[CacheEntry]:
+    """Sets ``superseded_by`` on every entry for which a newer version of the
+    same name and language is cached (newer: higher library version, then
+    installed later)."""
+    from dataclasses import replace
+
+    rows = list(rows)
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r.name, r.language), []).append(i)
+    for idx in groups.values():
+        if len(idx) < 2:
+            continue
+        newest = max(idx, key=lambda i: version_order(rows[i]))
+        label = rows[newest].version or rows[newest].key
+        for i in idx:
+            if i != newest:
+                rows[i] = replace(rows[i], superseded_by=label)
+    return rows
+
+
+# --------------------------------------------------------------------------- du
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUsage:
+    name: str
+    language: str | None
+    versions: int
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "language": self.language,
+            "versions": self.versions,
+            "size": self.size,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    """``modelhub cache du``: bytes in total, per source kind, per model, and
+    what could be reclaimed (partials, orphans, superseded versions not pinned)."""
+
+    root: Path
+    total: int
+    entries: int
+    catalog: int
+    per_source: dict[str, int] = field(default_factory=dict)
+    per_model: tuple[ModelUsage, ...] = ()
+    partials: int = 0
+    orphans: int = 0
+    superseded: int = 0
+
+    @property
+    def reclaimable(self) -> int:
+        return self.partials + self.orphans + self.superseded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "total": self.total,
+            "entries": self.entries,
+            "catalog": self.catalog,
+            "per_source": dict(self.per_source),
+            "per_model": [m.to_dict() for m in self.per_model],
+            "reclaimable": {
+                "partials": self.partials,
+                "orphans": self.orphans,
+                "superseded": self.superseded,
+                "total": self.reclaimable,
+            },
+        }
+
+
+def disk_usage(inv: Inventory) -> DiskUsage:
+    per_source: dict[str, int] = {}
+    per_model: dict[tuple[str, str | None], list[int]] = {}
+    for e in inv.entries:
+        per_source[e.source or "unknown"] = per_source.get(e.source or "unknown", 0) + e.size
+        per_model.setdefault((e.name, e.language), []).append(e.size)
+    models = sorted(
+        (ModelUsage(n, lang, len(s), sum(s)) for (n, lang), s in per_model.items()),
+        key=lambda m: (-m.size, m.name),
+    )
+    t = totals(inv)
+    superseded = sum(e.size for e in inv.entries if e.superseded_by and not e.pinned)
+    return DiskUsage(
+        root=inv.root,
+        total=t.size + t.partials_size + t.orphans_size + inv.catalog_size,
+        entries=t.size,
+        catalog=inv.catalog_size,
+        per_source=dict(sorted(per_source.items(), key=lambda kv: -kv[1])),
+        per_model=tuple(models),
+        partials=t.partials_size,
+        orphans=t.orphans_size,
+        superseded=superseded,
+    )
