@@ -233,11 +233,17 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def cards_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cards_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from modelhub.registry.resolve import reset_default_catalog
+
     cards = tmp_path / "cards"
     cards.mkdir()
     monkeypatch.setenv("MODELHUB_CARDS", str(cards))
-    return cards
+    # The process-wide catalog is re-read only every few seconds; this test's
+    # cards folder is new, so drop the previous test's catalog now.
+    reset_default_catalog()
+    yield cards
+    reset_default_catalog()
 
 
 @pytest.fixture
@@ -259,9 +265,7 @@ def sparknlp_bert(s3: Any, cards_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
     if "sparknlp_bert" not in {lo.name for lo in installed_loaders()}:
         pytest.skip("the sparknlp_bert entry point is not installed (pip install -e .)")
-    s3.put(
-        f"public/models/{SPARKNLP_ARTIFACT}", (FIXTURES / f"{ZIPS['onnx']}.zip").read_bytes()
-    )
+    s3.put(f"public/models/{SPARKNLP_ARTIFACT}", (FIXTURES / f"{ZIPS['onnx']}.zip").read_bytes())
     monkeypatch.setenv("MODELHUB_S3_ENDPOINT", s3.endpoint)
     (cards_dir / "2022-02-21-bert_tiny_sparknlp_en.md").write_text(
         SPARKNLP_CARD.format(artifact=SPARKNLP_ARTIFACT), encoding="utf-8"
