@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from modelhub import __version__
 from modelhub.errors import ModelhubError
@@ -76,12 +77,31 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time, so a CLI run inside a
+    host process (tests, notebooks) never logs to a stream that was swapped out
+    and closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("modelhub: %(levelname)s: %(message)s"))
     root = logging.getLogger("modelhub")
-    root.addHandler(handler)
+    # One handler however often main() runs in the same process.
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("modelhub: %(levelname)s: %(message)s"))
+        root.addHandler(handler)
     root.setLevel(level)
 
 
