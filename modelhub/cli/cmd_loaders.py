@@ -228,5 +228,5 @@ def cmd_similarity(args: argparse.Namespace) -> int:
         print_json([{"text": t, "score": round(s, 6)} for t, s in ranked])
         return 0
     for text, score in ranked:
-        print(f"{score:.4f}  {text}")
+        print(f"{score:7.4f}  {text}")
     return 0
