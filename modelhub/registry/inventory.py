@@ -292,6 +292,14 @@ def last_verification(entry: Entry) -> dict[str, Any] | None:
 
 
 def record_verification(entry: Entry, problems: list[FileProblem]) -> None:
+    """Remembers a failed verification (``ls`` shows it until the files
+    change); a clean one only removes an old failure record, so verifying a
+    healthy cache writes nothing."""
+    path = entry.dir / VERIFIED_NAME
+    if not problems:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return
     data = {
         "t": time.time(),
         "content": entry.manifest.content,
@@ -299,7 +307,7 @@ def record_verification(entry: Entry, problems: list[FileProblem]) -> None:
         "problems": [{"path": p.path, "problem": p.problem} for p in problems],
     }
     with contextlib.suppress(OSError):
-        atomic_write(entry.dir / VERIFIED_NAME, json.dumps(data).encode(), fsync=False)
+        atomic_write(path, json.dumps(data).encode(), fsync=False)
 
 
 def entry_row(entry: Entry, *, check: bool = True) -> CacheEntry:

@@ -23,9 +23,9 @@ import logging
 import mmap
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,18 +320,33 @@ def hash_entries(
     tasks.sort(key=lambda t: -t[3].size)  # big files first: the pool ends together
     n = workers or min(8, (os.cpu_count() or 2) + 1)
     results: dict[tuple[int, int], FileProblem | None] = {}
-
-    def run(t: tuple[int, int, Path, FileRecord]) -> tuple[tuple[int, int], FileProblem | None]:
-        return (t[0], t[1]), _check_file(t[2], t[3])
-
     if n <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            k, v = run(t)
-            results[k] = v
+        for i, j, base, f in tasks:
+            results[(i, j)] = _check_file(base, f)
     else:
-        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="modelhub-verify") as pool:
-            for k, v in pool.map(run, tasks, chunksize=16 if len(tasks) > 256 else 1):
-                results[k] = v
+        # Workers pull the next file from a shared index: no per-file future
+        # (thousands of small files would spend more time in the pool than
+        # in hashing); results land in the dict under distinct keys.
+        counter = iter(range(len(tasks)))
+        lock = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with lock:
+                    k = next(counter, None)
+                if k is None:
+                    return
+                i, j, base, f = tasks[k]
+                results[(i, j)] = _check_file(base, f)
+
+        threads = [
+            threading.Thread(target=work, name=f"modelhub-verify-{t}", daemon=True)
+            for t in range(min(n, len(tasks)))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     out: list[list[FileProblem]] = []
     total = 0
     for i, e in enumerate(entries):
