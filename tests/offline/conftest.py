@@ -52,7 +52,7 @@ def _record_line(rel: str, data: bytes) -> str:
     return f"{rel},sha256={digest},{len(data)}"
 
 
-def install_fake_package(site: Path, module: str = MODULE) -> Path:
+def install_fake_package(site: Path, module: str = MODULE, dist_name: str | None = None) -> Path:
     """A package ``module`` with a ``model/`` folder, installed into ``site``
     as pip would: files plus ``<dist>.dist-info/RECORD`` with sha256 hashes.
     Its ``__init__`` raises, so a test fails if modelhub ever imports it."""
@@ -65,11 +65,10 @@ def install_fake_package(site: Path, module: str = MODULE) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         lines.append(_record_line(f"{module}/{rel}", data))
-    dist = site / f"{module}-1.0.dist-info"
+    dist_name = dist_name or module.replace("_", "-")
+    dist = site / f"{dist_name.replace('-', '_')}-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 1.0\n"
-    )
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n")
     lines.append(f"{dist.name}/METADATA,,")
     lines.append(f"{dist.name}/RECORD,,")
     (dist / "RECORD").write_text("\n".join(lines) + "\n")

@@ -46,6 +46,21 @@ def test_pull_copies_the_package_files_verified_without_network(
     assert pull_result(resolve(fake_card, "en")).cache_hit
 
 
+def test_record_found_when_the_distribution_is_named_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelhub.registry.sources.package import package_root, record_hashes
+    from tests.offline.conftest import install_fake_package
+
+    site = tmp_path / "site2"
+    site.mkdir()
+    pkg = install_fake_package(site, "mh_other_module", dist_name="weights-bundle")
+    monkeypatch.syspath_prepend(str(site))
+    found = record_hashes("mh_other_module", package_root("mh_other_module"))
+    assert (found.distribution, found.version) == ("weights-bundle", "1.0")
+    assert str((pkg / "model" / "weights.dat").resolve()) in found.files
+
+
 def test_a_package_file_changed_after_install_is_refused(
     fake_card: str, fake_package: Path, no_network: list[object]
 ) -> None:

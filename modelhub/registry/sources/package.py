@@ -15,6 +15,7 @@ same whichever source served it.  The package is located with
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import os
@@ -86,22 +87,38 @@ def _python() -> str:
     return sys.prefix
 
 
-def record_hashes(module: str) -> RecordHashes:
-    """The RECORD entries of the distribution(s) that install ``module``."""
+def _distributions(module: str, base: Path | None) -> list[Any]:
+    """The installed distributions that provide ``module``: the dist-info
+    beside the package named like it (the usual case, read alone), else
+    whatever ``packages_distributions()`` finds (reads every RECORD)."""
     from importlib import metadata
 
-    out = RecordHashes()
+    if base is not None:
+        beside = [
+            metadata.PathDistribution(d)
+            for d in sorted(base.parent.glob("*.dist-info"))
+            if d.name.split("-", 1)[0].lower().replace(".", "_") == module.lower()
+        ]
+        if beside:
+            return beside
     try:
         names = metadata.packages_distributions().get(module, [])
     except Exception as exc:  # a broken distribution elsewhere must not stop this one
         log.debug("cannot map packages to distributions: %s", exc)
         names = []
+    out = []
     for name in dict.fromkeys(names):
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        out.distribution = out.distribution or dist.metadata["Name"] or name
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out.append(metadata.distribution(name))
+    return out
+
+
+def record_hashes(module: str, base: Path | None = None) -> RecordHashes:
+    """The RECORD entries of the distribution(s) that install ``module``
+    (whose directory is ``base``, when known)."""
+    out = RecordHashes()
+    for dist in _distributions(module, base):
+        out.distribution = out.distribution or dist.metadata["Name"]
         out.version = out.version or dist.version
         for f in dist.files or ():
             if f.hash is None or f.hash.mode != "sha256":
@@ -188,7 +205,7 @@ def fetch_package(ctx: FetchContext, source: Source) -> Fetched:
             f"package {loc.module!r} does not ship these files",
             url=target.as_uri(),
         )
-    record = record_hashes(loc.module)
+    record = record_hashes(loc.module, base)
     if not record.files:
         log.warning(
             "%s: package %s has no RECORD with sha256 hashes (an editable or hand-made "
