@@ -216,3 +216,70 @@ def test_minilm_export_import_gives_identical_vectors(
     assert np.array_equal(before, after)
     assert np.array_equal(tokens_before, second.embed(texts[:1])[0].vectors)
     assert not no_network
+
+
+ZIP_NAME = "tiny_zip_en_5.0.0_3.0_1700000000000.zip"
+ZIP_CARD = """---
+layout: model
+title: A zipped test model
+name: tiny_zip
+language: en
+task: Embeddings
+edition: Spark NLP 5.0.0
+spark_version: 3.0
+---
+
+## Description
+
+Test zip.
+
+[Download](https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models/{zip})
+"""
+
+
+def test_spark_nlp_zip_round_trip_through_a_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache, no_network: list[object]
+) -> None:
+    """A zip artifact (served here by a hand-made mirror of the bucket) is
+    exported extracted under its S3 key and found there again through
+    MODELHUB_MIRROR and through import."""
+    import io
+    import zipfile
+
+    from modelhub.registry.resolve import reset_default_catalog
+
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "tiny_zip_en.md").write_text(ZIP_CARD.format(zip=ZIP_NAME))
+    monkeypatch.setenv("MODELHUB_CARDS", str(cards))
+    bucket = tmp_path / "bucket-copy" / "public" / "models"
+    bucket.mkdir(parents=True)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("metadata/part-00000", b"{}")
+        zf.writestr("fields/weights.bin", bytes(range(256)) * 16)
+    (bucket / ZIP_NAME).write_bytes(buf.getvalue())
+    monkeypatch.setenv("MODELHUB_MIRROR", str(tmp_path / "bucket-copy"))
+    reset_default_catalog()
+    artifact = resolve("tiny_zip", "en")
+    pulled = pull_result(artifact)
+    assert pulled.entry.manifest.kind == "zip"
+
+    dest = tmp_path / "mirror"
+    export_mirror([("tiny_zip", "en")], dest)
+    base = f"public/models/{ZIP_NAME}"
+    assert (dest / base / "fields" / "weights.bin").is_file()
+
+    monkeypatch.setenv("MODELHUB_MIRROR", str(dest))
+    use_cache(tmp_path / "via-env")
+    via_env = pull_result(resolve("tiny_zip", "en"))
+    assert via_env.source is not None and via_env.source.location == str(dest)
+    assert {f.sha256 for f in via_env.entry.manifest.files} == {
+        f.sha256 for f in pulled.entry.manifest.files
+    }
+    monkeypatch.delenv("MODELHUB_MIRROR")
+    cache = use_cache(tmp_path / "via-import")
+    import_mirror(dest)
+    assert Store(cache).lookup(artifact.key) is not None
+    assert pull_result(resolve("tiny_zip", "en"), offline=True).cache_hit
+    assert not no_network
