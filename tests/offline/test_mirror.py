@@ -116,6 +116,22 @@ def test_imported_cards_join_the_catalog(
     assert resolve(fake_card, "en").key == FAKE_KEY
 
 
+def test_a_configured_mirror_brings_its_cards(
+    mirror: Path, fake_card: str, tmp_path: Path, use_cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelhub.registry.resolve import reset_default_catalog
+
+    use_cache(tmp_path / "other")
+    monkeypatch.delenv("MODELHUB_CARDS")
+    config = tmp_path / "config.toml"
+    config.write_text(f"mirrors = [{str(mirror)!r}]\n")
+    monkeypatch.setenv("MODELHUB_CONFIG", str(config))
+    reset_default_catalog()
+    artifact = resolve(fake_card, "en")
+    assert artifact.key == FAKE_KEY
+    assert pull_result(artifact).source.kind == "mirror"
+
+
 @pytest.mark.parametrize(
     "victim",
     ["hf/modelhub-tests/fake-model/main/weights.dat", "cards/2024-01-02-fake_pkg_model_en.md"],
