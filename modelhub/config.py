@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelhub.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_BUCKET = "auxdata.johnsnowlabs.com"
 DEFAULT_FOLDERS: tuple[str, ...] = ("public/models",)
@@ -40,52 +41,225 @@ DEFAULT_PRIVATE_FOLDERS: tuple[str, ...] = (
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+_FIELDS = (
+    "cache_dir",
+    "offline",
+    "cards",
+    "mirrors",
+    "s3_endpoint",
+    "bucket",
+    "folders",
+    "private_folders",
+    "lib_version",
+    "spark_version",
+    "config_file",
+    "extra",
+)
+# Fields holding paths; load_settings() keeps them as text until first read.
+_PATH_FIELDS = ("cache_dir", "cards", "config_file")
 
-@dataclass(frozen=True)
+
 class Settings:
+    """The effective settings (immutable; compare, hash and print like a frozen
+    dataclass with these fields).
+
+    A hand-written class rather than a dataclass, and paths kept as text until
+    a path field is first read: ``dataclasses`` (via ``inspect``) and
+    ``pathlib`` together cost more than the rest of a warm ``modelhub list``.
+    """
+
+    __slots__ = (*_FIELDS, "_raw")
+
     cache_dir: Path
-    offline: bool = False
-    cards: tuple[Path, ...] = ()
-    mirrors: tuple[str, ...] = ()
-    s3_endpoint: str | None = None
-    bucket: str = DEFAULT_BUCKET
-    folders: tuple[str, ...] = DEFAULT_FOLDERS
-    private_folders: tuple[str, ...] = DEFAULT_PRIVATE_FOLDERS
-    lib_version: str | None = None  # None: no upper bound
-    spark_version: str | None = None
-    config_file: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    offline: bool
+    cards: tuple[Path, ...]
+    mirrors: tuple[str, ...]
+    s3_endpoint: str | None
+    bucket: str
+    folders: tuple[str, ...]
+    private_folders: tuple[str, ...]
+    lib_version: str | None  # None: no upper bound
+    spark_version: str | None
+    config_file: Path | None
+    extra: dict[str, Any]
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        offline: bool = False,
+        cards: tuple[Path, ...] = (),
+        mirrors: tuple[str, ...] = (),
+        s3_endpoint: str | None = None,
+        bucket: str = DEFAULT_BUCKET,
+        folders: tuple[str, ...] = DEFAULT_FOLDERS,
+        private_folders: tuple[str, ...] = DEFAULT_PRIVATE_FOLDERS,
+        lib_version: str | None = None,
+        spark_version: str | None = None,
+        config_file: Path | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        values = (
+            cache_dir,
+            offline,
+            cards,
+            mirrors,
+            s3_endpoint,
+            bucket,
+            folders,
+            private_folders,
+            lib_version,
+            spark_version,
+            config_file,
+            {} if extra is None else extra,
+        )
+        for name, value in zip(_FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_raw", {})
+
+    @classmethod
+    def _from_text(cls, raw: dict[str, Any], **values: Any) -> Settings:
+        """Settings whose path fields (``raw``: normalized text, a tuple of
+        text for ``cards``) become ``Path`` objects on first read."""
+        self = cls.__new__(cls)
+        for name in _FIELDS:
+            if name not in raw:
+                object.__setattr__(self, name, values[name])
+        object.__setattr__(self, "_raw", raw)
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot not set yet: a path field kept as text.
+        raw = object.__getattribute__(self, "_raw")
+        if name not in raw:
+            raise AttributeError(f"'Settings' object has no attribute {name!r}")
+        from pathlib import Path
+
+        text = raw[name]
+        value = (
+            None
+            if text is None
+            else tuple(Path(t) for t in text)
+            if isinstance(text, tuple)
+            else Path(text)
+        )
+        object.__setattr__(self, name, value)
+        return value
+
+    def path_text(self, name: str) -> Any:
+        """The path field ``name`` (``cache_dir``, ``cards``, ``config_file``)
+        as text (a tuple of text for ``cards``, ``None`` stays ``None``),
+        without building ``Path`` objects: for the CLI's warm path."""
+        if name not in _PATH_FIELDS:
+            raise ValueError(f"{name!r} is not a path field of Settings")
+        raw = self._raw
+        if name in raw:
+            return raw[name]
+        value = getattr(self, name)
+        if name == "cards":
+            return tuple(str(p) for p in value)
+        return None if value is None else str(value)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Settings)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={v!r}" for n, v in zip(_FIELDS, self._values(), strict=True))
+        return f"Settings({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Settings, self._values())
 
     def with_changes(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+        values = {name: getattr(self, name) for name in _FIELDS}
+        for name in changes:
+            if name not in values:
+                raise TypeError(f"Settings has no field {name!r}")
+        values.update(changes)
+        return Settings(**values)
 
 
-def _xdg_dir(var: str, fallback: str) -> Path | None:
+def _norm(path: str) -> str:
+    """``str(PurePosixPath(path))``: empty and ``.`` parts dropped, exactly two
+    leading slashes kept, as pathlib normalizes."""
+    lead = "//" if path[:2] == "//" and path[2:3] != "/" else "/" if path[:1] == "/" else ""
+    return lead + "/".join(p for p in path.split("/") if p and p != ".") or "."
+
+
+def _expand(path: str) -> str:
+    """``Path(path).expanduser()`` as text (posix)."""
+    path = _norm(path)
+    if path[:1] == "~":
+        home = os.path.expanduser(path)
+        if home[:1] == "~":  # no home directory: pathlib's error
+            from pathlib import Path
+
+            return str(Path(path).expanduser())
+        path = _norm(home)
+    return path
+
+
+def _xdg_text(var: str, fallback: str) -> str | None:
     """On Linux the XDG rule is what platformdirs computes; doing it here keeps
     platformdirs (and its import cost) off every CLI start."""
     if sys.platform != "linux":
         return None
     value = os.environ.get(var)
-    base = Path(value) if value and os.path.isabs(value) else Path.home() / fallback
-    return base / "modelhub"
+    base = value if value and os.path.isabs(value) else os.path.join(_home(), fallback)
+    return _norm(os.path.join(base, "modelhub"))
 
 
-def default_cache_dir() -> Path:
-    fast = _xdg_dir("XDG_CACHE_HOME", ".cache")
+def _home() -> str:
+    home = os.path.expanduser("~")
+    if home == "~":  # pathlib's Path.home() error
+        from pathlib import Path
+
+        return str(Path.home())
+    return home
+
+
+def _default_cache_text() -> str:
+    fast = _xdg_text("XDG_CACHE_HOME", ".cache")
     if fast is not None:
         return fast
     from platformdirs import user_cache_path
 
-    return user_cache_path("modelhub", appauthor=False)
+    return str(user_cache_path("modelhub", appauthor=False))
+
+
+def _default_config_text() -> str:
+    fast = _xdg_text("XDG_CONFIG_HOME", ".config")
+    if fast is not None:
+        return fast + "/config.toml"
+    from platformdirs import user_config_path
+
+    return str(user_config_path("modelhub", appauthor=False) / "config.toml")
+
+
+def default_cache_dir() -> Path:
+    from pathlib import Path
+
+    return Path(_default_cache_text())
 
 
 def default_config_file() -> Path:
-    fast = _xdg_dir("XDG_CONFIG_HOME", ".config")
-    if fast is not None:
-        return fast / "config.toml"
-    from platformdirs import user_config_path
+    from pathlib import Path
 
-    return user_config_path("modelhub", appauthor=False) / "config.toml"
+    return Path(_default_config_text())
 
 
 def _parse_bool(value: str, what: str) -> bool:
@@ -101,11 +275,24 @@ def _paths(value: str) -> tuple[str, ...]:
     return tuple(p for p in value.split(os.pathsep) if p)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+if os.name != "posix":  # pathlib's rules for other systems
+
+    def _norm(path: str) -> str:
+        from pathlib import Path
+
+        return str(Path(path))
+
+    def _expand(path: str) -> str:
+        from pathlib import Path
+
+        return str(Path(path).expanduser())
+
+
+def _read_file(path: str) -> dict[str, Any]:
     import tomllib
 
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix or remove the file") from exc
@@ -114,7 +301,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _str_tuple(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...] | None:
+def _str_tuple(data: dict[str, Any], key: str, path: str) -> tuple[str, ...] | None:
     if key not in data:
         return None
     value = data[key]
@@ -125,38 +312,29 @@ def _str_tuple(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...] | 
     raise ConfigError(f"{path}: '{key}' must be a string or a list of strings")
 
 
+_KNOWN = frozenset(_FIELDS) - {"config_file", "extra"}
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from defaults, the config file and ``env``
     (``os.environ`` when not given)."""
     env = dict(os.environ) if env is None else env
-    cfg_path = Path(env["MODELHUB_CONFIG"]) if env.get("MODELHUB_CONFIG") else None
-    if cfg_path is not None and not cfg_path.is_file():
+    cfg_path = _norm(env["MODELHUB_CONFIG"]) if env.get("MODELHUB_CONFIG") else None
+    if cfg_path is not None and not os.path.isfile(cfg_path):
         raise ConfigError(f"MODELHUB_CONFIG={cfg_path} does not exist; create it or unset it")
     if cfg_path is None:
-        candidate = default_config_file()
-        cfg_path = candidate if candidate.is_file() else None
+        candidate = _default_config_text()
+        cfg_path = candidate if os.path.isfile(candidate) else None
     data = _read_file(cfg_path) if cfg_path else {}
-    where = cfg_path or Path("<config>")
+    where = cfg_path or "<config>"
 
-    known = {
-        "cache_dir",
-        "offline",
-        "cards",
-        "mirrors",
-        "s3_endpoint",
-        "bucket",
-        "folders",
-        "private_folders",
-        "lib_version",
-        "spark_version",
-    }
-    extra = {k: v for k, v in data.items() if k not in known}
+    extra = {k: v for k, v in data.items() if k not in _KNOWN}
 
-    cache_dir = Path(str(data["cache_dir"])).expanduser() if "cache_dir" in data else None
+    cache_dir = _expand(str(data["cache_dir"])) if "cache_dir" in data else None
     if env.get("MODELHUB_CACHE"):
-        cache_dir = Path(env["MODELHUB_CACHE"]).expanduser()
+        cache_dir = _expand(env["MODELHUB_CACHE"])
     if cache_dir is None:
-        cache_dir = default_cache_dir()
+        cache_dir = _default_cache_text()
 
     offline = data.get("offline", False)
     if not isinstance(offline, bool):
@@ -178,10 +356,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raise ConfigError(f"{where}: '{key}' must be a string")
         return env.get(env_key) or value
 
-    return Settings(
-        cache_dir=cache_dir,
+    return Settings._from_text(
+        {
+            "cache_dir": cache_dir,
+            "cards": tuple(_expand(p) for p in cards),
+            "config_file": cfg_path,
+        },
         offline=offline,
-        cards=tuple(Path(p).expanduser() for p in cards),
         mirrors=mirrors,
         s3_endpoint=opt_str("s3_endpoint", "MODELHUB_S3_ENDPOINT"),
         bucket=opt_str("bucket", "MODELHUB_BUCKET") or DEFAULT_BUCKET,
@@ -189,6 +370,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         private_folders=_str_tuple(data, "private_folders", where) or DEFAULT_PRIVATE_FOLDERS,
         lib_version=opt_str("lib_version", "MODELHUB_LIB_VERSION"),
         spark_version=opt_str("spark_version", "MODELHUB_SPARK_VERSION"),
-        config_file=cfg_path,
         extra=extra,
     )

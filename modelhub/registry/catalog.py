@@ -10,8 +10,6 @@ when the index has to be rebuilt.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,7 @@ from modelhub.registry.index import (
     TASK_ALIASES,
     IndexCorrupt,
     IndexFile,
+    LazyLogger,
     dir_sig,
     fingerprint_fresh,
     index_key,
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
     from modelhub.config import Settings
     from modelhub.registry.artifact import Artifact, Source
 
-log = logging.getLogger(__name__)
+log = LazyLogger(__name__)
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_CARDS = os.path.join(_PKG_DIR, "data", "cards")
@@ -49,7 +48,7 @@ ROW_ENGINE, ROW_FOLDER, ROW_TAGS, ROW_LIB_V, ROW_SPARK_V, ROW_KEY, ROW_TITLE = r
 
 
 def catalog_dir(settings: Settings) -> str:
-    return os.path.join(str(settings.cache_dir), "catalog")
+    return os.path.join(settings.path_text("cache_dir"), "catalog")
 
 
 IMPORTED_CARDS = "imported-cards"  # under catalog/: cards that `modelhub import` brought in
@@ -88,7 +87,7 @@ def _index_path(settings: Settings) -> str:
         _package_version(),
         settings.bucket,
         BUNDLED_CARDS,
-        *("cards:" + str(p) for p in settings.cards),
+        *("cards:" + p for p in settings.path_text("cards")),
         *("folder:" + f for f in settings.folders),
         *("mirror-cards:" + p for p in mirror_card_dirs(settings)),
     ]
@@ -140,7 +139,7 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
     inputs: list[dict[str, Any]] = []
     cards: list[build.CardInput] = []
 
-    roots = [("bundled", BUNDLED_CARDS)] + [("cards", str(p)) for p in settings.cards]
+    roots = [("bundled", BUNDLED_CARDS)] + [("cards", p) for p in settings.path_text("cards")]
     roots += [("mirror", p) for p in mirror_card_dirs(settings)]
     for kind, root in roots:
         if not os.path.exists(root):
@@ -222,6 +221,8 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
 def _prune(folder: str, keep: str) -> None:
     """Keeps the few most recent index files (other configurations) and drops
     the rest, with leftovers of interrupted writes."""
+    import contextlib  # not at module level: off the warm path
+
     try:
         entries = [os.path.join(folder, n) for n in os.listdir(folder)]
     except OSError:

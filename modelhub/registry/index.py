@@ -17,7 +17,6 @@ and ``zlib``.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
 import zlib
@@ -32,6 +31,21 @@ _PREFIX = len(MAGIC) + 8
 # save-by-rename, changes those); a stat() per file would cost more than the
 # whole warm `modelhub list`.
 PER_FILE_LIMIT = 2000
+
+
+class LazyLogger:
+    """``logging.getLogger(name)``, with :mod:`logging` imported at the first
+    message: warm-path modules stay clear of its import cost."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger(self._name), attr)
 
 
 class IndexCorrupt(Exception):
@@ -93,6 +107,8 @@ def write_index(path: str, header: dict[str, Any], sections: dict[str, Any]) -> 
         head["file_size"] = size
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
+    import contextlib  # not at module level: off the warm path
+
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb") as fh:
