@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any
 
 from modelhub import __version__
 from modelhub.errors import ModelhubError
@@ -50,8 +49,6 @@ COMMANDS: dict[str, str] = {
     "lock": "modelhub.cli.cmd_mirror",
 }
 
-log = logging.getLogger("modelhub")
-
 
 def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
     if argv:
@@ -77,32 +74,104 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at emit time, so a CLI run inside a
-    host process (tests, notebooks) never logs to a stream that was swapped out
-    and closed."""
+def _stderr_handler_class() -> type:
+    """The handler class (made once; :mod:`logging` is imported here, not at
+    module level)."""
+    global _handler_class
+    if _handler_class is None:
+        import logging
 
-    def __init__(self) -> None:
-        super().__init__()
+        class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+            """Writes to whatever ``sys.stderr`` is at emit time, so a CLI run
+            inside a host process (tests, notebooks) never logs to a stream that
+            was swapped out and closed."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> TextIO:
-        return sys.stderr
+            def __init__(self) -> None:
+                super().__init__()
 
-    @stream.setter
-    def stream(self, _value: TextIO) -> None:
-        pass
+            @property  # type: ignore[override]
+            def stream(self) -> Any:
+                return sys.stderr
+
+            @stream.setter
+            def stream(self, _value: Any) -> None:
+                pass
+
+        _handler_class = _StderrHandler
+    return _handler_class
 
 
-def _setup_logging(verbosity: int) -> None:
+_handler_class: type | None = None
+
+
+def _configure_logging(verbosity: int) -> None:
+    import logging
+
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     root = logging.getLogger("modelhub")
+    handler_class = _stderr_handler_class()
     # One handler however often main() runs in the same process.
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
-        handler = _StderrHandler()
+    if not any(isinstance(h, handler_class) for h in root.handlers):
+        handler = handler_class()
         handler.setFormatter(logging.Formatter("modelhub: %(levelname)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(level)
+
+
+class _ConfigureOnImport:
+    """A ``sys.meta_path`` entry that finds nothing itself: when :mod:`logging`
+    is first imported, the normal finders load it and the CLI's handler is
+    installed right after. ``modelhub list`` never imports logging, and its
+    import costs more than a sixth of that command's time; any other command
+    (or library code that warns) still gets its messages on stderr as
+    ``modelhub: LEVEL: ...``."""
+
+    def __init__(self, verbosity: int) -> None:
+        self.verbosity = verbosity
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "logging":
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ThenConfigure(spec.loader, self.verbosity)
+        return spec
+
+
+class _ThenConfigure:
+    """Loads the module with the real loader, then configures logging."""
+
+    def __init__(self, loader: Any, verbosity: int) -> None:
+        self._loader = loader
+        self._verbosity = verbosity
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        _configure_logging(self._verbosity)
+
+    def __getattr__(self, name: str) -> Any:  # get_source, get_code, ... for tracebacks
+        return getattr(self._loader, name)
+
+
+def _setup_logging(verbosity: int) -> None:
+    if "logging" in sys.modules:
+        _configure_logging(verbosity)
+        return
+    for finder in sys.meta_path:
+        if isinstance(finder, _ConfigureOnImport):
+            finder.verbosity = verbosity
+            return
+    sys.meta_path.insert(0, _ConfigureOnImport(verbosity))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
