@@ -105,16 +105,9 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _table(headers: list[str], rows: list[tuple[Any, ...]], out: Any) -> None:
-    """Aligned columns like modelhub.cli.output.format_table, built with one
-    format call per row (listing thousands of rows stays fast)."""
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
-    widths = [
-        max(len(h), *map(len, col)) if col else len(h) for h, col in zip(headers, cols, strict=True)
-    ]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*(h.upper() for h in headers)).rstrip()]
-    lines.extend(fmt.format(*row).rstrip() for row in rows)
-    out.write("\n".join(lines) + "\n")
+    from modelhub.registry.index import render_table
+
+    out.write(render_table(headers, rows))
 
 
 def _json(data: Any) -> None:
@@ -127,56 +120,47 @@ def _json(data: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from modelhub.registry.catalog import (
-        ROW_ANNOTATOR,
-        ROW_ENGINE,
-        ROW_FOLDER,
-        ROW_LANG,
-        ROW_LIB_V,
-        ROW_NAME,
-        ROW_SPARK_V,
-        ROW_TAGS,
-        load_catalog,
-    )
-    from modelhub.registry.versions import is_compatible, parse_version
+    from modelhub.registry.catalog import load_catalog
 
     settings = _settings(args)
     catalog = load_catalog(settings)
-    rows = catalog.list_rows(lang=args.lang, task=args.task)
-    lib_t = parse_version(settings.lib_version)
-    spark_t = parse_version(settings.spark_version)
-    annotator = args.annotator.lower() if args.annotator else None
-    tag = args.tag.lower() if args.tag else None
-    engine = args.engine.lower() if args.engine else None
-    folder = args.folder.strip("/") if args.folder else None
+    filtered = (
+        args.json
+        or args.all_versions
+        or args.annotator
+        or args.tag
+        or args.folder
+        or args.engine
+        or settings.lib_version
+        or settings.spark_version
+    )
+    if not filtered:
+        # the common case, rendered when the index was built
+        text = catalog.list_text(lang=args.lang, task=args.task)
+        if text is not None:
+            sys.stdout.write(text)
+            return 0
 
-    picked: list[tuple[Any, ...]] = []
-    last_group: tuple[Any, ...] | None = None
-    for row in rows:
-        group = (row[ROW_NAME], row[ROW_LANG], row[ROW_FOLDER])
-        if group == last_group and not args.all_versions:
-            continue  # this model already has its newest compatible row
-        if annotator is not None and (row[ROW_ANNOTATOR] or "").lower() != annotator:
-            continue
-        if folder is not None and row[ROW_FOLDER] != folder:
-            continue
-        if engine is not None and (row[ROW_ENGINE] or "").lower() != engine:
-            continue
-        if tag is not None and tag not in (t.lower() for t in row[ROW_TAGS]):
-            continue
-        if lib_t and not is_compatible(row[ROW_LIB_V], lib_t):
-            continue
-        if spark_t and not is_compatible(row[ROW_SPARK_V], spark_t):
-            continue
-        picked.append(row)
-        last_group = group
+    from modelhub.registry.index import pick_rows, render_rows
+    from modelhub.registry.versions import parse_version
+
+    picked = pick_rows(
+        catalog.list_rows(lang=args.lang, task=args.task),
+        all_versions=args.all_versions,
+        annotator=args.annotator,
+        tag=args.tag,
+        engine=args.engine,
+        folder=args.folder.strip("/") if args.folder else None,
+        lib_target=parse_version(settings.lib_version),
+        spark_target=parse_version(settings.spark_version),
+    )
     if args.json:
         _json([_row_dict(r) for r in picked])
     else:
         if not picked:
             print("no model matches", file=sys.stderr)
             return 1
-        _print_rows(picked)
+        sys.stdout.write(render_rows(picked))
     return 0 if picked else 1
 
 
@@ -195,42 +179,6 @@ def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
         "title": row[13],
         "key": row[12],
     }
-
-
-def _print_rows(rows: list[tuple[Any, ...]]) -> None:
-    with_engine = any(r[7] for r in rows)
-    headers = ["name", "lang", "task", "annotator", "version", "spark", "date", "folder"]
-    if with_engine:
-        headers.append("engine")
-        cells = [
-            (
-                r[0],
-                r[1] or "-",
-                r[2] or "-",
-                r[3] or "-",
-                r[4] or "-",
-                r[5] or "-",
-                r[6] or "-",
-                r[8] or "-",
-                r[7] or "-",
-            )
-            for r in rows
-        ]
-    else:
-        cells = [
-            (
-                r[0],
-                r[1] or "-",
-                r[2] or "-",
-                r[3] or "-",
-                r[4] or "-",
-                r[5] or "-",
-                r[6] or "-",
-                r[8] or "-",
-            )
-            for r in rows
-        ]
-    _table(headers, cells, sys.stdout)
 
 
 # -- search ------------------------------------------------------------------------

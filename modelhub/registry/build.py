@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelhub.cards.record import ModelCard
-from modelhub.registry.index import NAME_BUCKETS, name_bucket, norm_lang, norm_task
+from modelhub.registry.index import (
+    NAME_BUCKETS,
+    name_bucket,
+    norm_lang,
+    norm_task,
+    pick_rows,
+    render_rows,
+)
 from modelhub.registry.metadata import MetadataLine
 from modelhub.registry.versions import format_version, parse_version
 
@@ -263,6 +270,8 @@ def build_sections(records: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         sname = f"list:{i}"
         sections[sname] = rows
+        # what `modelhub list` prints for this shard without filters
+        sections[f"text:{i}"] = render_rows(pick_rows(rows))
         shard_table.append((lang, task, sname, len(rows)))
     for b, content in enumerate(by_bucket):
         sections[f"rec:{b}"] = content

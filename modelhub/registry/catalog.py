@@ -14,9 +14,23 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from modelhub.registry.index import (
+from modelhub.registry.index import (  # noqa: F401  (ROW_* re-exported)
     NAME_BUCKETS,
     PER_FILE_LIMIT,
+    ROW_ANNOTATOR,
+    ROW_DATE,
+    ROW_ENGINE,
+    ROW_FOLDER,
+    ROW_KEY,
+    ROW_LANG,
+    ROW_LIB,
+    ROW_LIB_V,
+    ROW_NAME,
+    ROW_SPARK,
+    ROW_SPARK_V,
+    ROW_TAGS,
+    ROW_TASK,
+    ROW_TITLE,
     TASK_ALIASES,
     IndexCorrupt,
     IndexFile,
@@ -41,10 +55,6 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_CARDS = os.path.join(_PKG_DIR, "data", "cards")
 _KEEP_INDEXES = 4
 _BUILDER_FILES = ("build.py", "index.py", "metadata.py", "versions.py", "catalog.py")
-
-# Columns of a listing row (see build.build_sections).
-ROW_NAME, ROW_LANG, ROW_TASK, ROW_ANNOTATOR, ROW_LIB, ROW_SPARK, ROW_DATE = range(7)
-ROW_ENGINE, ROW_FOLDER, ROW_TAGS, ROW_LIB_V, ROW_SPARK_V, ROW_KEY, ROW_TITLE = range(7, 14)
 
 
 def catalog_dir(settings: Settings) -> str:
@@ -336,6 +346,18 @@ class Catalog:
             return rows
 
         return self._retry(load) if from_shards else []
+
+    def list_text(self, *, lang: str | None = None, task: str | None = None) -> str | None:
+        """The rendered default listing (no filters, no version targets) when
+        ``lang``/``task`` select exactly one shard: built with the index, so
+        ``modelhub list --task embeddings --lang en`` reads one string and
+        writes it. ``None`` when several shards (or none) match."""
+        shards = self._matching_shards(lang, task)
+        if len(shards) != 1:
+            return None
+        name = "text:" + shards[0].partition(":")[2]
+        text = self.section(name)
+        return text if isinstance(text, str) else None
 
     def _matching_shards(self, lang: str | None, task: str | None) -> list[str]:
         table = self.section("shards", [])

@@ -239,3 +239,107 @@ def norm_task(task: str | None) -> str:
 
 def norm_lang(lang: str | None) -> str:
     return (lang or "").strip().lower()
+
+
+# -- listing rows: picked and rendered alike by the builder and `modelhub list` ------
+
+# Columns of a listing row (see build.build_sections).
+ROW_NAME, ROW_LANG, ROW_TASK, ROW_ANNOTATOR, ROW_LIB, ROW_SPARK, ROW_DATE = range(7)
+ROW_ENGINE, ROW_FOLDER, ROW_TAGS, ROW_LIB_V, ROW_SPARK_V, ROW_KEY, ROW_TITLE = range(7, 14)
+
+_LIST_HEADERS = ("name", "lang", "task", "annotator", "version", "spark", "date", "folder")
+
+
+def pick_rows(
+    rows: list[tuple[Any, ...]],
+    *,
+    all_versions: bool = False,
+    annotator: str | None = None,
+    tag: str | None = None,
+    engine: str | None = None,
+    folder: str | None = None,
+    lib_target: tuple[int, ...] = (),
+    spark_target: tuple[int, ...] = (),
+) -> list[tuple[Any, ...]]:
+    """The rows ``modelhub list`` shows: per model (name, language, folder) its
+    first row that passes the filters (rows come best first within a model),
+    or every passing row with ``all_versions``. Text filters compare without
+    case (``folder`` exactly); empty targets have no upper bound."""
+    if lib_target or spark_target:
+        from modelhub.registry.versions import is_compatible
+    annotator = annotator.lower() if annotator else None
+    tag = tag.lower() if tag else None
+    engine = engine.lower() if engine else None
+    picked: list[tuple[Any, ...]] = []
+    last_group: tuple[Any, ...] | None = None
+    for row in rows:
+        group = (row[ROW_NAME], row[ROW_LANG], row[ROW_FOLDER])
+        if group == last_group and not all_versions:
+            continue  # this model already has its newest compatible row
+        if annotator is not None and (row[ROW_ANNOTATOR] or "").lower() != annotator:
+            continue
+        if folder is not None and row[ROW_FOLDER] != folder:
+            continue
+        if engine is not None and (row[ROW_ENGINE] or "").lower() != engine:
+            continue
+        if tag is not None and tag not in (t.lower() for t in row[ROW_TAGS]):
+            continue
+        if lib_target and not is_compatible(row[ROW_LIB_V], lib_target):
+            continue
+        if spark_target and not is_compatible(row[ROW_SPARK_V], spark_target):
+            continue
+        picked.append(row)
+        last_group = group
+    return picked
+
+
+def render_table(headers: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """Aligned columns like modelhub.cli.output.format_table (upper-case
+    headers, two spaces between columns, no trailing blanks, a final newline),
+    built with one format call per row: thousands of rows stay fast."""
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
+    widths = [
+        max(len(h), *map(len, col)) if col else len(h) for h, col in zip(headers, cols, strict=True)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*(h.upper() for h in headers)).rstrip()]
+    lines.extend(fmt.format(*row).rstrip() for row in rows)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def render_rows(rows: list[tuple[Any, ...]]) -> str:
+    """The ``modelhub list`` table of picked rows; the ENGINE column only when
+    some row names an engine."""
+    headers = list(_LIST_HEADERS)
+    if any(r[ROW_ENGINE] for r in rows):
+        headers.append("engine")
+        cells = [
+            (
+                r[0],
+                r[1] or "-",
+                r[2] or "-",
+                r[3] or "-",
+                r[4] or "-",
+                r[5] or "-",
+                r[6] or "-",
+                r[8] or "-",
+                r[7] or "-",
+            )
+            for r in rows
+        ]
+    else:
+        cells = [
+            (
+                r[0],
+                r[1] or "-",
+                r[2] or "-",
+                r[3] or "-",
+                r[4] or "-",
+                r[5] or "-",
+                r[6] or "-",
+                r[8] or "-",
+            )
+            for r in rows
+        ]
+    return render_table(headers, cells)
