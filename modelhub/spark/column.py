@@ -126,7 +126,7 @@ def _batch_function(
     """The function each task runs: only picklable values are closed over."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped]
         from pyspark.sql.pandas.types import to_arrow_schema
 
         from modelhub.spark.worker import model_for
@@ -149,7 +149,7 @@ def embed_texts(
 ) -> Any:
     """The Arrow column for ``texts`` (None stays null); ``get_model()`` is
     called only when there is a text to embed."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     valid = [i for i, t in enumerate(texts) if t is not None]
     present = [texts[i] for i in valid]
@@ -199,7 +199,7 @@ def embed_texts(
 
 
 def _lists(lengths: np.ndarray, values: Any, texts: list[str | None], out_type: Any) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])

@@ -4,7 +4,9 @@ Spark reuses Python workers across tasks (``spark.python.worker.reuse``,
 true by default), so a module-level cache here keeps a model loaded from the
 first batch a worker sees until the worker exits: the load is paid once per
 worker, not per task or batch.  The cache is keyed by the model's identity
-(artifact key, content digest, loader, loader options).
+(artifact key, content digest, loader, loader options).  Spark stops a
+Python worker that has been idle for about a minute; the next task then
+starts a new worker, which loads the model again.
 
 Finding the files, in order: a complete entry with the same content already
 in this executor's cache (a shared cache path, or an earlier install); the
