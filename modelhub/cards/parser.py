@@ -340,7 +340,10 @@ def parse_card(text: str, source: str | None = None) -> ModelCard:
             path=source,
             line=text.count("\n", 0, nul) + 1,
         )
-    text = text.translate(_INVISIBLE)
+    # translate() copies the whole text: only worth it when one is there (for
+    # ASCII text these membership tests return at once).
+    if "\u200b" in text or "\u2060" in text or "\ufeff" in text:
+        text = text.translate(_INVISIBLE)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     split = split_card(text, source)
