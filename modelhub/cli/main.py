@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -58,9 +59,35 @@ def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
     return COMMAND_MODULES
 
 
+def _help_width() -> int:
+    """The width argparse's formatter computes with ``shutil.get_terminal_size``
+    (``$COLUMNS``, else the terminal's, else 80; less 2)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+        columns = columns or 80
+    return columns - 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse makes a help formatter for every ``add_argument``, and the
+    formatter imports :mod:`shutil` (with bz2 and lzma) to ask for the terminal
+    width; giving it the same width keeps that import off the CLI's start.
+    Subparsers are made with this class too."""
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the module of its command is loaded."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="modelhub",
         description="Find, fetch, verify, cache and run pretrained NLP models.",
     )
