@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from modelhub.cards import parse_card
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelhub.cards import markdown, parse_card
 from modelhub.cards.markdown import read_body
 
 FRONT = "---\nname: demo_model\ntitle: Demo\n---\n"
@@ -38,3 +43,16 @@ def test_html_div_does_not_swallow_fences() -> None:
         "{:.nlu-block}\n```python\nimport nlu\nnlu.load('en.embed')\n```\n</div>\n\n## Results\n"
     )
     assert [f.nlu for f in body.fences] == [False, True]
+
+
+# -- the speed-ups of text clean-up match their plain definitions ---------------
+
+_REFERENCE_EMPHASIS = re.compile(r"(?<![\w*_])[*_]{1,3}(?=[^\s*_])|(?<=[^\s*_])[*_]{1,3}(?![\w*_])")
+_REFERENCE_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="*_ a\n.\t\r\f\v\xa0\u3000é1-,`[", max_size=24))
+def test_emphasis_and_space_clean_up_match_their_definitions(text: str) -> None:
+    assert markdown._unemphasize(text) == _REFERENCE_EMPHASIS.sub("", text)
+    assert markdown._squeeze(text) == _REFERENCE_SPACES.sub(" ", text)
