@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
 from modelhub.errors import ConfigError
 
+# typing stays off the CLI's start (annotations are strings here)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 DEFAULT_BUCKET = "auxdata.johnsnowlabs.com"
 DEFAULT_FOLDERS: tuple[str, ...] = ("public/models",)

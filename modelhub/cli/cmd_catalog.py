@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+
+# typing stays off the CLI's start (annotations are strings here)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _targets(p: argparse.ArgumentParser) -> None:

@@ -11,11 +11,15 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
 
 from modelhub import __version__
 from modelhub.errors import ModelhubError
+
+# typing stays off the CLI's start (annotations are strings here)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 # Each module defines ``register(subparsers)``; its subcommands set ``func``,
 # a callable taking the parsed namespace and returning an exit status.

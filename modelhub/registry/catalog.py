@@ -11,8 +11,6 @@ when the index has to be rebuilt.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from modelhub.registry.index import (  # noqa: F401  (ROW_* re-exported)
     NAME_BUCKETS,
@@ -44,7 +42,12 @@ from modelhub.registry.index import (  # noqa: F401  (ROW_* re-exported)
     write_index,
 )
 
+# typing stays off the CLI's start (annotations are strings here)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
     from modelhub.cards.record import ModelCard
     from modelhub.config import Settings
     from modelhub.registry.artifact import Artifact, Source

@@ -20,7 +20,11 @@ from __future__ import annotations
 import marshal
 import os
 import zlib
-from typing import Any
+
+# typing stays off the CLI's start (annotations are strings here)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAGIC = b"MHIDX\x00\x03\n"
 FORMAT = 3
@@ -312,6 +316,7 @@ def render_rows(rows: list[tuple[Any, ...]]) -> str:
     """The ``modelhub list`` table of picked rows; the ENGINE column only when
     some row names an engine."""
     headers = list(_LIST_HEADERS)
+    cells: list[tuple[str, ...]]
     if any(r[ROW_ENGINE] for r in rows):
         headers.append("engine")
         cells = [
