@@ -149,10 +149,102 @@ def _worth_keeping(lines: list[str]) -> bool:
     return ".zip" in text or "huggingface.co" in text or "imported from" in text.lower()
 
 
+# Line breaks other than "\n" that str.splitlines() also splits at.
+_ODD_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
+_ODD_BREAK_RE = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# The next line that select_sections() must look at (a fence, heading or table
+# line), found from the newline before it; group 1 is how it starts.
+_NEXT_MARK_RE = re.compile(r"\n[^\S\n]*(```|~~~|#|\|)")
+_FIRST_MARK_RE = re.compile(r"[^\S\n]*(```|~~~|#|\|)")
+_fence_close_res: dict[tuple[str, int], re.Pattern[str]] = {}
+
+
+def _fence_close_re(char: str, length: int) -> re.Pattern[str]:
+    """The line that closes a fence of ``length`` ``char``s, found from the
+    newline before it."""
+    key = (char, length)
+    found = _fence_close_res.get(key)
+    if found is None:
+        found = re.compile(rf"\n[^\S\n]*{re.escape(char)}{{{length},}}[^\S\n]*(?=\n|\Z)")
+        _fence_close_res[key] = found
+    return found
+
+
 def select_sections(body: str) -> str:
     """The body without the sections that carry no metadata, with header-less
     tables repaired. Tracks fenced code so that ``#`` comments in code samples
     are not taken for headings."""
+    if body.isascii():
+        odd = any(c in body for c in _ODD_BREAKS)
+    else:
+        odd = _ODD_BREAK_RE.search(body) is not None
+    return _select_by_lines(body) if odd else _select_by_marks(body)
+
+
+def _select_by_marks(body: str) -> str:
+    """select_sections() for text whose only line break is "\n": jumps from
+    one fence, heading or table line to the next (and over fenced code whole)
+    instead of looking at every line. The same result as _select_by_lines()."""
+    out: list[str] = []
+    table: list[str] = []
+    skipped: list[str] | None = None  # text of the section being skipped
+    n = len(body)
+    pos = 0
+    m = _FIRST_MARK_RE.match(body)
+    start = 0
+    if m is None:
+        m = _NEXT_MARK_RE.search(body)
+        start = n if m is None else m.start() + 1
+    while True:
+        if start > pos:  # lines that are neither fence, heading nor table
+            if table:
+                _repair_table(table, out if skipped is None else skipped)
+                table.clear()
+            (out if skipped is None else skipped).append(body[pos:start])
+            pos = start
+        if m is None:
+            break
+        end = body.find("\n", start)
+        end = n if end < 0 else end + 1
+        mark = m.group(1)
+        if mark == "|":
+            table.append(body[start:end])
+        else:
+            if table:
+                _repair_table(table, out if skipped is None else skipped)
+                table.clear()
+            if mark == "#":
+                heading = _HEADING_RE.match(body, start, end)
+                if heading is not None:
+                    if skipped is not None and _worth_keeping(skipped):
+                        out.extend(skipped)
+                    title = heading.group(2)
+                    skipped = [] if _SKIP_SECTION_RE.search(title.lower()) else None
+            else:
+                fence = _FENCE_OPEN_RE.match(body, start, end)
+                if fence is not None:
+                    marker = fence.group(1)
+                    close = _fence_close_re(marker[0], len(marker)).search(body, end - 1)
+                    if close is None:
+                        end = n
+                    else:
+                        end = body.find("\n", close.end())
+                        end = n if end < 0 else end + 1
+            (out if skipped is None else skipped).append(body[start:end])
+        pos = end
+        # From the newline that ends the line just read: the next mark may be
+        # on the very next line.
+        m = _NEXT_MARK_RE.search(body, pos - 1) if pos < n else None
+        start = n if m is None else m.start() + 1
+    if table:
+        _repair_table(table, out if skipped is None else skipped)
+    if skipped is not None and _worth_keeping(skipped):
+        out.extend(skipped)
+    return "".join(out)
+
+
+def _select_by_lines(body: str) -> str:
+    """select_sections(), one line (as str.splitlines() splits) at a time."""
     out: list[str] = []
     table: list[str] = []
     skipped: list[str] | None = None  # lines of the section being skipped

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,3 +58,31 @@ _REFERENCE_SPACES = re.compile(r"[ \t\r\f\v]+")
 def test_emphasis_and_space_clean_up_match_their_definitions(text: str) -> None:
     assert markdown._unemphasize(text) == _REFERENCE_EMPHASIS.sub("", text)
     assert markdown._squeeze(text) == _REFERENCE_SPACES.sub(" ", text)
+
+
+# -- section selection: jumping between marks = reading line by line -----------
+
+_SELECT_PIECES = [
+    *("\n", "|", "|a|b|\n", "|---|---|\n", "`", "```", "```\n", "````", "~~~", "~~~\n", "~"),
+    *("#", "# ", "## Results\n", "## Description\n", "### Benchmarking\n", "#x", "    ```"),
+    *(" ```", "\t```", "\u3000```", "\u3000|", "\u3000#", "  ", "\t", "a", "\xa0", "\x1f"),
+    *(".zip", "huggingface.co", "imported from", "\n## Included Models\n", "\r", "\x0c", "\x85"),
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_SELECT_PIECES), max_size=30).map("".join))
+def test_section_selection_by_marks_matches_line_by_line(body: str) -> None:
+    assert markdown.select_sections(body) == markdown._select_by_lines(body)
+
+
+def test_section_selection_by_marks_matches_line_by_line_on_real_cards(corpus_dir: Path) -> None:
+    rng = random.Random(3)
+    for path in sorted((corpus_dir / "cards").glob("*.md")):
+        body = path.read_text(encoding="utf-8").split("\n---", 1)[1]
+        assert markdown._select_by_marks(body) == markdown._select_by_lines(body), path
+        for _ in range(5):  # and mutated
+            for _ in range(rng.randint(1, 6)):
+                pos = rng.randint(0, len(body))
+                body = body[:pos] + rng.choice(_SELECT_PIECES) + body[pos:]
+            assert markdown.select_sections(body) == markdown._select_by_lines(body), path
