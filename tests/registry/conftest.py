@@ -108,3 +108,37 @@ def card_text(
 def settings() -> Settings:
     """No user cards, the public folder only; cache from the isolated env."""
     return load_settings().with_changes(cards=(), folders=("public/models",))
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Path:
+    """Two card models (one in two languages) and a metadata copy; the cards
+    folder is MODELHUB_CARDS."""
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "a.md").write_text(
+        card_text("alpha_bert", title="Alpha BERT for tests", tags="alpha, clinical")
+    )
+    (cards / "b.md").write_text(
+        card_text(
+            "beta_ner",
+            task="Named Entity Recognition",
+            annotator="NerDLModel",
+            title="Beta NER",
+            description="Finds drugs and doses.",
+        )
+    )
+    (cards / "c.md").write_text(card_text("alpha_bert", lang="de", ts=1645440129467))
+    monkeypatch.setenv("MODELHUB_CARDS", str(cards))
+    write_copy(
+        settings,
+        "public/models",
+        "\n".join(
+            [
+                meta_line("alpha_bert", lib=(5, 6, 0), spark=(3, 4), engine="onnx"),
+                meta_line("alpha_bert", lib=(2, 4, 0), spark=(2, 4)),
+                meta_line("gamma_pos", lib=(2, 4, 0), spark=(2, 4)),
+            ]
+        ),
+    )
+    return cards
