@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,22 +20,45 @@ log = logging.getLogger(__name__)
 MAX_CARD_BYTES = 10 * 1024 * 1024
 
 
+def _read_capped(fd: int, size: int) -> bytes:
+    """Everything up to end of file, but at most one byte past the cap: a file
+    that grows (or a device that lies about its size) is still refused
+    without reading it all."""
+    chunks: list[bytes] = []
+    total = 0
+    want = size + 1  # one read for a regular file, one more to see its end
+    while total <= MAX_CARD_BYTES:
+        chunk = os.read(fd, min(want, MAX_CARD_BYTES + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = 1 << 16
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def read_card_text(path: str | os.PathLike[str]) -> str:
     """A card file's text, or :class:`CardError` for a missing, oversized,
     binary or non-UTF-8 file."""
     source = os.fspath(path)
     try:
-        with open(source, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        # Plain file descriptors: half the system calls of open() (no isatty
+        # probe, no buffer), which shows when thousands of cards are read.
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory")
+            size = info.st_size
             if size > MAX_CARD_BYTES:
                 raise CardError(
                     f"file is {size} bytes, more than the {MAX_CARD_BYTES} a card may have "
                     "(is this really a model card?)",
                     path=source,
                 )
-            # Read one byte past the cap: a file that grows (or a device that
-            # lies about its size) is still refused without reading it all.
-            data = fh.read(MAX_CARD_BYTES + 1)
+            data = _read_capped(fd, size)
+        finally:
+            os.close(fd)
     except IsADirectoryError:
         raise CardError("is a directory, not a card file", path=source) from None
     except FileNotFoundError:
