@@ -4,10 +4,16 @@ Starts nginx (Debian package ``nginx``; ``apt-get install nginx``) on a free
 loopback port with a generated config in a temporary directory, serving one
 file (1 GiB by default) twice: unthrottled, and with ``limit_rate 50m`` (50
 MB/s per connection).  Each case runs curl and modelhub side by side, fresh
-cache each time, and prints wall-clock ratios and CPU seconds per GB
-(children's user+sys).
+cache each time, alternating which goes first, and prints wall-clock ratios
+(medians) and CPU seconds per GB (children's user+sys), with the load
+average before and after (the figures mean little on a busy machine).
 
-    python bench/download.py [--size-mb 1024] [--repeat 3]
+    python bench/download.py [--size-mb 1024] [--repeat 3] [--throttled-repeat 1]
+
+``curl -o`` leaves its bytes in the page cache; modelhub's entry is on disk
+(fsync before the manifest).  For an honest comparison of durability the
+unthrottled case also times ``curl -o FILE && sync FILE`` (fsync), reported
+beside the plain curl figure; the target ratio is against plain curl.
 
 modelhub runs as a child process calling ``pull_artifact`` on an artifact
 whose only source is the nginx URL (a plain file: the result is a directory
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shlex
 import shutil
 import socket
 import statistics
@@ -83,6 +90,10 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise SystemExit(f"nginx did not start on port {port}")
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -98,6 +109,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool, unthrottled case")
+    ap.add_argument("--throttled-repeat", type=int, default=1, help="runs per tool, throttled")
     args = ap.parse_args()
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
@@ -124,23 +136,34 @@ def main() -> int:
         wait_port(port)
         base = f"http://127.0.0.1:{port}"
         gb = size / 1e9
-        print(f"file: {args.size_mb} MiB, nginx {base}, {os.cpu_count()} CPUs")
-        for case, url_path, repeat in (
-            ("unthrottled", "/model.bin", args.repeat),
-            ("limit_rate 50m", "/throttled/model.bin", 1),
+        print(
+            f"file: {args.size_mb} MiB, nginx {base}, {os.cpu_count()} CPUs, load average {_load()}"
+        )
+        for case, url_path, repeat, durable in (
+            ("unthrottled", "/model.bin", args.repeat, True),
+            ("limit_rate 50m", "/throttled/model.bin", args.throttled_repeat, False),
         ):
             url = base + url_path
-            curls, mhs = [], []
+            out = tmp / "curl.out"
+            curl_cmd = [curl, "-s", "-f", "-o", str(out), url]
+            curls, syncs, mhs = [], [], []
             for i in range(repeat):
-                out = tmp / "curl.out"
-                curls.append(timed([curl, "-s", "-f", "-o", str(out), url]))
-                out.unlink()
                 cache = tmp / f"cache-{i}"
                 env = dict(os.environ, MODELHUB_CACHE=str(cache), PYTHONPATH=str(ROOT))
-                mhs.append(timed([sys.executable, "-c", CHILD, url, str(i)], env=env))
-                got = next((cache / "entries").glob("*/c-*/model.bin"))
-                assert got.stat().st_size == size, "modelhub result has the wrong size"
-                shutil.rmtree(cache)
+
+                order = ("curl", "modelhub") if i % 2 == 0 else ("modelhub", "curl")
+                for tool in order:
+                    if tool == "curl":
+                        curls.append(timed(curl_cmd))
+                        out.unlink()
+                        continue
+                    mhs.append(timed([sys.executable, "-c", CHILD, url, str(i)], env=env))
+                    got = next((cache / "entries").glob("*/c-*/model.bin"))
+                    assert got.stat().st_size == size, "modelhub result has the wrong size"
+                    shutil.rmtree(cache)
+                if durable:
+                    syncs.append(timed(["sh", "-c", f"{shlex.join(curl_cmd)} && sync {out}"]))
+                    out.unlink()
             c_wall = statistics.median(w for w, _ in curls)
             m_wall = statistics.median(w for w, _ in mhs)
             c_cpu = statistics.median(c for _, c in curls) / gb
@@ -151,6 +174,19 @@ def main() -> int:
                 f"({size / m_wall / 1e6:6.0f} MB/s, {m_cpu:.2f} CPU s/GB) | "
                 f"modelhub/curl wall = {m_wall / c_wall:.2f}x, speed-up = {c_wall / m_wall:.2f}x"
             )
+            print(
+                "    runs: curl "
+                + " ".join(f"{w:.2f}" for w, _ in curls)
+                + " | modelhub "
+                + " ".join(f"{w:.2f}" for w, _ in mhs)
+            )
+            if syncs:
+                s_wall = statistics.median(w for w, _ in syncs)
+                print(
+                    f"    curl -o + fsync {s_wall:.2f} s: modelhub/(curl+fsync) wall = "
+                    f"{m_wall / s_wall:.2f}x"
+                )
+        print(f"load average after: {_load()}")
     finally:
         server.terminate()
         server.wait(10)

@@ -9,8 +9,20 @@ this object" into a :class:`Response`; everything else lives here:
   ``connections`` workers, each written with ``os.pwrite`` at its offset into
   a file preallocated to the full size.  A 200 means the server ignores
   ranges: the body is read as one stream.
+* Workers receive straight into reusable page-aligned blocks
+  (``readinto``; no per-block allocation), write them with ``O_DIRECT`` where
+  the file system allows it (no copy into the page cache and nothing left
+  for the fsync before install), else through the page cache with a
+  background ``fdatasync`` every few dozen MiB so that final fsync stays
+  short.
 * :class:`~modelhub.registry.verify.OrderedHasher` hashes the bytes in file
-  order from the workers' buffers while they arrive.
+  order from those blocks while they arrive (its own thread; hashlib drops
+  the GIL) and hands each block back once hashed.
+* The connection count adapts: the download starts with
+  ``start_connections`` and doubles while doubling pays (the aggregate rate
+  grows by ``probe_gain``), up to ``connections``; when it does not, it goes
+  back.  A per-connection limit (a throttling server, a long fat pipe) gets
+  many streams; a local or CPU-bound transfer keeps few.
 * The partial file's sidecar records URL, ETag/VersionId, size and finished
   chunks; a later run resumes with ``Range`` + ``If-Range`` (``IfMatch`` on
   S3).  A 200 where a 206 was asked for, a 416, or a changed ETag/size
@@ -25,21 +37,26 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import mmap
 import os
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from modelhub.errors import CacheError, FetchError
 from modelhub.registry.store import Partial, is_disk_full
-from modelhub.registry.verify import Digests, OrderedHasher
+from modelhub.registry.verify import Buffer, Digests, OrderedHasher
 
 log = logging.getLogger(__name__)
 
 MiB = 1 << 20
+ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the logical block size
+FLUSH_EVERY = 64 * MiB  # page-cache bytes between fdatasync calls during a download
+WRITE_QUEUE = 32  # received blocks waiting for the disk, at most
 
 
 class Transient(Exception):
@@ -70,6 +87,9 @@ class Response:
     headers: Mapping[str, str]
     read: Callable[[int], bytes]
     close: Callable[[], None]
+    # Fills the buffer unless the body ends first and returns the count (0 at
+    # the end); transports that can receive into the caller's buffer set it.
+    readinto: Callable[[memoryview], int] | None = None
 
 
 class Transport(Protocol):
@@ -110,12 +130,23 @@ class RetryPolicy:
         )
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass
 class DownloadOptions:
-    connections: int = 8
+    connections: int = 8  # the most parallel ranged GETs
     chunk: int = 16 * MiB
     block: int = 1 * MiB
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    start_connections: int = 2
+    probe_window: float = 0.25  # seconds of transfer behind each connection-count decision
+    probe_gain: float = 1.3  # doubling the connections must raise the rate this much
+    direct_io: bool = field(default_factory=lambda: _env_flag("MODELHUB_DIRECT_IO", True))
     progress: Callable[[int, int | None], None] | None = None
     heartbeat: Callable[[int], None] | None = None
 
@@ -148,6 +179,228 @@ class _Progress:
             self.opts.heartbeat(done)
 
 
+class _Blocks:
+    """Reusable page-aligned receive blocks (anonymous mmaps, as ``O_DIRECT``
+    needs), taken by the workers and handed back by the hasher once hashed:
+    no allocation, page faults or garbage per block."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free: list[memoryview] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> memoryview:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        # MAP_POPULATE: the pages are faulted in by one call, not one by one
+        # on first receive.
+        flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20)
+        return memoryview(mmap.mmap(-1, self.size, flags | getattr(mmap, "MAP_POPULATE", 0)))
+
+    def give(self, block: memoryview) -> None:
+        with self._lock:
+            self._free.append(block)
+
+
+def _pwrite_all(fd: int, data: bytes | memoryview, pos: int) -> None:
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, pos)
+        if n <= 0:
+            raise OSError(errno.EIO, f"pwrite wrote nothing at offset {pos}")
+        view = view[n:]
+        pos += n
+
+
+class _Track:
+    """Counts one chunk's queued writes; ``seal(then)`` runs ``then`` once
+    all of them are on disk, and never after a failed one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left = 0
+        self._failed = False
+        self._then: Callable[[], None] | None = None
+
+    def add(self) -> None:
+        with self._lock:
+            self._left += 1
+
+    def written(self, ok: bool) -> None:
+        with self._lock:
+            self._left -= 1
+            self._failed = self._failed or not ok
+            run = self._then if self._left == 0 and not self._failed else None
+            if run is not None:
+                self._then = None
+        if run is not None:
+            run()
+
+    def seal(self, then: Callable[[], None]) -> None:
+        with self._lock:
+            if self._failed:
+                return
+            if self._left:
+                self._then = then
+                return
+        then()
+
+
+class _Writer:
+    """Puts received bytes at their offsets in the partial file from
+    ``threads`` writer threads, so that receiving goes on while the disk
+    writes (a bounded queue holds the blocks in between), then hands them
+    to the hasher.
+
+    Aligned blocks go through a second descriptor opened with ``O_DIRECT``
+    when the file system takes it: the device receives them straight from
+    the block (no copy into the page cache), so the fsync that makes the
+    entry durable before its manifest is written has almost nothing left to
+    flush.  Everything else goes through the page cache, with an
+    ``fdatasync`` every :data:`FLUSH_EVERY` bytes so those writes reach the
+    disk during the download rather than in that fsync.  Durability itself
+    stays with the install's fsync.
+
+    A write error (disk full) stops the writing; later blocks are only
+    handed back, and the error is raised to the workers and by
+    :meth:`close`."""
+
+    def __init__(
+        self, fd: int, path: Any, hasher: OrderedHasher, *, direct: bool, threads: int = 2
+    ) -> None:
+        self.fd = fd
+        self.hasher = hasher
+        self.dfd: int | None = None
+        self.direct = False
+        flag = getattr(os, "O_DIRECT", 0)
+        if direct and flag:
+            try:
+                self.dfd = os.open(path, os.O_WRONLY | flag)
+                self.direct = True
+            except OSError as exc:  # tmpfs, some FUSE/network file systems
+                log.debug("no O_DIRECT for %s: %s", path, exc)
+        self.error: BaseException | None = None
+        self._nthreads = max(1, threads)
+        self._dirty = 0
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=WRITE_QUEUE)
+        self._threads: list[threading.Thread] = []
+
+    def put(
+        self,
+        data: Buffer,
+        pos: int,
+        release: Callable[[], None] | None,
+        track: _Track | None = None,
+    ) -> None:
+        """Queues ``data`` for offset ``pos``; ``release`` hands the block back
+        once written and hashed.  Raises the writer's error, if any."""
+        if self.error is not None:
+            if release is not None:
+                release()
+            raise self.error
+        if not self._threads:
+            for i in range(self._nthreads):
+                t = threading.Thread(target=self._run, name=f"modelhub-write-{i}", daemon=True)
+                self._threads.append(t)
+                t.start()
+        if track is not None:
+            track.add()
+        self._queue.put((pos, data, release, track))
+
+    def close(self) -> None:
+        """Writes what is queued, stops the threads; raises a write error."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join()
+        self._threads = []
+        if self.dfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.dfd)
+            self.dfd = None
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            pos, data, release, track = item
+            ok = self.error is None
+            if ok:
+                try:
+                    self._write(data, pos, aligned=release is not None)
+                except BaseException as exc:
+                    self.error = self.error or exc
+                    ok = False
+            if ok:
+                self.hasher.feed(pos, data, release)
+            elif release is not None:
+                release()
+            if track is not None:
+                with contextlib.suppress(Exception):
+                    track.written(ok)
+
+    def _write(self, data: Buffer, pos: int, *, aligned: bool) -> None:
+        n = len(data)
+        if aligned and self.direct and pos % ALIGN == 0 and n % ALIGN == 0:
+            assert self.dfd is not None
+            try:
+                k = os.pwrite(self.dfd, data, pos)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                log.debug("O_DIRECT write refused (%s); using the page cache", exc)
+                self.direct = False
+            else:
+                if k < n:  # a short direct write: the rest through the page cache
+                    self._buffered(memoryview(data)[k:], pos + k)
+                return
+        self._buffered(data, pos)
+
+    def _buffered(self, data: Buffer, pos: int) -> None:
+        _pwrite_all(self.fd, data, pos)
+        with self._lock:
+            self._dirty += len(data)
+            flush = self._dirty >= FLUSH_EVERY
+            if flush:
+                self._dirty = 0
+        if flush:
+            with contextlib.suppress(OSError):
+                os.fdatasync(self.fd)
+
+
+def _pump(
+    resp: Response,
+    pos: int,
+    want: int,
+    writer: _Writer,
+    blocks: _Blocks,
+    track: _Track | None = None,
+) -> int:
+    """Receives up to ``want`` bytes of ``resp`` for offset ``pos`` and queues
+    them for writing and hashing; returns the count (0: the body ended)."""
+    if resp.readinto is None:
+        data = resp.read(want)
+        if data:
+            writer.put(data, pos, None, track)
+        return len(data)
+    block = blocks.take()
+    try:
+        got = resp.readinto(block[:want])
+    except BaseException:
+        blocks.give(block)
+        raise
+    if not got:
+        blocks.give(block)
+        return 0
+    writer.put(block[:got], pos, lambda: blocks.give(block), track)
+    return got
+
+
 def _preallocate(fd: int, size: int) -> None:
     if size <= 0:
         return
@@ -156,7 +409,7 @@ def _preallocate(fd: int, size: int) -> None:
     except OSError as exc:
         if is_disk_full(exc):
             raise
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+        if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
             raise
         os.ftruncate(fd, size)
 
@@ -308,9 +561,16 @@ def _attempt(
     psize = part_size(first) if part_size is not None else None
     want_md5 = md5(first) if callable(md5) else md5
     hasher = OrderedHasher(fd, md5=want_md5, part_size=psize)
+    writer = _Writer(
+        fd, partial.path, hasher, direct=opts.direct_io, threads=int(os.environ.get("WTH", 2))
+    )
+    blocks = _Blocks(opts.block)
     try:
         if not ranged:
-            got = _single_stream(transport, first, fd, hasher, opts, total)
+            try:
+                got = _single_stream(first, writer, blocks, opts, total)
+            finally:
+                writer.close()
             digests = hasher.finish(got)
             os.ftruncate(fd, got)
             return DownloadResult(digests, got, etag, version_id, first.headers, False, restarts)
@@ -324,22 +584,20 @@ def _attempt(
         if missing:
             _parallel(
                 transport, partial, first if first_for is not None else None, chunks, missing,
-                done, etag, total, hasher, progress, opts, deadline,
+                done, etag, total, writer, blocks, progress, opts, deadline,
             )  # fmt: skip
+        writer.close()
         digests = hasher.finish(total)
     except BaseException:
+        with contextlib.suppress(BaseException):
+            writer.close()
         hasher.abort()
         raise
     return DownloadResult(digests, total, etag, version_id, first.headers, resumed, restarts)
 
 
 def _single_stream(
-    transport: Transport,
-    resp: Response,
-    fd: int,
-    hasher: OrderedHasher,
-    opts: DownloadOptions,
-    length: int,
+    resp: Response, writer: _Writer, blocks: _Blocks, opts: DownloadOptions, length: int
 ) -> int:
     """The server ignores ranges: one stream; a failure restarts from zero."""
     pos = 0
@@ -347,15 +605,13 @@ def _single_stream(
     try:
         while True:
             try:
-                data = resp.read(opts.block)
+                n = _pump(resp, pos, opts.block, writer, blocks)
             except Transient as exc:
                 raise RestartClean(f"stream without range support broke: {exc}") from exc
-            if not data:
+            if not n:
                 break
-            os.pwrite(fd, data, pos)
-            hasher.feed(pos, data)
-            pos += len(data)
-            progress.add(len(data))
+            pos += n
+            progress.add(n)
     finally:
         resp.close()
     if length >= 0 and pos != length:
@@ -372,7 +628,8 @@ def _parallel(
     done: set[int],
     etag: str | None,
     total: int,
-    hasher: OrderedHasher,
+    writer: _Writer,
+    blocks: _Blocks,
     progress: _Progress,
     opts: DownloadOptions,
     deadline: float,
@@ -380,10 +637,16 @@ def _parallel(
     queue = list(reversed(missing))
     qlock = threading.Lock()
     abort = threading.Event()
+    finished = threading.Event()
     errors: list[BaseException] = []
     save_lock = threading.Lock()
     last_save = [0.0]
     pending_first: list[Response | None] = [first]
+    most = max(1, min(opts.connections, len(missing)))
+    # target: how many workers should run; active: how many do.  A worker
+    # leaves between chunks while there are more than the target.
+    pool = {"target": min(most, max(1, opts.start_connections)), "active": 0}
+    threads: list[threading.Thread] = []
 
     def save(force: bool = False) -> None:
         with save_lock:
@@ -394,24 +657,40 @@ def _parallel(
                     partial.save(done=sorted(done))
 
     def worker() -> None:
+        left = False
         try:
             while not abort.is_set():
                 with qlock:
-                    if not queue:
+                    if not queue or pool["active"] > pool["target"]:
+                        pool["active"] -= 1
+                        left = True
+                        if pool["active"] == 0:
+                            finished.set()
                         return
                     idx = queue.pop()
                     resp = pending_first[0] if idx == missing[0] else None
                     if resp is not None:
                         pending_first[0] = None
-                _fetch_chunk(idx, resp)
-                with save_lock:
-                    done.add(idx)
-                save()
+                track = _Track()
+                if _fetch_chunk(idx, resp, track):
+                    # Recorded once its bytes are written: a resume trusts it.
+                    track.seal(lambda idx=idx: finish_chunk(idx))
         except BaseException as exc:
             errors.append(exc)
             abort.set()
+        finally:
+            if not left:
+                with qlock:
+                    pool["active"] -= 1
+                    if pool["active"] == 0:
+                        finished.set()
 
-    def _fetch_chunk(idx: int, resp: Response | None) -> None:
+    def finish_chunk(idx: int) -> None:
+        with save_lock:
+            done.add(idx)
+        save()
+
+    def _fetch_chunk(idx: int, resp: Response | None, track: _Track) -> bool:
         start, end = chunks[idx]
         pos = start
         attempt = 0
@@ -419,7 +698,7 @@ def _parallel(
             if abort.is_set():
                 if resp is not None:
                     resp.close()
-                return
+                return False
             try:
                 if resp is None:
                     resp = transport.get(pos, end, validator=etag)
@@ -436,13 +715,11 @@ def _parallel(
                 while pos <= end:
                     if abort.is_set():
                         break
-                    data = resp.read(min(opts.block, end + 1 - pos))
-                    if not data:
+                    n = _pump(resp, pos, min(opts.block, end + 1 - pos), writer, blocks, track)
+                    if not n:
                         raise Transient(f"body ended early at byte {pos} (range {start}-{end})")
-                    os.pwrite(partial.fd, data, pos)
-                    hasher.feed(pos, data)
-                    pos += len(data)
-                    progress.add(len(data))
+                    pos += n
+                    progress.add(n)
                 resp.close()
                 resp = None
                 if pos > before:
@@ -454,29 +731,92 @@ def _parallel(
                     resp = None
                 attempt += 1
                 _backoff(transport.url, exc, attempt, opts.policy, deadline, abort)
+        return True
 
-    n = max(1, min(opts.connections, len(missing)))
-    threads = [
-        threading.Thread(target=worker, name=f"modelhub-dl-{i}", daemon=True) for i in range(n)
-    ]
-    for t in threads:
-        t.start()
+    def spawn(n: int) -> None:
+        with qlock:
+            if not queue:
+                return
+            pool["active"] += n
+            finished.clear()
+        for _ in range(n):
+            t = threading.Thread(target=worker, name=f"modelhub-dl-{len(threads)}", daemon=True)
+            threads.append(t)
+            t.start()
+
+    spawn(pool["target"])
     try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.5)
+        _adapt(pool, qlock, queue, most, spawn, finished, progress, opts, transport.url)
     except BaseException:
         abort.set()
+        raise
+    finally:
         for t in threads:
             t.join()
+        # What was received is written (and recorded done) before returning.
+        with contextlib.suppress(BaseException):
+            writer.close()
         save(force=True)
-        raise
-    save(force=True)
     if errors:
         real = [e for e in errors if not (isinstance(e, RestartClean) and str(e) == "aborted")]
         raise (real or errors)[0]
     if pending_first[0] is not None:
         pending_first[0].close()
+
+
+def _adapt(
+    pool: dict[str, int],
+    qlock: threading.Lock,
+    queue: list[int],
+    most: int,
+    spawn: Callable[[int], None],
+    finished: threading.Event,
+    progress: _Progress,
+    opts: DownloadOptions,
+    url: str,
+) -> None:
+    """Runs until the workers are done, choosing how many there should be:
+    double while the aggregate rate over a window grows by ``probe_gain``,
+    else go back to the count before the last doubling and stay there.  The
+    window right after a change is skipped (new requests are starting)."""
+    window = max(0.05, opts.probe_window)
+    t_last, b_last = time.monotonic(), progress.done
+    judging: tuple[int, float] | None = None  # (count before doubling, its rate)
+    settling = False
+    settled = pool["target"] >= most
+    while not finished.wait(window if not settled else 1.0):
+        if settled:
+            continue
+        now, got = time.monotonic(), progress.done
+        rate = (got - b_last) / max(now - t_last, 1e-6)
+        t_last, b_last = now, got
+        if settling:
+            settling = False
+            continue
+        if judging is not None:
+            before, before_rate = judging
+            judging = None
+            if rate < before_rate * opts.probe_gain:
+                with qlock:
+                    pool["target"] = before
+                settled = True
+                log.debug(
+                    "%s: %d connections (%.0f MB/s; more did not pay)", url, before, rate / 1e6
+                )
+                continue
+        current = pool["target"]
+        with qlock:
+            left = len(queue)
+        if current >= most or left == 0:
+            settled = True
+            log.debug("%s: %d connections (%.0f MB/s)", url, current, rate / 1e6)
+            continue
+        grown = min(most, current * 2, current + left)
+        judging = (current, rate)
+        with qlock:
+            pool["target"] = grown
+        spawn(grown - current)
+        settling = True
 
 
 __all__ = [

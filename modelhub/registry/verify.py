@@ -3,10 +3,15 @@ comparisons against what the source and the catalog promise.
 
 :class:`OrderedHasher` is fed by the download workers in any order and
 hashes in file order on its own thread: buffers handed over by the workers
-are hashed straight from memory; only when too many out-of-order bytes are
-waiting (a slow range ahead of fast ones) are later pieces dropped from
-memory and read back with ``os.pread`` (page cache) when their turn comes.
-Resumed downloads read their already-present prefix back once.
+are hashed straight from memory (hashlib releases the GIL on them) and
+handed back through their ``release`` callback.  Two limits keep memory
+bounded without ever reading bytes twice in the common case: a feeder whose
+buffer continues the run the hasher is working through waits while that
+run is longer than ``backlog_cap`` (the hasher is the bottleneck: the
+download slows down to its pace); only when too many out-of-order bytes are
+waiting (a slow range ahead of fast ones) are later pieces released at once
+and read back with ``os.pread`` when their turn comes.  Resumed downloads
+read their already-present prefix back once.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from pathlib import Path
 from modelhub.errors import IntegrityError
 
 _BLOCK = 1 << 20
+Buffer = bytes | bytearray | memoryview
+Release = Callable[[], None] | None
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART = re.compile(r"^([0-9a-f]{32})-(\d+)$")
 
@@ -90,10 +97,12 @@ class OrderedHasher:
     start: int = 0
     md5: bool = False
     part_size: int | None = None
-    memory_cap: int = 256 << 20
-    _pending: dict[int, bytes | bytearray | int] = field(default_factory=dict)
-    _pending_bytes: int = 0
-    _next: int = 0
+    memory_cap: int = 256 << 20  # out-of-order bytes kept in memory
+    backlog_cap: int = 32 << 20  # in-order bytes waiting for the hasher
+    _pending: dict[int, tuple[Buffer, Release] | int] = field(default_factory=dict)
+    _ooo_bytes: int = 0  # in memory, not yet joined to the run from _next
+    _next: int = 0  # the hasher's position
+    _frontier: int = 0  # end of the contiguous run of pending bytes from _next
     _done: bool = False
     _error: BaseException | None = None
 
@@ -104,31 +113,59 @@ class OrderedHasher:
         self._parts: list[bytes] = []
         self._part = hashlib.md5(usedforsecurity=False) if self.part_size else None
         self._part_left = self.part_size or 0
-        self._next = self.start
+        self._next = self._frontier = self.start
         self._thread = threading.Thread(target=self._run, name="modelhub-hasher", daemon=True)
         self._thread.start()
 
     # called by workers -------------------------------------------------
-    def feed(self, offset: int, data: bytes) -> None:
+    def feed(self, offset: int, data: Buffer, release: Release = None) -> None:
+        """``data`` (already written at ``offset``) is hashed in turn;
+        ``release()`` is called once the hasher no longer needs it."""
+        keep = True
         with self._cond:
-            if offset != self._next and self._pending_bytes + len(data) > self.memory_cap:
+            if offset == self._frontier:
+                while self._frontier - self._next > self.backlog_cap and not self._done:
+                    self._cond.wait()
+                self._pending[offset] = (data, release)
+                self._extend(offset + len(data))
+            elif self._ooo_bytes + len(data) > self.memory_cap:
                 self._pending[offset] = len(data)  # read back from the file later
+                keep = False
             else:
-                self._pending[offset] = data
-                self._pending_bytes += len(data)
-            self._cond.notify()
+                self._pending[offset] = (data, release)
+                self._ooo_bytes += len(data)
+            self._cond.notify_all()
+        if not keep and release is not None:
+            release()
 
     def feed_from_disk(self, offset: int, length: int) -> None:
         if length > 0:
             with self._cond:
                 self._pending[offset] = length
-                self._cond.notify()
+                if offset == self._frontier:
+                    self._extend(offset + length)
+                self._cond.notify_all()
+
+    def _extend(self, end: int) -> None:
+        """Moves the frontier to ``end`` and over pending pieces that now join
+        the run (their bytes stop counting as out of order).  Holds _cond."""
+        self._frontier = end
+        while True:
+            item = self._pending.get(self._frontier)
+            if item is None:
+                return
+            if isinstance(item, tuple):
+                self._ooo_bytes -= len(item[0])
+                self._frontier += len(item[0])
+            else:
+                self._frontier += item
 
     def finish(self, total: int) -> Digests:
         with self._cond:
             self._done = True
-            self._cond.notify()
+            self._cond.notify_all()
         self._thread.join()
+        self._release_pending()
         if self._error is not None:
             raise self._error
         if self._next != total:
@@ -149,10 +186,19 @@ class OrderedHasher:
     def abort(self) -> None:
         with self._cond:
             self._done = True
-            self._pending.clear()
             self._error = self._error or RuntimeError("aborted")
-            self._cond.notify()
+            self._cond.notify_all()
         self._thread.join()
+        self._release_pending()
+
+    def _release_pending(self) -> None:
+        with self._cond:
+            items = list(self._pending.values())
+            self._pending.clear()
+            self._ooo_bytes = 0
+        for item in items:
+            if isinstance(item, tuple) and item[1] is not None:
+                item[1]()
 
     # hasher thread -----------------------------------------------------
     def _run(self) -> None:
@@ -164,19 +210,26 @@ class OrderedHasher:
                             return
                         self._cond.wait()
                     item = self._pending.pop(self._next)
-                    if isinstance(item, bytes | bytearray):
-                        self._pending_bytes -= len(item)
                 off = self._next
                 if isinstance(item, int):
                     self._hash_from_disk(off, item)
                     length = item
                 else:
-                    self._update(item)
-                    length = len(item)
+                    data, release = item
+                    try:
+                        self._update(data)
+                    finally:
+                        if release is not None:
+                            release()
+                    length = len(data)
                 with self._cond:
                     self._next = off + length
+                    self._cond.notify_all()
         except BaseException as exc:  # surfaced by finish()
-            self._error = exc
+            with self._cond:
+                self._error = exc
+                self._done = True  # feeders stop waiting
+                self._cond.notify_all()
 
     def _hash_from_disk(self, off: int, length: int) -> None:
         end = off + length
@@ -187,7 +240,7 @@ class OrderedHasher:
             self._update(data)
             off += len(data)
 
-    def _update(self, data: bytes) -> None:
+    def _update(self, data: Buffer) -> None:
         self._sha.update(data)
         if self._md5 is not None:
             self._md5.update(data)

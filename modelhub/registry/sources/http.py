@@ -159,29 +159,45 @@ class HttpTransport:
             ConnectionError,
             TimeoutError,
         )
-        # http.client's readinto receives straight into our buffer: one copy
-        # fewer than urllib3's read(), which matters at GB/s.
+        # http.client's readinto receives straight into the caller's buffer
+        # (one copy fewer than urllib3's read(), which matters at GB/s).
         fp = getattr(raw, "_fp", None)
         direct = fp is not None and hasattr(fp, "readinto") and length is not None
+        left = [length if length is not None else -1]
 
-        def read(n: int) -> bytes:
+        def readinto(view: memoryview) -> int:
+            got, n = 0, len(view)
             try:
-                if not direct:
-                    return raw.read(n, decode_content=False)
-                buf = bytearray(n)
-                view = memoryview(buf)
-                got = 0
                 while got < n:
                     k = fp.readinto(view[got:])
                     if not k:
                         break
                     got += k
-                view.release()
-                if got < n:
-                    del buf[got:]
-                return buf  # type: ignore[return-value]
             except protocol_errors as exc:
                 raise Transient(f"{type(exc).__name__} while reading: {exc}") from exc
+            left[0] -= got
+            return got
+
+        def read(n: int) -> bytes:
+            if direct:
+                buf = bytearray(n)
+                with memoryview(buf) as view:
+                    got = readinto(view)
+                del buf[got:]
+                return buf  # type: ignore[return-value]
+            try:
+                return raw.read(n, decode_content=False)
+            except protocol_errors as exc:
+                raise Transient(f"{type(exc).__name__} while reading: {exc}") from exc
+
+        def close() -> None:
+            # A body read to its end leaves the connection clean: back to the
+            # pool for the next range (no new TCP/TLS handshake per chunk).
+            # Anything else closes it.
+            if direct and left[0] == 0 and fp.isclosed():
+                raw.release_conn()
+            else:
+                r.close()
 
         return Response(
             status=status,
@@ -192,7 +208,8 @@ class HttpTransport:
             version_id=h.get("x-amz-version-id"),
             headers=h,
             read=read,
-            close=r.close,
+            close=close,
+            readinto=readinto if direct else None,
         )
 
     def multipart_part_size(self, first: Response) -> int | None:
