@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markdown_it_pyrs import MarkdownIt, Node
@@ -376,29 +376,32 @@ def _href(node: Node, source: _Source | None) -> str:
     return url if written is None else written
 
 
-def _flatten(nodes: Sequence[Node], source: _Source | None) -> Iterator[tuple[str, str]]:
-    """Inline nodes as a flat stream of (kind, value): text, break, code,
-    link_open (href), link_close, html. Escapes, entities and images are
-    dropped."""
+def _flatten(
+    nodes: Sequence[Node], source: _Source | None, out: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Inline nodes as a flat list of (kind, value), appended to ``out``:
+    text, break, code, link_open (href), link_close, html. Escapes, entities
+    and images are dropped."""
     for node in nodes:
         name = node.name
         if name == "text":
-            yield "text", node.meta["content"]
+            out.append(("text", node.meta["content"]))
         elif name == "softbreak" or name == "hardbreak":
-            yield "break", "\n"
+            out.append(("break", "\n"))
         elif name == "code_inline":
-            yield "code", "".join(str(c.meta.get("content", "")) for c in node.children)
+            out.append(("code", "".join(str(c.meta.get("content", "")) for c in node.children)))
         elif name == "link":
-            yield "link_open", _href(node, source)
-            yield from _flatten(node.children, source)
-            yield "link_close", ""
+            out.append(("link_open", _href(node, source)))
+            _flatten(node.children, source, out)
+            out.append(("link_close", ""))
         elif name == "autolink":
-            yield "link_open", _href(node, source)
+            out.append(("link_open", _href(node, source)))
             for child in node.children:
-                yield "text", str(child.meta.get("content", ""))
-            yield "link_close", ""
+                out.append(("text", str(child.meta.get("content", ""))))
+            out.append(("link_close", ""))
         elif name == "html_inline":
-            yield "html", node.meta["content"]
+            out.append(("html", node.meta["content"]))
+    return out
 
 
 def strip_markup(text: str) -> str:
@@ -527,7 +530,7 @@ def _read_inline(
     if _INLINE_MARKUP_RE.search(content) is None:
         # No link, code, HTML, entity or escape can start here: the text is
         # the content (most prose); only bare URLs are left to find.
-        stream: Iterator[tuple[str, str]] = iter(())
+        stream: list[tuple[str, str]] = []
         parts.append(content)
         if body is not None and "://" in content:
             for m in _BARE_URL_RE.finditer(content):
@@ -538,7 +541,7 @@ def _read_inline(
         if parsed is None:
             parsed = _parse_inline([content])[0]
         masked = parsed.masked
-        stream = _flatten(parsed.nodes, parsed.source)
+        stream = _flatten(parsed.nodes, parsed.source, [])
     for kind, piece in stream:
         if masked:
             piece = piece.replace(_MASK, "`")
@@ -617,7 +620,12 @@ def read_body(body_text: str) -> Body:
 
     items: list[tuple] = []  # type: ignore[type-arg]
     section = "preamble"
-    for block in _MD_BLOCK.tree(select_sections(body_text)).children:
+    selected = select_sections(body_text)
+    # A cell's text is the source its map points at (cheaper than asking the
+    # node for it) where offsets are characters (ASCII) and no backslash
+    # escapes a pipe: the cases where the parser's text is exactly that slice.
+    sliceable = selected.isascii()
+    for block in _MD_BLOCK.tree(selected).children:
         kind = block.name
         if kind == "paragraph":
             content = _content(block)
@@ -637,7 +645,13 @@ def read_body(body_text: str) -> Body:
                 for tr in part.children:
                     cells = []
                     for td in tr.children:
-                        content = _content(td)
+                        span = td.srcmap if sliceable else None
+                        if span is None:
+                            content = _content(td)
+                        else:
+                            content = selected[span[0] : span[1]]
+                            if "\\" in content:
+                                content = _content(td)
                         cells.append((content, want(content)))
                     items.append(("r", section, cells))
 
@@ -677,12 +691,17 @@ def read_body(body_text: str) -> Body:
             _, section, cells = item
             texts: list[str] = []
             for content, index in cells:
-                nodes = parsed[index] if index >= 0 else None
                 if "://" in content:
                     paragraph += 1
+                    nodes = parsed[index] if index >= 0 else None
                     texts.append(_read_inline(content, nodes, section, paragraph, out, None))
+                elif index < 0 and "{" not in content:
+                    # plain_text() without markup, in place (most cells)
+                    if "*" in content or "_" in content:
+                        content = _EMPHASIS_RE.sub("", content)
+                    texts.append(_squeeze(content).strip())
                 else:
-                    texts.append(plain_text(content, nodes))
+                    texts.append(plain_text(content, parsed[index] if index >= 0 else None))
             row = _row(texts)
             if row is not None:
                 out.rows.append(row)
