@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import stat
+import threading
 import time
 
 import pytest
@@ -302,3 +303,53 @@ def test_plain_http_warning_only_for_remote_hosts(caplog):
     assert not caplog.records
     warn_plain_http("http://mirror.example.org/x.zip")
     assert "plain http" in caplog.text
+
+
+def test_throttled_connections_grow_beyond_the_start(http_server):
+    # 1 MiB/s per response: two connections are the limit, so the engine adds more.
+    data = blob(2 * MiB, 16)
+    url = http_server.add("/slow.bin", data, rate=MiB)
+    workers: set[str] = set()
+
+    def seen(done: int, total: int | None) -> None:
+        workers.add(threading.current_thread().name)
+
+    r = pull(artifact(Source("https", url), sha256=sha256(data)), connections=8, progress=seen)
+    assert entry_files(r.path) == {"slow.bin": data}
+    assert len(workers) > 2, workers
+    assert http_server.bytes_sent["/slow.bin"] == len(data)
+
+
+@pytest.mark.parametrize("direct", ["1", "0"])
+@pytest.mark.parametrize("chunk_mb", ["0.25", "0.1"])  # 0.1 MiB: ranges off the 4 KiB grid
+def test_bytes_are_exact_with_and_without_direct_io(http_server, monkeypatch, direct, chunk_mb):
+    monkeypatch.setenv("MODELHUB_DIRECT_IO", direct)
+    monkeypatch.setenv("MODELHUB_CHUNK_MB", chunk_mb)
+    data = blob(3 * MiB + 12345, 17)
+    url = http_server.add("/d.bin", data)
+    http_server.fault("/d.bin", "none")
+    http_server.fault("/d.bin", "truncate")  # a short body mid-range, resumed off the grid
+    r = pull(artifact(Source("https", url), sha256=sha256(data)))
+    assert entry_files(r.path) == {"d.bin": data}
+    assert r.entry.manifest.download["sha256"] == sha256(data)
+    assert visible_state(store()) == {}
+
+
+def test_interrupted_download_keeps_only_written_chunks(http_server):
+    # Chunks are recorded done only once written: after an interruption the
+    # resumed download still ends with exact bytes and fetches the rest once.
+    data = blob(4 * MiB, 18)
+    url = http_server.add("/w.bin", data)
+    art = artifact(Source("https", url), sha256=sha256(data))
+
+    def stop(done: int, total: int | None) -> None:
+        if done >= 2 * MiB:
+            raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        pull(art, connections=4, progress=stop)
+    sent = http_server.bytes_sent["/w.bin"]
+    r = pull(art, connections=4)
+    assert entry_files(r.path) == {"w.bin": data}
+    assert r.entry.manifest.download["resumed"] is True
+    assert http_server.bytes_sent["/w.bin"] - sent < len(data)
