@@ -80,12 +80,22 @@ class Location:
         return f"s3://{self.bucket}/{self.key}"
 
 
+# The usual download link, in characters that URL parsing leaves as they are:
+# read directly (the general path below gives the same Location for it).
+_PLAIN_S3_URL_RE = re.compile(
+    r"https://s3\.amazonaws\.com/([A-Za-z0-9._-]+)/([A-Za-z0-9._/-]*[A-Za-z0-9._-])"
+)
+
+
 def parse_location(link: str) -> Location | None:
     """Reads an S3 object location from an ``https://s3.amazonaws.com/<bucket>/<key>``
     URL, a virtual-hosted ``https://<bucket>.s3.amazonaws.com/<key>`` URL, an
     ``s3://<bucket>/<key>`` URI or an S3 console URL
     (``https://s3.console.aws.amazon.com/s3/object/<bucket>?prefix=<key>``).
     ``None`` for anything else."""
+    plain = _PLAIN_S3_URL_RE.fullmatch(link)
+    if plain is not None:
+        return Location(bucket=plain[1], key=plain[2], written=link, canonical_host=True)
     m = _SCHEME_RE.search(link)
     if m is None:
         return None

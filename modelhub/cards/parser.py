@@ -107,7 +107,7 @@ class _Card:
         self.meta = meta
         self.body = body
         self.source = source
-        self.file_name = PurePath(source).name if source else None
+        self.file_name = _file_name(source) if source else None
         self.warnings: list[str] = []
         self.table: dict[str, list[str]] = {}
         for key, cells in [*body.rows, *body.heading_rows]:
@@ -271,6 +271,15 @@ def _class_before(code: str, start: int, end: int) -> str | None:
     run = _WORD_RUN_RE.match(backwards, tail).end() - tail  # type: ignore[union-attr]
     first = _IDENT_START_RE.search(window, ident_end - run, ident_end)
     return None if first is None else window[first.start() : ident_end]
+
+
+def _file_name(source: str) -> str:
+    """``PurePath(source).name``, without building a path where the last
+    component is plainly the name."""
+    name = source.rpartition("/")[2]
+    if name and name != ".":
+        return name
+    return PurePath(source).name
 
 
 def _clean_url(href: str) -> str:

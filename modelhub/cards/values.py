@@ -26,6 +26,8 @@ FALSE_WORDS = frozenset({"false", "no", "n", "0", "off"})
 def text(value: Any) -> str | None:
     """A scalar YAML/table value as a stripped string; ``None`` for empty or
     non-scalar values."""
+    if type(value) is str:  # the usual case, first
+        return value.strip() or None
     if value is None or isinstance(value, dict | list | tuple | set):
         return None
     if isinstance(value, bool):
@@ -54,7 +56,7 @@ def str_list(value: Any) -> list[str]:
 
 
 def version_key(v: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in _INT_RE.findall(v)[:6])
+    return tuple(map(int, _INT_RE.findall(v)[:6]))
 
 
 def find_version(value: str | None) -> str | None:
@@ -68,6 +70,8 @@ def find_version(value: str | None) -> str | None:
 
 def same_version(a: str, b: str) -> bool:
     """``3.0`` and ``3.0.0`` name the same version."""
+    if a == b:
+        return True
     ka, kb = list(version_key(a)), list(version_key(b))
     while ka and ka[-1] == 0:
         ka.pop()
