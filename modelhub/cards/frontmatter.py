@@ -135,20 +135,19 @@ class Split:
     body_line: int  # 1-based line number of the body's first line
 
 
+# A closing ``---``/``...`` line, found from the newline before it.
+_CLOSING_FENCE_RE = re.compile(r"\n(?:---|\.\.\.)[^\S\n]*(?=\n|\Z)")
+
+
 def _fence_end(text: str, start: int) -> tuple[int, int] | None:
-    """Offset of the closing ``---``/``...`` line after ``start`` and the
-    offset just past it; ``None`` when there is none."""
-    pos = start
-    n = len(text)
-    while pos < n:
-        end = text.find("\n", pos)
-        if end < 0:
-            end = n
-        line = text[pos:end].rstrip()
-        if line in ("---", "..."):
-            return pos, min(end + 1, n)
-        pos = end + 1
-    return None
+    """Offset of the closing ``---``/``...`` line from ``start`` on (the
+    start of the line after the opening fence) and the offset just past it;
+    ``None`` when there is none."""
+    m = _CLOSING_FENCE_RE.search(text, start - 1)
+    if m is None:
+        return None
+    end = text.find("\n", m.end())
+    return m.start() + 1, len(text) if end < 0 else end + 1
 
 
 def split_card(text: str, source: str | None) -> Split:

@@ -136,7 +136,7 @@ def _repair_table(rows: list[str], out: list[str]) -> None:
     body = [r for r in rows if not _DELIM_ROW_RE.match(r.strip())]
     if not body:
         return
-    n = max(_count_cells(r) for r in body)
+    n = max(map(_count_cells, body))
     out.append("|" + "|".join([" "] * n) + "|\n")
     out.append("|" + "|".join(["---"] * n) + "|\n")
     out.extend(r if r.endswith("\n") else r + "\n" for r in body)
@@ -156,6 +156,7 @@ _ODD_BREAK_RE = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 # line), found from the newline before it; group 1 is how it starts.
 _NEXT_MARK_RE = re.compile(r"\n[^\S\n]*(```|~~~|#|\|)")
 _FIRST_MARK_RE = re.compile(r"[^\S\n]*(```|~~~|#|\|)")
+_TABLE_RUN_RE = re.compile(r"(?:[^\S\n]*\|[^\n]*(?:\n|\Z))+")
 _fence_close_res: dict[tuple[str, int], re.Pattern[str]] = {}
 
 
@@ -204,12 +205,13 @@ def _select_by_marks(body: str) -> str:
             pos = start
         if m is None:
             break
-        end = body.find("\n", start)
-        end = n if end < 0 else end + 1
         mark = m.group(1)
-        if mark == "|":
-            table.append(body[start:end])
+        if mark == "|":  # the whole run of table lines at once
+            end = _TABLE_RUN_RE.match(body, start).end()  # type: ignore[union-attr]
+            table.extend(body[start:end].splitlines(keepends=True))
         else:
+            end = body.find("\n", start)
+            end = n if end < 0 else end + 1
             if table:
                 _repair_table(table, out if skipped is None else skipped)
                 table.clear()

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelhub.cards.frontmatter import _CardLoader, fast_load
+from modelhub.cards.frontmatter import _CardLoader, _fence_end, fast_load
 
 SEEDS = sorted((Path(__file__).resolve().parents[2] / "modelhub" / "data" / "cards").glob("*.md"))
 
@@ -140,3 +140,25 @@ LINES = st.tuples(
 def test_generated_front_matters_agree(lines: list[Any]) -> None:
     text = "\n".join(line if isinstance(line, str) else "".join(line) for line in lines)
     agrees(text)
+
+
+def _reference_fence_end(text: str, start: int) -> tuple[int, int] | None:
+    pos = start
+    while pos < len(text):
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if text[pos:end].rstrip() in ("---", "..."):
+            return pos, min(end + 1, len(text))
+        pos = end + 1
+    return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["---", "...", "-- -", "a: b", " ---", "--- ", "\t", "\u3000"]), max_size=8
+    )
+)
+def test_closing_fence_search_matches_a_line_by_line_scan(lines: list[str]) -> None:
+    text = "---\n" + "\n".join(lines)
+    assert _fence_end(text, 4) == _reference_fence_end(text, 4)
