@@ -793,6 +793,7 @@ def _adapt(
         if settling:
             settling = False
             continue
+        current = pool["target"]
         if judging is not None:
             before, before_rate = judging
             judging = None
@@ -801,10 +802,14 @@ def _adapt(
                     pool["target"] = before
                 settled = True
                 log.debug(
-                    "%s: %d connections (%.0f MB/s; more did not pay)", url, before, rate / 1e6
+                    "%s: back to %d connections (%.0f MB/s; %d gave %.0f MB/s)",
+                    url,
+                    before,
+                    before_rate / 1e6,
+                    current,
+                    rate / 1e6,
                 )
                 continue
-        current = pool["target"]
         with qlock:
             left = len(queue)
         if current >= most or left == 0:
