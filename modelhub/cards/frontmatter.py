@@ -43,10 +43,13 @@ _UNSAFE_CHAR_RE = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
 # A mapping entry: indent, key, and the value after ": " (or nothing).
-_ENTRY_RE = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")
 # A plain scalar that can only be a one-line string (or a bool/null word): it
 # starts with no indicator and holds no ": ", " #" or trailing ":".
-_PLAIN_RE = re.compile(r"[A-Za-z0-9_(\xa0-\U0010ffff](?:(?!: | #).)*(?<!:)\Z")
+_PLAIN = r"[A-Za-z0-9_(\xa0-\U0010ffff](?:(?!: | #).)*(?<!:)"
+_PLAIN_RE = re.compile(_PLAIN + r"\Z")
+# A mapping entry: indent, key, and the value after ": " (or nothing), in
+# group 3 when it is such a plain scalar (most are), else in group 4.
+_ENTRY_RE = re.compile(rf"( *)([A-Za-z_][A-Za-z0-9_]*):(?: +(?:({_PLAIN})|(.*)))?\Z")
 _FLOW_ITEM_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]*(?: [A-Za-z0-9_.+/-]+)*\Z")
 # The words _CardLoader's implicit resolvers turn into bools and nulls.
 _WORDS: dict[str, Any] = {
@@ -107,12 +110,16 @@ def fast_load(yaml_text: str) -> dict[str, Any] | None:
         m = _ENTRY_RE.match(line)
         if m is None:
             return None
-        indent, key, raw = m.groups()
+        indent, key, plain, raw = m.groups()
         if key.lower() in _KEY_WORDS:
             return None
-        value = _fast_value(raw or "")
-        if value is _FAIL:
-            return None
+        if plain is not None:
+            value = _WORDS.get(plain, plain)
+            raw = plain
+        else:
+            value = _fast_value(raw or "")
+            if value is _FAIL:
+                return None
         if indent:
             if not parent or (nested is not None and len(indent) != nested_indent):
                 return None
