@@ -7,7 +7,6 @@ CLI) never pulls in torch, transformers or boto3.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from modelhub.errors import (
     AccessDenied,
@@ -25,6 +24,13 @@ from modelhub.errors import (
     UnsafeArchiveError,
 )
 
+# typing stays off the CLI's start (annotations are strings here)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from modelhub.cards import ModelCard, load_card, load_cards, parse_card
+
 __version__ = "0.1.0"
 
 # name -> module that defines it; resolved on first attribute access.
@@ -39,9 +45,6 @@ _LAZY: dict[str, str] = {
     "pretrained": "modelhub.api",
 }
 _LAZY_MODULES = {"cache": "modelhub.cache", "cards": "modelhub.cards"}
-
-if TYPE_CHECKING:
-    from modelhub.cards import ModelCard, load_card, load_cards, parse_card
 
 
 def __getattr__(name: str) -> Any:
@@ -71,7 +74,11 @@ __all__ = [
     "NotCachedError",
     "UnsafeArchiveError",
     "__version__",
+    "cache",
     "load_card",
     "load_cards",
     "parse_card",
+    "pretrained",
+    "pull",
+    "resolve",
 ]

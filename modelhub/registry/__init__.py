@@ -6,7 +6,11 @@ Submodules are imported on first use, so importing the package stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+# typing stays off the CLI's start (annotations are strings here)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # public name -> defining module
 _LAZY: dict[str, str] = {

@@ -17,6 +17,7 @@ The rule:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -40,24 +41,43 @@ DEFAULT_FOLDER = "public/models"
 _SOURCES = ("hf", "s3", "https")
 _RECHECK_S = 5.0
 
-_default: list[Any] = [None, 0.0]  # [Catalog, monotonic time of the last freshness check]
+# Environment variables that change which catalog the settings describe; a
+# change in any of them (a test, a notebook setting MODELHUB_CARDS) must be
+# seen at once, not after the recheck interval.
+_SETTINGS_ENV = (
+    "MODELHUB_CONFIG",
+    "MODELHUB_CACHE",
+    "MODELHUB_CARDS",
+    "MODELHUB_MIRROR",
+    "MODELHUB_S3_ENDPOINT",
+    "MODELHUB_BUCKET",
+    "MODELHUB_LIB_VERSION",
+    "MODELHUB_SPARK_VERSION",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "HOME",
+)
+# [Catalog, monotonic time of the last freshness check, environment it was built from]
+_default: list[Any] = [None, 0.0, None]
 
 
 def default_catalog() -> Catalog:
     """The process-wide catalog from the environment and config; its inputs
-    are re-checked at most every few seconds."""
+    are re-checked at most every few seconds, and at once when the
+    environment that selects them changes."""
     from modelhub.registry.catalog import load_catalog
 
-    cat, checked = _default
+    cat, checked, env = _default
     now = time.monotonic()
-    if cat is None or now - checked > _RECHECK_S:
+    current = tuple(os.environ.get(name) for name in _SETTINGS_ENV)
+    if cat is None or env != current or now - checked > _RECHECK_S:
         cat = load_catalog()
-        _default[0], _default[1] = cat, now
+        _default[0], _default[1], _default[2] = cat, now, current
     return cat
 
 
 def reset_default_catalog() -> None:
-    _default[0], _default[1] = None, 0.0
+    _default[0], _default[1], _default[2] = None, 0.0, None
 
 
 @dataclass(frozen=True)
