@@ -646,6 +646,7 @@ def read_body(body_text: str) -> Body:
             for part in block.children:  # thead, tbody
                 for tr in part.children:
                     cells = []
+                    blank = True
                     for td in tr.children:
                         span = td.srcmap if sliceable else None
                         if span is None:
@@ -654,8 +655,15 @@ def read_body(body_text: str) -> Body:
                             content = selected[span[0] : span[1]]
                             if "\\" in content:
                                 content = _content(td)
-                        cells.append((content, want(content)))
-                    items.append(("r", section, cells))
+                        if content:
+                            blank = False
+                            cells.append((content, want(content)))
+                        else:
+                            cells.append(("", -1))
+                    # A row of empty cells (the header of a repaired table)
+                    # is neither a row nor a link.
+                    if not blank:
+                        items.append(("r", section, cells))
 
     # Pass 2: read them.
     parsed = _parse_inline(wanted) if wanted else []
