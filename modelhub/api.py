@@ -21,7 +21,7 @@ from modelhub.loaders.discovery import (
 log = logging.getLogger(__name__)
 
 
-def _local_dir(name: str | Path) -> Path | None:
+def local_model_dir(name: str | Path) -> Path | None:
     """``name`` as a local model directory: a ``Path``, or a string that is
     clearly a path (``/``, ``./``, ``../``, ``~``) naming a directory."""
     if isinstance(name, Path):
@@ -80,7 +80,7 @@ def _pretrained(
     **loader_options: Any,
 ) -> Any:
     options = {"device": device, "dtype": dtype, **loader_options}
-    local = _local_dir(name)
+    local = local_model_dir(name)
     if local is not None:
         return load_path(local, None, loader=loader, annotator=annotator, **options)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelhub.api import local_model_dir
 from modelhub.errors import IntegrityError
 
 log = logging.getLogger(__name__)
@@ -71,16 +72,6 @@ class ModelSpec:
         return dict(self.options)
 
 
-def _local_dir(name: str | Path) -> Path | None:
-    if isinstance(name, Path):
-        return name
-    if name.startswith(("/", "./", "../", "~")):
-        path = Path(name).expanduser()
-        if path.is_dir():
-            return path
-    return None
-
-
 def prepare(
     sc: Any,
     name: str | Path,
@@ -102,7 +93,7 @@ def prepare(
     )
 
     opts = tuple(sorted(options.items()))
-    local = _local_dir(name)
+    local = local_model_dir(name)
     if local is not None:
         chosen = select_loader(local, None, loader=loader)
         return ModelSpec(
