@@ -84,6 +84,7 @@ class Location:
 # read directly (the general path below gives the same Location for it).
 _PLAIN_S3_URL_RE = re.compile(
     r"https://s3\.amazonaws\.com/([A-Za-z0-9._-]+)/([A-Za-z0-9._/-]*[A-Za-z0-9._-])"
+    r"|s3://([A-Za-z0-9._-]+)/([A-Za-z0-9._-](?:[A-Za-z0-9._/-]*[A-Za-z0-9._-])?)"
 )
 
 
@@ -93,13 +94,14 @@ def parse_location(link: str) -> Location | None:
     ``s3://<bucket>/<key>`` URI or an S3 console URL
     (``https://s3.console.aws.amazon.com/s3/object/<bucket>?prefix=<key>``).
     ``None`` for anything else."""
-    plain = _PLAIN_S3_URL_RE.fullmatch(link)
-    if plain is not None:
-        return Location(bucket=plain[1], key=plain[2], written=link, canonical_host=True)
     m = _SCHEME_RE.search(link)
     if m is None:
         return None
     written = link[m.start() :].strip()
+    plain = _PLAIN_S3_URL_RE.fullmatch(written)
+    if plain is not None:
+        bucket, key = (plain[1], plain[2]) if plain[1] is not None else (plain[3], plain[4])
+        return Location(bucket=bucket, key=key, written=written, canonical_host=True)
     try:
         parts = urlsplit(written)
     except ValueError:

@@ -167,7 +167,9 @@ class _Card:
                 arg = _FIRST_ARG_RE.match(code, m.end())
                 first = (arg.group(1) or arg.group(2)) if arg else None
                 calls.append((index, cls, first))
-            for m in _PIPELINE_RE.finditer(fence.content):
+            if "PretrainedPipeline" not in code:
+                continue  # (the regex below starts with \b: no quick scan for it)
+            for m in _PIPELINE_RE.finditer(code):
                 calls.append((index, "PipelineModel", m.group(1)))
         return calls
 

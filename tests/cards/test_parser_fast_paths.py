@@ -38,7 +38,9 @@ def test_class_before_reads_real_shapes() -> None:
 
 @settings(max_examples=1000, deadline=None)
 @given(
-    st.sampled_from(["https://s3.amazonaws.com/", "https://S3.amazonaws.com/", "s3://", ""]),
+    st.sampled_from(
+        ["https://s3.amazonaws.com/", "https://S3.amazonaws.com/", "s3://", "||s3://b/", " ", ""]
+    ),
     st.text(alphabet="ab._-/%?#: \t\nZ9é", max_size=20),
 )
 def test_plain_s3_links_read_as_the_general_parser_reads_them(prefix: str, rest: str) -> None:
