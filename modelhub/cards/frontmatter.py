@@ -45,7 +45,9 @@ _UNSAFE_CHAR_RE = re.compile(
 # A mapping entry: indent, key, and the value after ": " (or nothing).
 # A plain scalar that can only be a one-line string (or a bool/null word): it
 # starts with no indicator and holds no ": ", " #" or trailing ":".
-_PLAIN = r"[A-Za-z0-9_(\xa0-\U0010ffff](?:(?!: | #).)*(?<!:)"
+# (The loop is (?:(?!: | #).)* unrolled: a ':' not before a space, a '#' not
+# after one, anything else but a line break.)
+_PLAIN = r"[A-Za-z0-9_(\xa0-\U0010ffff][^:#\n]*(?:(?::(?! )|(?<! )#)[^:#\n]*)*(?<!:)"
 _PLAIN_RE = re.compile(_PLAIN + r"\Z")
 # A mapping entry: indent, key, and the value after ": " (or nothing), in
 # group 3 when it is such a plain scalar (most are), else in group 4.
