@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import pstats
 import random
 import re
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{parse / read:.1f}x the CPU time of reading alone"
         )
         print(f"target 3000 cards/s: {'met' if rate >= 3000 else 'NOT met'}")
+        # CPU time still suffers from neighbours on a shared machine (caches).
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average {load} on {os.cpu_count()} CPUs")
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()

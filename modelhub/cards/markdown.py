@@ -133,7 +133,7 @@ def _repair_table(rows: list[str], out: list[str]) -> None:
     CommonMark tables need a header and a delimiter row, and drop cells beyond
     the header's count. Give each run of rows a blank header wide enough for
     its widest row, so markdown-it parses every row and keeps every cell."""
-    body = [r for r in rows if not _DELIM_ROW_RE.match(r.strip())]
+    body = [r for r in rows if "-" not in r or not _DELIM_ROW_RE.match(r.strip())]
     if not body:
         return
     n = max(map(_count_cells, body))
