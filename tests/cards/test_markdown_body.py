@@ -6,6 +6,7 @@ import random
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,7 @@ def test_section_selection_by_marks_matches_line_by_line(body: str) -> None:
     assert markdown.select_sections(body) == markdown._select_by_lines(body)
 
 
+@pytest.mark.corpus
 def test_section_selection_by_marks_matches_line_by_line_on_real_cards(corpus_dir: Path) -> None:
     rng = random.Random(3)
     for path in sorted((corpus_dir / "cards").glob("*.md")):
@@ -86,3 +88,37 @@ def test_section_selection_by_marks_matches_line_by_line_on_real_cards(corpus_di
                 pos = rng.randint(0, len(body))
                 body = body[:pos] + rng.choice(_SELECT_PIECES) + body[pos:]
             assert markdown.select_sections(body) == markdown._select_by_lines(body), path
+
+
+# -- table cells: the source slice is the parser's text (where read_body uses it)
+
+
+def _cell_slices_agree(body: str) -> None:
+    selected = markdown.select_sections(body)
+    if not selected.isascii():
+        return
+    for block in markdown._MD_BLOCK.tree(selected).children:
+        if block.name != "table":
+            continue
+        for part in block.children:
+            for row in part.children:
+                for cell in row.children:
+                    assert cell.srcmap is not None
+                    text = selected[cell.srcmap[0] : cell.srcmap[1]]
+                    if "\\" not in text:
+                        assert text == markdown._content(cell), (selected, text)
+
+
+_CELL_PIECES = ["|", " ", "\t", "a", "b c", "`", "\\", "\\|", "*", "[x](y)", "<b>", "&amp;", ":"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_CELL_PIECES), max_size=8).map("".join), max_size=5))
+def test_table_cell_slices_are_the_cell_text(rows: list[str]) -> None:
+    _cell_slices_agree("".join(f"|{row}|\n" for row in rows))
+
+
+@pytest.mark.corpus
+def test_table_cell_slices_are_the_cell_text_on_real_cards(corpus_dir: Path) -> None:
+    for path in sorted((corpus_dir / "cards").glob("*.md")):
+        _cell_slices_agree(path.read_text(encoding="utf-8").split("\n---", 1)[1])
