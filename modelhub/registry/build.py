@@ -88,6 +88,15 @@ def card_key(card: ModelCard) -> str:
     return f"{card.name}_{card.language or 'xx'}"
 
 
+def _merge_identity(card: ModelCard) -> Any:
+    """Which cards describe the same record. A Spark NLP zip's name is in its
+    file name, so its key alone identifies it; cards without one (a Hugging
+    Face upstream, a package) may give several names to the same files: they
+    share the cache key but stay separate records."""
+    key = card_key(card)
+    return key if card.artifact else (key, card.name, card.language)
+
+
 def _date_of(time_ms: int) -> str:
     return datetime.fromtimestamp(time_ms / 1000, tz=UTC).date().isoformat()
 
@@ -180,9 +189,9 @@ def _rank(rec: dict[str, Any]) -> tuple[Any, ...]:
 def merge(cards: Iterable[CardInput], metadata: Iterable[MetadataInput]) -> list[dict[str, Any]]:
     """One record per artifact: cards first (sorted by origin, first wins per
     field), then metadata.json lines enrich or add records."""
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[Any, dict[str, Any]] = {}
     for item in sorted(cards, key=lambda c: c.origin):
-        key = card_key(item.card)
+        key = _merge_identity(item.card)
         if key in records:
             _merge_card(records[key], item.card, item.origin)
         else:

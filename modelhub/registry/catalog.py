@@ -407,7 +407,7 @@ class Catalog:
         return tuple(out)
 
     def artifact(self, rec: dict[str, Any], prefer: str | None = None) -> Artifact:
-        memo = (rec["key"], prefer)
+        memo = (rec["key"], rec.get("name"), rec.get("language"), prefer)
         found = self._artifacts.get(memo)
         if found is not None:
             return found
