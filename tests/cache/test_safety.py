@@ -16,6 +16,7 @@ import pytest
 import modelhub.cache as cache
 from modelhub.errors import CacheError
 from tests.cache.conftest import REPO_ROOT, cli, cli_json, install, run_cli, store
+from tests.cardgen import embeddings_card, imported_from_hf, write_card
 
 
 def test_a_directory_without_the_marker_is_refused(tmp_path, monkeypatch, capsys):
@@ -153,26 +154,6 @@ r = model.embed(["hello world"])
 print(json.dumps({"tokens": r[0].tokens}), flush=True)
 """
 
-CARD = """---
-layout: model
-title: Tiny BERT (cache test card)
-author: modelhub tests
-name: tiny_cache_test
-date: 2023-11-14
-tags: [en, embeddings, open_source]
-task: Embeddings
-language: en
-edition: Spark NLP 5.0.0
-spark_version: 3.0
-supported: true
-annotator: BertEmbeddings
----
-
-## Description
-
-This model was imported from Hugging Face ([link](https://huggingface.co/{repo})).
-"""
-
 
 @pytest.mark.slow
 def test_loader_process_keeps_its_entry_through_prune_and_rm(hf_hub, tmp_path, monkeypatch):
@@ -183,8 +164,15 @@ def test_loader_process_keeps_its_entry_through_prune_and_rm(hf_hub, tmp_path, m
     repo = "tests/tiny-cache-bert"
     hf_hub.add_repo(repo, {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file()})
     cards = tmp_path / "cards"
-    cards.mkdir()
-    (cards / "2023-11-14-tiny_cache_test_en.md").write_text(CARD.format(repo=repo))
+    write_card(
+        cards,
+        "2023-11-14-tiny_cache_test_en.md",
+        embeddings_card(
+            "tiny_cache_test",
+            title="Tiny BERT (cache test card)",
+            description=imported_from_hf(repo),
+        ),
+    )
     monkeypatch.setenv("MODELHUB_CARDS", str(cards))
     env = {**os.environ}
     env.pop("PYTHONDONTWRITEBYTECODE", None)

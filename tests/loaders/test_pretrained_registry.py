@@ -15,6 +15,7 @@ import pytest
 
 import modelhub
 from modelhub.loaders import BertEmbeddings
+from tests.cardgen import embeddings_card, imported_from_hf, s3_url
 from tests.loaders.reference import cosines, reference_tokens
 
 pytestmark = pytest.mark.slow
@@ -23,36 +24,6 @@ REPO = "sentence-transformers/all-MiniLM-L6-v2"
 ARTIFACT = "minilm_test_en_5.0.0_3.0_1700000000000.zip"
 TEXTS = ["I hate cancer", "Aspirin lowers the risk of myocardial infarction.", ""]
 
-CARD = """---
-layout: model
-title: MiniLM sentence embeddings (test card)
-author: modelhub tests
-name: minilm_test
-date: 2023-11-14
-tags: [en, embeddings, open_source]
-task: Embeddings
-language: en
-edition: Spark NLP 5.0.0
-spark_version: 3.0
-supported: true
-annotator: BertEmbeddings
----
-
-## Description
-
-This model was imported from Hugging Face ([link](https://huggingface.co/{repo})).
-
-{download}
-
-## Model Information
-
-{{:.table-model}}
-|---|---|
-|Model Name:|minilm_test|
-|Language:|en|
-|Case sensitive:|true|
-|Dimension:|768|
-"""
 
 FILES = (
     "config.json",
@@ -65,11 +36,18 @@ FILES = (
 )
 
 
-def _write_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, download: str) -> None:
+def _write_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, download: str | None) -> None:
     cards = tmp_path / "cards"
     cards.mkdir()
     (cards / "2023-11-14-minilm_test_en.md").write_text(
-        CARD.format(repo=REPO, download=download), encoding="utf-8"
+        embeddings_card(
+            "minilm_test",
+            title="MiniLM sentence embeddings (test card)",
+            description=imported_from_hf(REPO),
+            download=download,
+            table={"Case sensitive": "true", "Dimension": "768"},
+        ),
+        encoding="utf-8",
     )
     monkeypatch.setenv("MODELHUB_CARDS", str(cards))
 
@@ -95,7 +73,7 @@ def test_pretrained_from_the_local_hugging_face_hub(
     hf_hub, minilm_dir: Path, tmp_path: Path, monkeypatch, caplog
 ) -> None:
     hf_hub.add_repo(REPO, {f: (minilm_dir / f).read_bytes() for f in FILES})
-    _write_card(tmp_path, monkeypatch, download="")
+    _write_card(tmp_path, monkeypatch, download=None)
     with caplog.at_level(logging.WARNING, logger="modelhub"):
         model = modelhub.pretrained("minilm_test", "en", dtype="float32")
     # The card claims case sensitive and 768 dimensions; the artifact wins.
@@ -124,10 +102,7 @@ def test_pretrained_zip_from_the_local_s3(
             zf.write(minilm_dir / f, f)
     s3.put(f"public/models/{ARTIFACT}", buf.getvalue())
     monkeypatch.setenv("MODELHUB_S3_ENDPOINT", s3.endpoint)
-    download = (
-        f"[Download](https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models/{ARTIFACT})"
-    )
-    _write_card(tmp_path, monkeypatch, download=download)
+    _write_card(tmp_path, monkeypatch, download=s3_url(ARTIFACT))
     model = modelhub.pretrained("minilm_test", "en", dtype="float32", loader="bert")
     assert str(model.hf.root).startswith(str(Path(modelhub_cache())))
     _check(model, minilm_dir)

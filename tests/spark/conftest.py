@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.cardgen import embeddings_card, imported_from_hf, s3_url
+
 _SESSION_VARS = (
     "MODELHUB_CONFIG",
     "MODELHUB_CARDS",
@@ -163,66 +165,23 @@ def load_log(loads_dir: Path) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------- models
 
 TINY_REPO = "modelhub-tests/tiny-bert"
-TINY_CARD = """---
-layout: model
-title: Tiny BERT (Spark test card)
-author: modelhub tests
-name: tiny_bert_spark
-date: 2023-11-14
-tags: [en, embeddings, open_source]
-task: Embeddings
-language: en
-edition: Spark NLP 5.0.0
-spark_version: 3.0
-supported: true
-annotator: BertEmbeddings
----
-
-## Description
-
-This model was imported from Hugging Face ([link](https://huggingface.co/{repo})).
-
-## Model Information
-
-{{:.table-model}}
-|---|---|
-|Model Name:|tiny_bert_spark|
-|Language:|en|
-|Case sensitive:|false|
-|Dimension:|32|
-"""
+TINY_CARD = embeddings_card(
+    "tiny_bert_spark",
+    title="Tiny BERT (Spark test card)",
+    description=imported_from_hf(TINY_REPO),
+    table={"Case sensitive": "false", "Dimension": "32"},
+)
 
 SPARKNLP_ARTIFACT = "bert_tiny_sparknlp_en_3.4.0_3.0_1645440129466.zip"
-SPARKNLP_CARD = """---
-layout: model
-title: Tiny BERT in a Spark NLP zip (Spark test card)
-author: modelhub tests
-name: bert_tiny_sparknlp
-date: 2022-02-21
-tags: [en, embeddings, open_source]
-task: Embeddings
-language: en
-edition: Spark NLP 3.4.0
-spark_version: 3.0
-supported: true
-annotator: BertEmbeddings
----
-
-## Description
-
-A tiny random BERT saved in Spark NLP's layout.
-
-[Download](https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models/{artifact})
-
-## Model Information
-
-{{:.table-model}}
-|---|---|
-|Model Name:|bert_tiny_sparknlp|
-|Language:|en|
-|Case sensitive:|false|
-|Dimension:|32|
-"""
+SPARKNLP_CARD = embeddings_card(
+    "bert_tiny_sparknlp",
+    title="Tiny BERT in a Spark NLP zip (Spark test card)",
+    description="A tiny random BERT saved in Spark NLP's layout.",
+    date="2022-02-21",
+    lib_version="3.4.0",
+    download=s3_url(SPARKNLP_ARTIFACT),
+    table={"Case sensitive": "false", "Dimension": "32"},
+)
 
 
 @pytest.fixture(scope="session")
@@ -234,16 +193,10 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def cards_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from modelhub.registry.resolve import reset_default_catalog
-
     cards = tmp_path / "cards"
     cards.mkdir()
     monkeypatch.setenv("MODELHUB_CARDS", str(cards))
-    # The process-wide catalog is re-read only every few seconds; this test's
-    # cards folder is new, so drop the previous test's catalog now.
-    reset_default_catalog()
     yield cards
-    reset_default_catalog()
 
 
 @pytest.fixture
@@ -251,9 +204,7 @@ def tiny_bert(hf_hub: Any, tiny_bert_dir: Path, cards_dir: Path) -> str:
     """``tiny_bert_spark``: a transformers directory on the local Hugging Face hub."""
     files = {p.name: p.read_bytes() for p in tiny_bert_dir.iterdir() if p.is_file()}
     hf_hub.add_repo(TINY_REPO, files)
-    (cards_dir / "2023-11-14-tiny_bert_spark_en.md").write_text(
-        TINY_CARD.format(repo=TINY_REPO), encoding="utf-8"
-    )
+    (cards_dir / "2023-11-14-tiny_bert_spark_en.md").write_text(TINY_CARD, encoding="utf-8")
     return "tiny_bert_spark"
 
 
@@ -267,7 +218,5 @@ def sparknlp_bert(s3: Any, cards_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
         pytest.skip("the sparknlp_bert entry point is not installed (pip install -e .)")
     s3.put(f"public/models/{SPARKNLP_ARTIFACT}", (FIXTURES / f"{ZIPS['onnx']}.zip").read_bytes())
     monkeypatch.setenv("MODELHUB_S3_ENDPOINT", s3.endpoint)
-    (cards_dir / "2022-02-21-bert_tiny_sparknlp_en.md").write_text(
-        SPARKNLP_CARD.format(artifact=SPARKNLP_ARTIFACT), encoding="utf-8"
-    )
+    (cards_dir / "2022-02-21-bert_tiny_sparknlp_en.md").write_text(SPARKNLP_CARD, encoding="utf-8")
     return "bert_tiny_sparknlp"

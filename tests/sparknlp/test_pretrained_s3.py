@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import modelhub
+from tests.cardgen import embeddings_card, s3_url, write_card
 
 from .conftest import FIXTURES, ZIPS
 from .reference import first_piece_vectors
@@ -17,36 +18,15 @@ from .reference import first_piece_vectors
 pytestmark = pytest.mark.slow
 
 ARTIFACT = "bert_tiny_sparknlp_en_3.4.0_3.0_1645440129466.zip"
-CARD = """---
-layout: model
-title: Tiny BERT in a Spark NLP zip (test card)
-author: modelhub tests
-name: bert_tiny_sparknlp
-date: 2022-02-21
-tags: [en, embeddings, open_source]
-task: Embeddings
-language: en
-edition: Spark NLP 3.4.0
-spark_version: 3.0
-supported: true
-annotator: BertEmbeddings
----
-
-## Description
-
-A tiny random BERT saved by TensorFlow in Spark NLP's layout.
-
-[Download](https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models/{artifact})
-
-## Model Information
-
-{{:.table-model}}
-|---|---|
-|Model Name:|bert_tiny_sparknlp|
-|Language:|en|
-|Case sensitive:|false|
-|Dimension:|32|
-"""
+SPARKNLP_CARD = embeddings_card(
+    "bert_tiny_sparknlp",
+    title="Tiny BERT in a Spark NLP zip (test card)",
+    description="A tiny random BERT saved by TensorFlow in Spark NLP's layout.",
+    date="2022-02-21",
+    lib_version="3.4.0",
+    download=s3_url(ARTIFACT),
+    table={"Case sensitive": "false", "Dimension": "32"},
+)
 
 
 @pytest.mark.parametrize("variant", ["tf1", "onnx"])
@@ -60,8 +40,7 @@ def test_pretrained_spark_nlp_zip_from_the_local_s3(
     s3.put(f"public/models/{ARTIFACT}", (FIXTURES / f"{ZIPS[variant]}.zip").read_bytes())
     monkeypatch.setenv("MODELHUB_S3_ENDPOINT", s3.endpoint)
     cards = tmp_path / "cards"
-    cards.mkdir()
-    (cards / "2022-02-21-bert_tiny_sparknlp_en.md").write_text(CARD.format(artifact=ARTIFACT))
+    write_card(cards, "2022-02-21-bert_tiny_sparknlp_en.md", SPARKNLP_CARD)
     monkeypatch.setenv("MODELHUB_CARDS", str(cards))
 
     model = modelhub.pretrained("bert_tiny_sparknlp", "en", dtype="float32")

@@ -1,0 +1,65 @@
+"""Model cards the tests write: the shape of a real Models Hub embeddings card,
+with only what a test varies as arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+S3_PUBLIC = "https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models"
+
+
+def embeddings_card(
+    name: str,
+    *,
+    title: str,
+    description: str,
+    date: str = "2023-11-14",
+    lib_version: str = "5.0.0",
+    download: str | None = None,
+    table: dict[str, str] | None = None,
+) -> str:
+    """A BertEmbeddings card for ``name`` (English). ``download`` is the
+    Download link's target (e.g. ``s3_url(artifact)``); ``table`` adds rows to
+    the Model Information table after the name and language."""
+    rows = {"Model Name": name, "Language": "en", **(table or {})}
+    link = f"[Download]({download})\n\n" if download else ""
+    table_text = "".join(f"|{k}:|{v}|\n" for k, v in rows.items())
+    return f"""---
+layout: model
+title: {title}
+author: modelhub tests
+name: {name}
+date: {date}
+tags: [en, embeddings, open_source]
+task: Embeddings
+language: en
+edition: Spark NLP {lib_version}
+spark_version: 3.0
+supported: true
+annotator: BertEmbeddings
+---
+
+## Description
+
+{description}
+
+{link}## Model Information
+
+{{:.table-model}}
+|---|---|
+{table_text}"""
+
+
+def imported_from_hf(repo: str) -> str:
+    return f"This model was imported from Hugging Face ([link](https://huggingface.co/{repo}))."
+
+
+def s3_url(artifact: str) -> str:
+    return f"{S3_PUBLIC}/{artifact}"
+
+
+def write_card(folder: Path, filename: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
+    path.write_text(text, encoding="utf-8")
+    return path
