@@ -5,7 +5,9 @@ reclaimed.
 Everything here only reads.  A directory that lacks the cache marker is
 refused (:func:`open_store`), and symbolic links are never followed: a link
 found where modelhub keeps its own files is reported as an orphan (the link
-itself, never its target).
+itself, never its target).  Files modelhub never makes (a plain file where it
+keeps entry or download directories, anything but ``*.part`` and sidecars in
+a download directory) are reported as unknown and never offered for removal.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import stat
 import time
@@ -23,14 +26,15 @@ from typing import Any
 
 from modelhub.errors import CacheError
 from modelhub.registry.store import (
-    _OWN_NAMES,
     MANIFEST_NAME,
-    MARKER_NAME,
     Entry,
     FileProblem,
     Store,
     atomic_write,
+    not_a_cache,
 )
+
+log = logging.getLogger(__name__)
 
 VERIFIED_NAME = "verified"  # entries/<id>/verified: the last full verification
 DAY = 86400.0
@@ -44,22 +48,24 @@ def open_store(settings: Any = None, *, create: bool = False) -> Store:
     """The configured cache, refusing a directory that is not one.
 
     A root that exists without the ``.modelhub-cache`` marker (``/``, a home
-    directory, any folder with files) is never read as a cache nor deleted
-    from; nor is a cache whose own subdirectories are symbolic links."""
+    directory, any folder with files, even one whose folders happen to be
+    called ``downloads`` or ``tmp``) is never read as a cache nor deleted
+    from; nor is a cache whose own subdirectories are symbolic links.  Only
+    an empty root, or what a first pull writes before the marker (see
+    :meth:`Store.foreign_item`), passes without it: there is nothing to delete."""
     store = Store.from_settings(settings)
     root = store.root
     if os.path.lexists(root) and not store.has_marker():
-        # Empty, or only what modelhub itself writes before the first pull
-        # (the catalog index): nothing anyone else owns can be in there.
-        ours = root.is_dir() and not root.is_symlink()
-        if ours and all(p.name in _OWN_NAMES for p in root.iterdir()):
+        try:
+            foreign = store.foreign_item()
+        except OSError as exc:
+            raise CacheError(f"cannot read the cache directory {root}: {exc}") from exc
+        if foreign is None:
             if create:
                 store.ensure_layout()
             return store
-        raise CacheError(
-            f"{root} has no {MARKER_NAME} marker: it is not a modelhub cache, so modelhub "
-            "refuses to inspect or delete anything in it; check MODELHUB_CACHE"
-        )
+        if not store.has_marker():  # else a first pull wrote it meanwhile
+            raise not_a_cache(root, foreign)
     for d in (store.entries_dir, store.downloads_dir, store.tmp_dir, store.trash_dir):
         if d.is_symlink():
             raise CacheError(
@@ -136,9 +142,10 @@ class Leftover:
     ``"staging"`` (tmp/), ``"trash"``, ``"stale_content"`` (old files of an
     entry, kept while it was in use), ``"no_manifest"`` (an entry directory
     that never completed), ``"link"`` (a symbolic link where modelhub keeps
-    its own files: only the link is ever removed).  ``busy`` is True while a
-    live process is writing it; ``key`` names the entry it belongs to when
-    known."""
+    its own files: only the link is ever removed), ``"unknown"`` (a file
+    modelhub never makes: only in :attr:`Inventory.unknown`, never removed).
+    ``busy`` is True while a live process is writing it; ``key`` names the
+    entry it belongs to when known."""
 
     kind: str
     path: Path
@@ -169,6 +176,9 @@ class Inventory:
     leftovers: tuple[Leftover, ...]
     catalog_size: int = 0
     exists: bool = True
+    # Files modelhub never makes, found where it keeps its own: reported
+    # (kind "unknown"), never removed, so apart from ``leftovers``.
+    unknown: tuple[Leftover, ...] = ()
 
     @property
     def partials(self) -> tuple[Leftover, ...]:
@@ -367,6 +377,7 @@ def scan(settings: Any = None, *, store: Store | None = None, check: bool = True
         return Inventory(store.root, (), (), (), exists=False)
     rows: list[CacheEntry] = []
     leftovers: list[Leftover] = []
+    unknown: list[Leftover] = []
     complete_ids: set[str] = set()
     for item in _scandir(store.entries_dir):
         path = Path(item.path)
@@ -374,7 +385,8 @@ def scan(settings: Any = None, *, store: Store | None = None, check: bool = True
             leftovers.append(Leftover("link", path, 0, _mtime(path)))
             continue
         if not item.is_dir(follow_symlinks=False):
-            leftovers.append(Leftover("no_manifest", path, tree_size(path), _mtime(path)))
+            # Entries are directories: a plain file here is someone else's.
+            unknown.append(Leftover("unknown", path, tree_size(path), _mtime(path)))
             continue
         entry = _read_entry(store, path)
         if entry is None:
@@ -396,19 +408,28 @@ def scan(settings: Any = None, *, store: Store | None = None, check: bool = True
     incomplete: dict[str, list[Leftover]] = {}
     for d in _scandir(store.downloads_dir):
         dpath = Path(d.path)
-        if d.is_symlink() or not d.is_dir(follow_symlinks=False):
-            leftovers.append(Leftover("link" if d.is_symlink() else "partial", dpath, 0, 0.0))
+        if d.is_symlink():
+            leftovers.append(Leftover("link", dpath, 0, _mtime(dpath)))
+            continue
+        if not d.is_dir(follow_symlinks=False):
+            # Partials live in downloads/<id>/: a plain file here is not one.
+            unknown.append(Leftover("unknown", dpath, tree_size(dpath), _mtime(dpath)))
             continue
         for f in _scandir(dpath):
-            if not f.name.endswith(".part"):
-                continue
             p = Path(f.path)
+            if not f.name.endswith(".part"):
+                if not _partial_companion(f.name):
+                    unknown.append(Leftover("unknown", p, tree_size(p), _mtime(p)))
+                continue
             try:
                 st = f.stat(follow_symlinks=False)
             except OSError:
                 continue
             if f.is_symlink():
                 leftovers.append(Leftover("link", p, 0, st.st_mtime))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                unknown.append(Leftover("unknown", p, tree_size(p), st.st_mtime))
                 continue
             busy = not _lock_free(p)
             lo = Leftover(
@@ -454,7 +475,28 @@ def scan(settings: Any = None, *, store: Store | None = None, check: bool = True
         )
     rows = mark_superseded(rows)
     catalog = tree_size(store.root / "catalog")
-    return Inventory(store.root, tuple(rows), tuple(inc_rows), tuple(leftovers), catalog)
+    if unknown:
+        log.warning(
+            "%d file(s) in %s were not made by modelhub and are left alone: %s",
+            len(unknown),
+            store.root,
+            ", ".join(str(x.path) for x in unknown[:5]) + (", ..." if len(unknown) > 5 else ""),
+        )
+    return Inventory(
+        store.root,
+        tuple(rows),
+        tuple(inc_rows),
+        tuple(leftovers),
+        catalog,
+        unknown=tuple(unknown),
+    )
+
+
+def _partial_companion(name: str) -> bool:
+    """A sidecar (``<token>.json``) or an unfinished atomic write of one
+    (``.<token>.json.<hex>.tmp``): modelhub's, so not reported as unknown;
+    a sidecar goes with its partial, neither is ever removed alone."""
+    return name.endswith(".json") or (name.startswith(".") and name.endswith(".tmp"))
 
 
 def _scandir(path: Path) -> Iterator[os.DirEntry[str]]:

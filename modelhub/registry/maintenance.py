@@ -558,6 +558,9 @@ def _remove_leftover(store: Store, x: Leftover) -> bool:
         except FileNotFoundError:
             return True
         try:
+            # Only a regular file is a partial (scan classes nothing else as one).
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{x.path} is not a regular file")
             # Held while we unlink: a writer cannot adopt it meanwhile.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

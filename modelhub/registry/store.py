@@ -71,6 +71,11 @@ CACHEDIR_TAG = (
 _OWN_NAMES = frozenset(
     {"CACHEDIR.TAG", "catalog", "entries", "downloads", "locks", "tmp", "trash", MARKER_NAME}
 )
+# Where maintenance deletes things.  Names are not proof of ownership: a root
+# without the marker is only taken as a cache while these are empty (what a
+# first pull leaves if it stops before writing the marker), so a user's
+# ``downloads/`` or ``tmp/`` is never adopted, nor pruned.
+_DATA_DIRS = frozenset({"entries", "downloads", "tmp", "trash"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
@@ -127,6 +132,29 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int = FIL
 
 def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def not_a_cache(root: Path, foreign: Path) -> CacheError:
+    """The refusal for a root without the marker that holds ``foreign``."""
+    what = "is not a directory" if foreign == root else f"holds {foreign}, not made by modelhub"
+    return CacheError(
+        f"{root} has no {MARKER_NAME} marker and {what}: it is not a modelhub cache, so "
+        "modelhub refuses to use, inspect or delete anything in it; point MODELHUB_CACHE at "
+        "a modelhub cache or an empty directory (if this is a modelhub cache that lost its "
+        f"marker and holds nothing of yours, recreate it: touch {root / MARKER_NAME})"
+    )
+
+
+def permission_error(exc: PermissionError, path: Path) -> CacheError:
+    """A cache directory this user may not write: in a shared cache, usually
+    one made by another member of the group before its modes were shared."""
+    where = exc.filename or path
+    return CacheError(
+        f"permission denied writing {where} in the modelhub cache: check its group "
+        "permissions (you must be in the cache's group, and its owner can make the "
+        f"directories group-writable: chmod -R g+rwX {path}), or set MODELHUB_CACHE to a "
+        "cache of your own"
+    )
 
 
 # --------------------------------------------------------------------------- manifest
@@ -327,6 +355,8 @@ class ArtifactLock:
                 self._lock.acquire(timeout=self.poll)
             except Timeout:
                 pass
+            except PermissionError as exc:
+                raise permission_error(exc, self.path.parent) from exc
             else:
                 self.held = True
                 with contextlib.suppress(OSError):
@@ -457,12 +487,28 @@ def _close_fd(fd: int) -> None:
 
 def _open_use_file(path: Path) -> int | None:
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_MODE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_MODE)
     except OSError:
         try:  # a read-only shared cache: flock works on a read-only descriptor too
             return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
+    # The umask masked the mode: other members of the group open it too.  Only
+    # the owner may chmod; anyone else's file keeps the mode its owner gave it.
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, LOCK_MODE)
+    return fd
+
+
+def _shared_mkdir(d: Path) -> None:
+    """Creates ``d`` (if missing) writable by the group: other members add
+    partials, pins and use records there.  chmod because the umask masks mkdir."""
+    try:
+        d.mkdir(mode=SHARED_DIR_MODE)
+    except FileExistsError:
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(d, SHARED_DIR_MODE)
 
 
 def delete_path(path: Path) -> None:
@@ -544,17 +590,34 @@ class Store:
     def has_marker(self) -> bool:
         return (self.root / MARKER_NAME).is_file()
 
+    def foreign_item(self) -> Path | None:
+        """For a root without the marker: something in it modelhub did not
+        make (the root is then not a cache), or None when it is empty or holds
+        only what exists before the marker: the catalog index, lock files and
+        empty layout directories.  Raises OSError when the root is unreadable.
+        A root that is a link is followed (the user named it); links inside are not."""
+        if not self.root.is_dir():
+            return self.root
+        for p in sorted(self.root.iterdir()):
+            if p.name not in _OWN_NAMES:
+                return p
+            if p.name in _DATA_DIRS:
+                if p.is_symlink() or not p.is_dir():
+                    return p
+                inside = next(p.iterdir(), None)
+                if inside is not None:
+                    return inside
+        return None
+
     def ensure_layout(self) -> None:
         try:
             if self.root.exists() and not self.has_marker():
                 if not self.root.is_dir():
                     raise CacheError(f"cache path {self.root} exists and is not a directory")
-                if any(p.name not in _OWN_NAMES for p in self.root.iterdir()):
-                    raise CacheError(
-                        f"{self.root} is not empty and has no {MARKER_NAME} marker: refusing to "
-                        "use it as the modelhub cache; point MODELHUB_CACHE at an empty or "
-                        "modelhub-made directory"
-                    )
+                foreign = self.foreign_item()
+                # A concurrent first pull may have written the marker meanwhile.
+                if foreign is not None and not self.has_marker():
+                    raise not_a_cache(self.root, foreign)
             for d in (
                 self.root,
                 self.entries_dir,
@@ -573,6 +636,8 @@ class Store:
             if not self.has_marker():
                 marker = {"format": CACHE_FORMAT, "created": time.time(), "tool": "modelhub"}
                 atomic_write(self.root / MARKER_NAME, json.dumps(marker).encode(), fsync=False)
+        except PermissionError as exc:
+            raise permission_error(exc, self.root) from exc
         except OSError as exc:
             raise CacheError(f"cannot create the cache at {self.root}: {exc}") from exc
 
@@ -644,11 +709,14 @@ class Store:
         if entry is None:
             return False
         marker = entry.dir / PINNED_NAME
-        if pinned:
-            atomic_write(marker, b"pinned\n", fsync=False)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
+        try:
+            if pinned:
+                atomic_write(marker, b"pinned\n", fsync=False)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    marker.unlink()
+        except PermissionError as exc:
+            raise permission_error(exc, entry.dir) from exc
         return True
 
     # ---- in-use leases
@@ -706,7 +774,13 @@ class Store:
         so its flock is free) when there is one, else a new unique file."""
         self.ensure_layout()
         d = self.downloads_dir / entry_id(key)
-        d.mkdir(exist_ok=True)
+        try:
+            return self._open_partial(d, url)
+        except PermissionError as exc:
+            raise permission_error(exc, self.downloads_dir) from exc
+
+    def _open_partial(self, d: Path, url: str) -> Partial:
+        _shared_mkdir(d)
         for sidecar_path in sorted(d.glob("*.json")):
             try:
                 sidecar = json.loads(sidecar_path.read_text())
@@ -728,6 +802,7 @@ class Store:
         token = secrets.token_hex(8)
         part = d / f"{token}.part"
         fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)  # group-readable whatever the umask, like every file
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         p = Partial(part, d / f"{token}.json", fd, {"url": url})
         p.save()
@@ -737,7 +812,10 @@ class Store:
         """A new, unique, empty directory under tmp/ (renamed into place by install)."""
         self.ensure_layout()
         d = self.tmp_dir / f"{entry_id(key)}.{secrets.token_hex(6)}"
-        d.mkdir(mode=DIR_MODE)
+        try:
+            d.mkdir(mode=DIR_MODE)
+        except PermissionError as exc:
+            raise permission_error(exc, self.tmp_dir) from exc
         return d
 
     # ---- writing
@@ -747,7 +825,11 @@ class Store:
         mtime_ns=0: stamps are taken here."""
         self.ensure_layout()
         d = self.entry_dir(key)
-        d.mkdir(exist_ok=True, mode=DIR_MODE)
+        try:
+            # Group-writable: other members pin it and record its use.
+            _shared_mkdir(d)
+        except PermissionError as exc:
+            raise permission_error(exc, self.entries_dir) from exc
         old = self.lookup(key)
         content = f"c-{secrets.token_hex(6)}"
         files: list[FileRecord] = []
@@ -794,6 +876,8 @@ class Store:
                 shutil.rmtree(staged, ignore_errors=True)
             if is_disk_full(exc):
                 raise CacheError(f"disk full while installing {key} into {self.root}") from exc
+            if isinstance(exc, PermissionError):
+                raise permission_error(exc, d) from exc
             raise CacheError(f"cannot install {key} into {d}: {exc}") from exc
         if old is not None and old.manifest.content != content:
             # Someone may still read the old files: leave them (a stale

@@ -44,6 +44,117 @@ def test_a_directory_without_the_marker_is_refused(tmp_path, monkeypatch, capsys
     assert r.returncode == 2 and (precious / "thesis.tex").exists()
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _user_files_under_cache_names(root: Path) -> dict[str, bytes]:
+    """A user's directory that only uses names modelhub uses at a cache root."""
+    (root / "downloads").mkdir(parents=True)
+    (root / "downloads" / "report.pdf").write_bytes(b"%PDF report")
+    project = root / "tmp" / "project"
+    project.mkdir(parents=True)
+    (project / "main.py").write_text("print('mine')")
+    (root / "entries").mkdir()
+    (root / "entries" / "notes.txt").write_text("mine too")
+    old = time.time() - 3 * 86400
+    for p in (project / "main.py", project, root / "downloads" / "report.pdf"):
+        os.utime(p, (old, old))
+    return _files(root)
+
+
+def test_a_markerless_directory_with_cache_names_is_refused(tmp_path, monkeypatch, capsys):
+    """Names alone (entries/, downloads/, tmp/) do not make a cache: without the
+    marker nothing in them is deleted, and nothing adopts the directory."""
+    mine = tmp_path / "mine"
+    before = _user_files_under_cache_names(mine)
+    # the audit's reproduction, as a real process
+    r = run_cli("cache", "prune", "--yes", env={"MODELHUB_CACHE": str(mine)})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert str(mine) in r.stderr and "no .modelhub-cache marker" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert _files(mine) == before
+    monkeypatch.setenv("MODELHUB_CACHE", str(mine))
+    for args in (
+        ("prune", "--yes"),
+        ("prune", "--max-size", "0", "--older-than", "0d", "--yes"),
+        ("clear", "--yes"),
+        ("rm", "report", "--yes"),
+        ("verify", "--all", "--repair"),
+        ("pin", "report"),
+        ("unpin", "report"),
+        ("ls",),
+        ("du",),
+        ("verify", "--all"),
+    ):
+        rc, _, err = cli("cache", *args, capsys=capsys)
+        assert rc == 2 and str(mine) in err and "no .modelhub-cache marker" in err, (args, err)
+    for call in (cache.prune, cache.clear, cache.entries, lambda: cache.pin("report")):
+        with pytest.raises(CacheError, match=r"no \.modelhub-cache marker"):
+            call()
+    # a pull does not adopt it either (it would write the marker)
+    with pytest.raises(CacheError, match="marker"):
+        store().ensure_layout()
+    assert _files(mine) == before
+    assert not (mine / ".modelhub-cache").exists()
+    assert sorted(p.name for p in mine.iterdir()) == ["downloads", "entries", "tmp"]
+
+
+def test_a_new_cache_without_its_marker_yet_is_still_used(tmp_path, monkeypatch, capsys):
+    """An empty directory, or what a first pull leaves before the marker (the
+    catalog index, empty layout directories, lock files), is taken as a cache."""
+    fresh = tmp_path / "fresh"
+    for d in ("entries", "downloads", "tmp", "trash"):
+        (fresh / d).mkdir(parents=True)
+    (fresh / "catalog").mkdir()
+    (fresh / "catalog" / "index-abc.mhx").write_bytes(b"index")
+    (fresh / "locks").mkdir()
+    (fresh / "locks" / "x-00000000.use").write_bytes(b"")
+    monkeypatch.setenv("MODELHUB_CACHE", str(fresh))
+    rc, data = cli_json("cache", "prune", "--max-size", "0", "--yes", capsys=capsys)
+    assert rc == 0 and data["removed"] == []
+    assert cache.entries() == []
+    install("first", {"f": b"f"})
+    assert (fresh / ".modelhub-cache").is_file()
+    assert [e.name for e in cache.entries()] == ["first"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("MODELHUB_CACHE", str(empty))
+    rc, data = cli_json("cache", "clear", "--yes", capsys=capsys)
+    assert rc == 0 and data["removed"] == []
+
+
+def test_unknown_files_inside_a_cache_are_never_deleted(capsys):
+    """Only ``*.part`` files (and their sidecars) are partial downloads; a
+    plain file where modelhub keeps directories is reported, never removed."""
+    install("kept", {"f": b"k" * 10})
+    st = store()
+    old = time.time() - 3 * 86400
+    foreign = [
+        st.downloads_dir / "report.pdf",
+        st.downloads_dir / "x-12345678" / "notes.txt",
+        st.entries_dir / "notes.txt",
+    ]
+    for p in foreign:
+        p.parent.mkdir(exist_ok=True)
+        p.write_text("mine")
+        os.utime(p, (old, old))
+    part = st.downloads_dir / "x-12345678" / "abc.part"
+    part.write_bytes(b"p" * 100)
+    part.with_suffix(".json").write_text(json.dumps({"url": "https://example.test/x"}))
+    os.utime(part, (old, old))
+    inv = cache.inventory(check=False)
+    assert [x.path for x in inv.partials] == [part]
+    assert sorted(x.path for x in inv.unknown) == sorted(foreign)
+    assert not any(x.path in foreign for x in inv.leftovers)
+    rc, data = cli_json("cache", "prune", "--max-size", "0", "--yes", capsys=capsys)
+    assert rc == 0 and str(part) in [r["path"] for r in data["removed"]]
+    assert not part.exists() and not part.with_suffix(".json").exists()
+    rc, data = cli_json("cache", "clear", "--yes", capsys=capsys)
+    assert rc == 0 and cache.entries() == []
+    assert all(p.read_text() == "mine" for p in foreign)
+
+
 def test_links_inside_the_cache_are_never_followed(tmp_path, capsys):
     outside = tmp_path / "outside"
     outside.mkdir()

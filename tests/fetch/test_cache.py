@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -237,3 +238,87 @@ def test_dead_holder_on_this_host_is_stale(tmp_path):
     assert not lock._is_stale(
         {"host": socket.gethostname(), "pid": os.getppid(), "updated": time.time()}
     )
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o022], ids=["umask077", "umask022"])
+def test_shared_cache_modes_do_not_depend_on_the_umask(http_server, umask):
+    """Another member of the group must be able to add partials, pin, record
+    use and take leases: the directories they write into are group-writable,
+    locks and leases group-writable, files group-readable, whatever the umask."""
+    from modelhub.registry.store import DIR_MODE, FILE_MODE, LOCK_MODE, SHARED_DIR_MODE
+
+    assert SHARED_DIR_MODE & 0o070 == 0o070 and LOCK_MODE & 0o060 == 0o060
+    assert FILE_MODE & 0o040 and DIR_MODE & 0o050 == 0o050
+    old = os.umask(umask)
+    try:
+        art, r = _pulled(http_server, b"g" * 5000)
+        st = store()
+        eid = entry_id(art.key)
+        partial = st.open_partial(art.key, "https://example.test/other")
+        lease = st.lease(art.key)
+        assert st.set_pinned(art.key)
+        try:
+            for d in (
+                st.root,
+                st.entries_dir,
+                st.downloads_dir,
+                st.locks_dir,
+                st.tmp_dir,
+                st.trash_dir,
+                st.entries_dir / eid,
+                st.downloads_dir / eid,
+            ):
+                assert _mode(d) == SHARED_DIR_MODE, (d, oct(_mode(d)))
+            for f in (st.locks_dir / f"{eid}.lock", st.locks_dir / f"{eid}.use"):
+                assert _mode(f) == LOCK_MODE, (f, oct(_mode(f)))
+            for f in (
+                r.path / "m.bin",
+                st.entries_dir / eid / "manifest.json",
+                st.entries_dir / eid / LAST_USED_NAME,
+                st.entries_dir / eid / "pinned",
+                partial.path,
+                partial.sidecar_path,
+            ):
+                assert _mode(f) == FILE_MODE, (f, oct(_mode(f)))
+            assert _mode(r.path) == DIR_MODE
+        finally:
+            lease.release()
+            partial.discard()
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("where", ["downloads", "locks", "tmp", "entries"])
+def test_a_cache_directory_we_cannot_write_is_a_clear_error(http_server, monkeypatch, where):
+    """What a group member without write access sees: the path and what to
+    check, not a traceback of a PermissionError (simulated: tests run as root)."""
+    from modelhub.errors import CacheError
+
+    art = artifact(Source("https", http_server.add("/p.bin", b"p" * 100)))
+    st = store()
+    st.ensure_layout()
+    denied = getattr(st, f"{where}_dir")
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def check(path) -> None:
+        if os.fspath(path).startswith(os.fspath(denied) + os.sep):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+
+    def fake_open(path, *a, **kw):
+        check(path)
+        return real_open(path, *a, **kw)
+
+    def fake_mkdir(path, *a, **kw):
+        check(path)
+        return real_mkdir(path, *a, **kw)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "mkdir", fake_mkdir)
+    with pytest.raises(CacheError) as exc:
+        pull_result(art, retry=FAST_RETRY)
+    msg = str(exc.value)
+    assert os.fspath(denied) in msg and "group" in msg and "permission" in msg.lower(), msg
