@@ -39,7 +39,7 @@ _LAZY: dict[str, str] = {
     "load_card": "modelhub.cards",
     "load_cards": "modelhub.cards",
     "ModelCard": "modelhub.cards",
-    "resolve": "modelhub.registry",
+    "resolve": "modelhub.api",  # registry resolve + the installed loaders' engines
     "pull": "modelhub.registry",
     "Artifact": "modelhub.registry",
     "pretrained": "modelhub.api",

@@ -8,8 +8,10 @@ and it imports both lazily so ``import modelhub`` stays cheap.
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelhub.loaders.discovery import (
     accepted_engines,
@@ -17,8 +19,69 @@ from modelhub.loaders.discovery import (
     installed_loaders,
     load_path,
 )
+from modelhub.registry.resolve import DEFAULT_FOLDER
+
+if TYPE_CHECKING:
+    from modelhub.registry.artifact import Artifact
+    from modelhub.registry.catalog import Catalog
 
 log = logging.getLogger(__name__)
+
+
+class _Installed:
+    def __repr__(self) -> str:
+        return "INSTALLED_ENGINES"
+
+
+#: ``resolve(engines=...)`` default: the engines the installed loaders run.
+INSTALLED_ENGINES: Any = _Installed()
+
+# [sys.path the entry points were read with, their engines]
+_engines_seen: list[Any] = [None, ()]
+
+
+def installed_engines() -> list[str] | None:
+    """The record engines the installed loaders run, read from the loader
+    classes the entry points name (no torch imported) and kept while
+    ``sys.path`` stays the same; None when no loader is installed (then no
+    artifact is rejected by its engine, as in :func:`pretrained`)."""
+    key = tuple(sys.path)
+    if _engines_seen[0] != key:
+        _engines_seen[0], _engines_seen[1] = key, accepted_engines()
+    return list(_engines_seen[1]) or None
+
+
+def resolve(
+    name: str,
+    lang: str | None = "en",
+    *,
+    version: str | None = None,
+    folder: str | None = DEFAULT_FOLDER,
+    source: str | None = None,
+    engines: Collection[str] | None = INSTALLED_ENGINES,
+    lib_version: str | None = None,
+    spark_version: str | None = None,
+    catalog: Catalog | None = None,
+) -> Artifact:
+    """:func:`modelhub.registry.resolve.resolve` for callers that will load
+    the artifact here: ``engines`` defaults to what the installed loaders run
+    (others are ranked out; ``modelhub explain`` says why); ``engines=None``
+    accepts any engine."""
+    from modelhub.registry.resolve import resolve as registry_resolve
+
+    if engines is INSTALLED_ENGINES:
+        engines = installed_engines()
+    return registry_resolve(
+        name,
+        lang,
+        version=version,
+        folder=folder,
+        source=source,
+        engines=engines,
+        lib_version=lib_version,
+        spark_version=spark_version,
+        catalog=catalog,
+    )
 
 
 def local_model_dir(name: str | Path) -> Path | None:
@@ -139,4 +202,11 @@ class BertSentenceEmbeddings(BertEmbeddings):
     default_name = "sent_small_bert_L2_768"
 
 
-__all__ = ["BertEmbeddings", "BertSentenceEmbeddings", "pretrained"]
+__all__ = [
+    "INSTALLED_ENGINES",
+    "BertEmbeddings",
+    "BertSentenceEmbeddings",
+    "installed_engines",
+    "pretrained",
+    "resolve",
+]

@@ -358,6 +358,22 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raise ConfigError(f"{where}: '{key}' must be a string")
         return env.get(env_key) or value
 
+    def opt_target(key: str, env_key: str) -> str | None:
+        value = opt_str(key, env_key)
+        if value is not None:
+            # only when set: off the warm path otherwise
+            from modelhub.registry.versions import parse_target
+
+            try:
+                parse_target(value)
+            except ValueError:
+                origin = env_key if env.get(env_key) else f"{where}: '{key}'"
+                raise ConfigError(
+                    f"{origin}={value!r} is not a version: give numbers such as 5.5.1, "
+                    "or unset it for no upper bound"
+                ) from None
+        return value
+
     return Settings._from_text(
         {
             "cache_dir": cache_dir,
@@ -370,7 +386,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         bucket=opt_str("bucket", "MODELHUB_BUCKET") or DEFAULT_BUCKET,
         folders=_str_tuple(data, "folders", where) or DEFAULT_FOLDERS,
         private_folders=_str_tuple(data, "private_folders", where) or DEFAULT_PRIVATE_FOLDERS,
-        lib_version=opt_str("lib_version", "MODELHUB_LIB_VERSION"),
-        spark_version=opt_str("spark_version", "MODELHUB_SPARK_VERSION"),
+        lib_version=opt_target("lib_version", "MODELHUB_LIB_VERSION"),
+        spark_version=opt_target("spark_version", "MODELHUB_SPARK_VERSION"),
         extra=extra,
     )

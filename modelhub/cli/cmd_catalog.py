@@ -52,19 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("show", help="the artifact a name resolves to, with all its fields")
     _query_args(p)
+    _engine_args(p)
     p.add_argument("--sources", action="store_true", help="show where each field came from")
     p.add_argument("--json", action="store_true", help="JSON object for scripts")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("explain", help="every candidate for a name and why it lost or won")
     _query_args(p)
-    p.add_argument(
-        "--engine",
-        action="append",
-        dest="engines",
-        metavar="ENGINE",
-        help="an engine the caller can load (repeatable); others are rejected",
-    )
+    _engine_args(p)
     p.add_argument("--source", choices=("hf", "s3", "https"), help="preferred source kind")
     p.add_argument("--json", action="store_true", help="JSON object for scripts")
     p.set_defaults(func=cmd_explain)
@@ -87,8 +82,28 @@ def _query_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="model name (as pretrained() takes it) or nlu reference")
     p.add_argument("--lang", help="language (default: en, or the model's only language)")
     p.add_argument("--version", help="pin: library version, artifact name or timestamp")
-    p.add_argument("--folder", help="S3 folder (default: any)")
+    p.add_argument(
+        "--folder",
+        help="S3 folder (default: public/models, as resolve() and pretrained(); any: every folder)",
+    )
     _targets(p)
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--engine",
+        action="append",
+        dest="engines",
+        metavar="ENGINE",
+        help="an engine the caller can load (repeatable); others are rejected "
+        "(default: the engines the installed loaders run, see `modelhub loaders`)",
+    )
+    g.add_argument(
+        "--any-engine",
+        action="store_true",
+        help="do not reject artifacts by engine",
+    )
 
 
 def _usage(p: argparse.ArgumentParser) -> int:
@@ -101,11 +116,49 @@ def _settings(args: argparse.Namespace) -> Any:
 
     settings = load_settings()
     changes = {}
-    if getattr(args, "lib_version", None):
-        changes["lib_version"] = args.lib_version
-    if getattr(args, "spark_version", None):
-        changes["spark_version"] = args.spark_version
+    for key in ("lib_version", "spark_version"):
+        value = getattr(args, key, None)
+        if value:
+            _check_target(value, "--" + key.replace("_", "-"))
+            changes[key] = value
     return settings.with_changes(**changes) if changes else settings
+
+
+def _check_target(value: str, flag: str) -> None:
+    """A target without a version number is a usage error (exit 2), not
+    "no upper bound"."""
+    from modelhub.registry.versions import parse_target
+
+    try:
+        parse_target(value, flag)
+    except ValueError as exc:
+        from modelhub.errors import ConfigError
+
+        raise ConfigError(str(exc)) from None
+
+
+def _folder(args: argparse.Namespace) -> str | None:
+    """``--folder``: the folder resolve() searches by default; ``any`` (or
+    ``*``) for every folder."""
+    from modelhub.registry.resolve import DEFAULT_FOLDER
+
+    if args.folder is None:
+        return DEFAULT_FOLDER
+    folder = args.folder.strip().strip("/")
+    return None if folder.lower() in ("any", "*", "") else folder
+
+
+def _engines(args: argparse.Namespace) -> list[str] | None:
+    """``--engine``s, else what the installed loaders run (as
+    ``modelhub.resolve()`` and ``pretrained()``); None with ``--any-engine``.
+    Read from the loader classes: imports no torch."""
+    if args.any_engine:
+        return None
+    if args.engines:
+        return args.engines
+    from modelhub.api import installed_engines
+
+    return installed_engines()
 
 
 def _table(headers: list[str], rows: list[tuple[Any, ...]], out: Any) -> None:
@@ -242,7 +295,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         args.name,
         _default_lang(catalog, args.name, args.lang),
         version=args.version,
-        folder=args.folder,
+        folder=_folder(args),
+        engines=_engines(args),
         catalog=catalog,
     )
     if args.json:
@@ -287,9 +341,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         args.name,
         _default_lang(catalog, args.name, args.lang),
         version=args.version,
-        folder=args.folder,
+        folder=_folder(args),
         source=args.source,
-        engines=args.engines,
+        engines=_engines(args),
         catalog=catalog,
     )
     if args.json:

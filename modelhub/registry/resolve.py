@@ -17,6 +17,7 @@ The rule:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Collection
@@ -28,6 +29,7 @@ from modelhub.registry.versions import (
     Version,
     format_version,
     is_compatible,
+    parse_target,
     parse_version,
     same_version,
     why_incompatible,
@@ -36,6 +38,8 @@ from modelhub.registry.versions import (
 if TYPE_CHECKING:
     from modelhub.registry.artifact import Artifact
     from modelhub.registry.catalog import Catalog
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FOLDER = "public/models"
 _SOURCES = ("hf", "s3", "https")
@@ -249,14 +253,23 @@ def _make_query(
         name=name,
         lang=_norm_lang(lang),
         folder=folder or None,
-        lib_target=parse_version(lib_version if lib_version is not None else settings.lib_version),
-        spark_target=parse_version(
-            spark_version if spark_version is not None else settings.spark_version
-        ),
+        lib_target=_target(lib_version, settings.lib_version, "lib_version"),
+        spark_target=_target(spark_version, settings.spark_version, "spark_version"),
         engines=frozenset(e.lower() for e in engines) if engines is not None else None,
         version=str(version) if version is not None else None,
         source=source,
     )
+
+
+def _target(given: str | None, configured: str | None, what: str) -> Version:
+    """The target ``given`` (else the configured one); text without a
+    version number is an error, not "no upper bound"."""
+    try:
+        return parse_target(given if given is not None else configured, what)
+    except ValueError as exc:
+        from modelhub.errors import ConfigError
+
+        raise ConfigError(str(exc)) from None
 
 
 def _lookup(catalog: Catalog, q: Query) -> tuple[Query, list[dict[str, Any]]]:
@@ -269,14 +282,21 @@ def _lookup(catalog: Catalog, q: Query) -> tuple[Query, list[dict[str, Any]]]:
     if stripped != q.name:
         recs = catalog.records_for(stripped)
         if recs:
+            _warn_stripped(q.name, stripped)
             return _with(q, name=stripped), recs
     ref = catalog.nlu_refs().get(stripped)
     if ref is not None:
         name, ref_lang = ref
         recs = catalog.records_for(name)
         if recs:
+            if stripped != q.name:
+                _warn_stripped(q.name, stripped)
             return _with(q, name=name, lang=_norm_lang(ref_lang), via=stripped), recs
     raise _not_found(catalog, q)
+
+
+def _warn_stripped(name: str, stripped: str) -> None:
+    log.warning("model name %r has surrounding spaces; resolving %r", name, stripped)
 
 
 def _with(q: Query, **changes: Any) -> Query:

@@ -44,6 +44,26 @@ def parse_version(value: object) -> Version:
     return tuple(parts)
 
 
+_NO_BOUND = ("", "none", "any")
+
+
+def parse_target(value: object, what: str = "version target") -> Version:
+    """A resolution target: ``None``, ``""``, ``"none"`` or ``"any"`` mean no
+    upper bound; anything else must hold a version number (``"5.5.1"``).
+    Raises :class:`ValueError` naming the value for text without one
+    (``"latest"``, ``"x.y"``), which :func:`parse_version` would read as no
+    bound."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NO_BOUND):
+        return ()
+    version = parse_version(value)
+    if not version:
+        raise ValueError(
+            f"{what} {value!r} is not a version: give numbers such as 5.5.1 "
+            "('none' for no upper bound)"
+        )
+    return version
+
+
 def format_version(version: Version) -> str:
     return ".".join(map(str, version))
 

@@ -83,6 +83,23 @@ def test_explain_table(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", "alpha_bert", "--lib-version", "1.0"]) == 1
 
 
+def test_version_target_without_a_number_is_a_usage_error(
+    hub: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["list", "--lib-version", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert "--lib-version" in err and "'latest'" in err
+    assert main(["explain", "alpha_bert", "--lib-version", "x.y"]) == 2
+    assert "'x.y'" in capsys.readouterr().err
+    assert main(["show", "alpha_bert", "--spark-version", "newest"]) == 2
+    assert "--spark-version" in capsys.readouterr().err
+    assert main(["list", "--lib-version", "none", "--all-versions", "--json"]) == 0  # no bound
+    assert "5.6.0" in capsys.readouterr().out
+    monkeypatch.setenv("MODELHUB_LIB_VERSION", "bogus")
+    assert main(["list", "--task", "embeddings", "--lang", "en"]) == 2
+    assert "MODELHUB_LIB_VERSION='bogus'" in capsys.readouterr().err
+
+
 def test_catalog_status_and_usage(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["catalog", "status"]) == 0
     out = capsys.readouterr().out

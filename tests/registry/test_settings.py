@@ -64,3 +64,18 @@ def test_text_paths_are_what_pathlib_makes(raw: str) -> None:
     assert s.path_text("cache_dir") == str(path)
     assert s.path_text("cards") == (str(path),)
     assert s.cache_dir == path
+
+
+@pytest.mark.parametrize("var", ["MODELHUB_LIB_VERSION", "MODELHUB_SPARK_VERSION"])
+def test_version_target_without_a_number_is_a_config_error(var: str, tmp_path: Path) -> None:
+    from modelhub.errors import ConfigError
+
+    env = {"MODELHUB_CACHE": str(tmp_path)}
+    with pytest.raises(ConfigError, match=f"{var}='bogus'"):
+        load_settings({**env, var: "bogus"})
+    field = var.removeprefix("MODELHUB_").lower()
+    assert getattr(load_settings({**env, var: "3.4"}), field) == "3.4"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('lib_version = "latest"\n')
+    with pytest.raises(ConfigError, match=r"'lib_version'.*'latest'"):
+        load_settings({**env, "MODELHUB_CONFIG": str(cfg)})

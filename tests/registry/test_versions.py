@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelhub.registry.versions import is_compatible, parse_version, same_version
+from modelhub.registry.versions import is_compatible, parse_target, parse_version, same_version
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,25 @@ def test_spark_nlp_compatibility_rule(candidate: str, target: str, ok: bool) -> 
 def test_same_version_ignores_trailing_zeros() -> None:
     assert same_version((3, 4), (3, 4, 0))
     assert not same_version((3, 4, 1), (3, 4))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5.5.1", (5, 5, 1)),
+        ("Spark NLP 3.4+", (3, 4)),
+        ((5, 5), (5, 5)),
+        (None, ()),
+        ("", ()),
+        (" None ", ()),
+        ("any", ()),
+    ],
+)
+def test_parse_target(text: object, expected: tuple[int, ...]) -> None:
+    assert parse_target(text) == expected
+
+
+@pytest.mark.parametrize("text", ["latest", "x.y", "bogus", "v"])
+def test_target_without_a_number_is_an_error(text: str) -> None:
+    with pytest.raises(ValueError, match=repr(text)):
+        parse_target(text)
