@@ -25,6 +25,7 @@ from modelhub.registry.index import (
     render_rows,
 )
 from modelhub.registry.metadata import MetadataLine
+from modelhub.registry.search import word_text
 from modelhub.registry.versions import format_version, parse_version
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,12 @@ def _group_key(rec: dict[str, Any]) -> tuple[str, str, str]:
     return (rec["name"], norm_lang(rec.get("language")), rec.get("folder") or "")
 
 
+def _group_order(gkey: tuple[str, str, str]) -> tuple[str, tuple[str, str, str]]:
+    """Listing order: names without case (exact name next, so a model's rows
+    stay together), then language and folder; as catalog's ``_row_order``."""
+    return (gkey[0].casefold(), gkey)
+
+
 def build_sections(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The index sections for records sorted best-first (see :func:`merge`)."""
     by_bucket: list[dict[str, list[dict[str, Any]]]] = [{} for _ in range(NAME_BUCKETS)]
@@ -230,7 +237,7 @@ def build_sections(records: list[dict[str, Any]]) -> dict[str, Any]:
 
     shards: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     search: list[tuple[Any, ...]] = []
-    for gkey in sorted(groups):
+    for gkey in sorted(groups, key=_group_order):
         members = groups[gkey]
         inherited = {f: next((m[f] for m in members if m.get(f)), None) for f in _INHERITED}
         desc = next((m["description"] for m in members if m.get("description")), None)
@@ -248,6 +255,8 @@ def build_sections(records: list[dict[str, Any]]) -> dict[str, Any]:
                 (desc or "")[:_DESCRIPTION_CHARS],
                 best.get("lib_version"),
                 best["key"],
+                # a longer description's words, so search matches all of it
+                word_text(desc) if desc and len(desc) > _DESCRIPTION_CHARS else "",
             )
         )
         rows = shards.setdefault((lang, norm_task(inherited["task"])), [])

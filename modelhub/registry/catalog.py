@@ -57,7 +57,7 @@ log = LazyLogger(__name__)
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_CARDS = os.path.join(_PKG_DIR, "data", "cards")
 _KEEP_INDEXES = 4
-_BUILDER_FILES = ("build.py", "index.py", "metadata.py", "versions.py", "catalog.py")
+_BUILDER_FILES = ("build.py", "index.py", "metadata.py", "versions.py", "catalog.py", "search.py")
 
 
 def catalog_dir(settings: Settings) -> str:
@@ -435,8 +435,11 @@ class Catalog:
         return explain(name, lang, catalog=self, **kwargs)
 
 
-def _row_order(row: tuple[Any, ...]) -> tuple[str, str, str]:
-    return (row[ROW_NAME], (row[ROW_LANG] or "").lower(), row[ROW_FOLDER] or "")
+def _row_order(row: tuple[Any, ...]) -> tuple[str, tuple[str, str, str]]:
+    """Names without case (the exact name next keeps a model's rows together),
+    then language and folder; as the builder orders groups."""
+    name = row[ROW_NAME]
+    return (name.casefold(), (name, (row[ROW_LANG] or "").lower(), row[ROW_FOLDER] or ""))
 
 
 def _task_query(task: str) -> str:

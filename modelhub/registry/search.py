@@ -3,6 +3,7 @@ name, language, folder), on name, title, tags and description."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,18 +45,24 @@ class Hit:
         }
 
 
+# runs of characters for which str.isalnum() is true (\w less the underscore)
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _word_list(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
 def _words(text: str) -> set[str]:
-    out = []
-    word = []
-    for ch in text.lower():
-        if ch.isalnum():
-            word.append(ch)
-        elif word:
-            out.append("".join(word))
-            word = []
-    if word:
-        out.append("".join(word))
-    return set(out)
+    return set(_word_list(text))
+
+
+def word_text(text: str) -> str:
+    """The distinct words of ``text``, lower-cased, in order of first
+    appearance, one space apart: what search matches a long description
+    against (every whole-word and in-word hit of the full text, a fraction
+    of its size)."""
+    return " ".join(dict.fromkeys(_word_list(text)))
 
 
 def _field_score(term: str, text: str, words: set[str], whole: int, sub: int) -> int:
@@ -83,7 +90,8 @@ def search(
     want_lang = lang.strip().lower() if lang else None
     want_task = task.strip().lower() if task else None
     hits: list[Hit] = []
-    for name, language, folder, row_task, title, tags, desc, lib, key in catalog.search_rows():
+    for row in catalog.search_rows():
+        name, language, folder, row_task, title, tags, desc, lib, key, desc_words = row
         if want_lang is not None and (language or "").lower() != want_lang:
             continue
         if want_task is not None and want_task not in (row_task or "").lower():
@@ -91,7 +99,8 @@ def search(
         name_l = name.lower()
         title_l = (title or "").lower()
         tags_l = " ".join(tags).lower()
-        desc_l = desc.lower()
+        # a long description's words (lower-cased), else the whole short one
+        desc_l = desc_words or desc.lower()
         combined = f"{name_l} {title_l} {tags_l} {desc_l}"
         if not all(t in combined for t in terms):
             continue  # cheap test first: most models miss a term
