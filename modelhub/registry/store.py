@@ -618,8 +618,17 @@ class Store:
                 # A concurrent first pull may have written the marker meanwhile.
                 if foreign is not None and not self.has_marker():
                     raise not_a_cache(self.root, foreign)
+            if not self.root.is_dir():
+                self.root.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):
+                    os.chmod(self.root, SHARED_DIR_MODE)
+            # The marker goes first: a concurrent first pull that looks in
+            # while the layout is being made then sees a cache, not a folder
+            # of unknown files.
+            if not self.has_marker():
+                marker = {"format": CACHE_FORMAT, "created": time.time(), "tool": "modelhub"}
+                atomic_write(self.root / MARKER_NAME, json.dumps(marker).encode(), fsync=False)
             for d in (
-                self.root,
                 self.entries_dir,
                 self.downloads_dir,
                 self.locks_dir,
@@ -633,9 +642,6 @@ class Store:
             tag = self.root / "CACHEDIR.TAG"
             if not tag.is_file():
                 atomic_write(tag, CACHEDIR_TAG.encode(), fsync=False)
-            if not self.has_marker():
-                marker = {"format": CACHE_FORMAT, "created": time.time(), "tool": "modelhub"}
-                atomic_write(self.root / MARKER_NAME, json.dumps(marker).encode(), fsync=False)
         except PermissionError as exc:
             raise permission_error(exc, self.root) from exc
         except OSError as exc:
