@@ -166,6 +166,11 @@ def _ls(args: argparse.Namespace) -> int:
         + f"; partial downloads: {t.partials} ({human_size(t.partials_size)})"
         + f"; orphaned temporary files: {t.orphans} ({human_size(t.orphans_size)})"
     )
+    if t.unknown:
+        print(
+            f"{t.unknown} files modelhub did not make ({human_size(t.unknown_size)}): "
+            "left alone by prune, rm and clear"
+        )
     return 0
 
 

@@ -198,6 +198,8 @@ class Totals:
     partials_size: int
     orphans: int
     orphans_size: int
+    unknown: int = 0
+    unknown_size: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -208,6 +210,8 @@ class Totals:
             "partials_size": self.partials_size,
             "orphans": self.orphans,
             "orphans_size": self.orphans_size,
+            "unknown": self.unknown,
+            "unknown_size": self.unknown_size,
         }
 
 
@@ -222,6 +226,8 @@ def totals(inv: Inventory) -> Totals:
         partials_size=sum(x.size for x in partials),
         orphans=len(orphans),
         orphans_size=sum(x.size for x in orphans),
+        unknown=len(inv.unknown),
+        unknown_size=sum(x.size for x in inv.unknown),
     )
 
 

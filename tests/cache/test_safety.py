@@ -147,6 +147,10 @@ def test_unknown_files_inside_a_cache_are_never_deleted(capsys):
     assert [x.path for x in inv.partials] == [part]
     assert sorted(x.path for x in inv.unknown) == sorted(foreign)
     assert not any(x.path in foreign for x in inv.leftovers)
+    rc, data = cli_json("cache", "ls", capsys=capsys)
+    assert rc == 0 and data["totals"]["unknown"] == len(foreign)
+    rc, out, _ = cli("cache", "ls", capsys=capsys)
+    assert rc == 0 and "3 files modelhub did not make" in out
     rc, data = cli_json("cache", "prune", "--max-size", "0", "--yes", capsys=capsys)
     assert rc == 0 and str(part) in [r["path"] for r in data["removed"]]
     assert not part.exists() and not part.with_suffix(".json").exists()
