@@ -97,6 +97,7 @@ _TABLE_KEYS = {
     "case sensitive": "case_sensitive",
     "dimension": "dimension",
     "dimensions": "dimension",
+    "max sentence length": "max_sentence_length",
 }
 
 
@@ -537,6 +538,14 @@ def _build(card: _Card) -> ModelCard:
     if len(dims) > 1:
         card.warn(f"dimension: the table gives {dims}; using the first, {dimension}")
 
+    lengths = V.parse_ints(card.table.get("max_sentence_length", []))
+    max_sentence_length = lengths[0] if lengths else None
+    if len(lengths) > 1:
+        card.warn(
+            f"max_sentence_length: the table gives {lengths}; using the first, "
+            f"{max_sentence_length}"
+        )
+
     license_ = card.cell("license")
     tags = tuple(V.str_list(meta.get("tags")))
     if license_ is None:
@@ -583,6 +592,7 @@ def _build(card: _Card) -> ModelCard:
         output_labels=V.parse_labels(card.cell("outputs")),
         case_sensitive=V.parse_bool(card.cell("case_sensitive")),
         dimension=dimension,
+        max_sentence_length=max_sentence_length,
         size_mb=V.parse_size_mb(card.cell("size")),
         download_url=location.download_url if location else card.package_link(),
         s3_uri=location.s3_uri if location else None,

@@ -76,6 +76,7 @@ class ModelCard:
     output_labels: tuple[str, ...] = ()
     case_sensitive: bool | None = None
     dimension: int | None = None
+    max_sentence_length: int | None = None  # word pieces, the table's "Max sentence length"
     size_mb: float | None = None
     download_url: str | None = None
     s3_uri: str | None = None

@@ -267,7 +267,7 @@ class BertEmbeddingsModel:
 
     @staticmethod
     def _default_max_length(hf: HFDirectory, record: ModelCard | None, limit: int) -> int:
-        from_record = getattr(record, "max_sentence_length", None)
+        from_record = record.max_sentence_length if record is not None else None
         if isinstance(from_record, int) and from_record > 0:
             if from_record > limit:
                 log.warning(

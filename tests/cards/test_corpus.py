@@ -248,6 +248,14 @@ def test_three_cell_dimension_row(corpus_dir: Path) -> None:
     assert has_warning(c, "dimension", "512", "1024")
 
 
+def test_max_sentence_length_row(corpus_dir: Path) -> None:
+    c = card(corpus_dir, "2022-11-29-bert_token_classifier_swedish_ner_sv.md")
+    assert c.max_sentence_length == 256  # |Max sentence length:|256|
+    assert c.case_sensitive is True  # the row before it
+    assert card(corpus_dir, "2022-10-11-beto_sentiment_es.md").max_sentence_length == 128
+    assert card(corpus_dir, "2019-07-13-wikiner_6B_300_fr.md").max_sentence_length is None
+
+
 def test_annotator_from_table_type_when_it_is_a_class(corpus_dir: Path) -> None:
     text = (corpus_dir / "cards" / "2020-01-28-ner_crf_en.md").read_text("utf-8")
     from modelhub.cards import parse_card

@@ -41,6 +41,7 @@ EXPECTED_PUBMED = ModelCard(
     output_labels=("embeddings",),
     case_sensitive=True,
     dimension=None,
+    max_sentence_length=None,
     size_mb=411.0,
     download_url=f"https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models/{PUBMED_ZIP}",
     s3_uri=f"s3://auxdata.johnsnowlabs.com/public/models/{PUBMED_ZIP}",
@@ -82,6 +83,7 @@ EXPECTED_BIOBERT = ModelCard(
     output_labels=("word_embeddings",),
     case_sensitive=True,
     dimension=768,
+    max_sentence_length=None,
     size_mb=None,
     download_url=f"https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models/{BIOBERT_ZIP}",
     s3_uri=f"s3://auxdata.johnsnowlabs.com/public/models/{BIOBERT_ZIP}",
@@ -142,4 +144,29 @@ def test_to_dict_is_json_with_the_contract_keys(seeds_dir: Path) -> None:
         "repo": "microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext",
     }
     assert again["nlu_refs"] == ["en.embed.bert.pubmed.uncased"]
+    assert again["max_sentence_length"] is None  # the seed's table has no such row
     assert ModelCard.from_dict(again) == EXPECTED_PUBMED
+
+
+def test_max_sentence_length_row(seeds_dir: Path) -> None:
+    from modelhub.registry.build import CardInput, merge
+
+    text = (seeds_dir / PUBMED).read_text(encoding="utf-8")
+    row = "|Case sensitive:|true|\n"
+    assert row in text
+    card = parse_card(text.replace(row, row + "|Max sentence length:|512|\n"))
+    assert card.max_sentence_length == 512
+    assert card == EXPECTED_PUBMED.with_changes(max_sentence_length=512)
+    assert card.warnings == ()
+    data = json.loads(json.dumps(card.to_dict()))
+    assert data["max_sentence_length"] == 512
+    assert ModelCard.from_dict(data) == card
+    # the catalog keeps it: its records are what pretrained() hands the loader
+    [rec] = merge([CardInput(card, "card:pubmed")], [])
+    assert ModelCard.from_dict(rec).max_sentence_length == 512
+
+    two = parse_card(text.replace(row, row + "|Max sentence length:|128, 512|\n"))
+    assert two.max_sentence_length == 128
+    assert any("max_sentence_length" in w and "128" in w for w in two.warnings)
+    none = parse_card(text.replace(row, row + "|Max sentence length:|unknown|\n"))
+    assert none.max_sentence_length is None

@@ -4,6 +4,7 @@ and the layering rule: registry and loaders never import each other."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +42,80 @@ def test_unknown_loader_option_is_a_type_error(tiny_bert: Path) -> None:
         modelhub.pretrained(tiny_bert, colour="blue")
 
 
+@pytest.fixture
+def fake_cpuinfo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[set[str]], None]]:
+    """``fake_cpuinfo({"avx512f"})``: runtime reads these flags as /proc/cpuinfo's; its
+    caches are cleared before each use and after the test."""
+    from modelhub.loaders import runtime
+
+    def use(flags: set[str]) -> None:
+        info = tmp_path / "cpuinfo"
+        info.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 {' '.join(sorted(flags))}\n")
+        monkeypatch.setattr(
+            runtime, "Path", lambda path: info if str(path) == "/proc/cpuinfo" else Path(path)
+        )
+        runtime.cpu_flags.cache_clear()
+        runtime.cpu_has_native_bf16.cache_clear()
+
+    yield use
+    runtime.cpu_flags.cache_clear()
+    runtime.cpu_has_native_bf16.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({"avx512f", "avx512_bf16"}, "bfloat16"),
+        ({"amx_bf16", "amx_tile"}, "bfloat16"),
+        ({"avx512f"}, "float32"),
+        ({"avx2"}, "float32"),
+    ],
+)
+def test_auto_dtype_on_cpu_follows_the_cpu_flags(
+    fake_cpuinfo: Callable[[set[str]], None], flags: set[str], expected: str
+) -> None:
+    import torch
+
+    from modelhub.loaders.runtime import cpu_flags, resolve_dtype
+
+    fake_cpuinfo(flags)
+    assert flags <= cpu_flags()
+    assert resolve_dtype("auto", torch.device("cpu")) == getattr(torch, expected)
+    assert resolve_dtype(None, torch.device("cpu")) == getattr(torch, expected)
+    assert resolve_dtype("fp32", torch.device("cpu")) == torch.float32  # explicit wins
+
+
+@pytest.mark.parametrize(("bf16", "expected"), [(True, "bfloat16"), (False, "float32")])
+def test_auto_device_and_dtype_on_cuda(
+    monkeypatch: pytest.MonkeyPatch,
+    fake_cpuinfo: Callable[[set[str]], None],
+    bf16: bool,
+    expected: str,
+) -> None:
+    import torch
+
+    from modelhub.loaders.runtime import resolve_device, resolve_dtype
+
+    fake_cpuinfo({"avx512_bf16"})  # the CPU's flags do not decide for a GPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    dev = resolve_device("auto")
+    assert dev.type == "cuda"
+    assert resolve_dtype("auto", dev) == getattr(torch, expected)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+
+
 def test_device_and_dtype_choice(tiny_bert: Path) -> None:
     import torch
 
-    from modelhub.loaders.runtime import cpu_has_native_bf16, resolve_dtype
+    from modelhub.loaders.runtime import resolve_dtype
 
     cpu = torch.device("cpu")
-    native = cpu_has_native_bf16()
-    assert resolve_dtype("auto", cpu) == (torch.bfloat16 if native else torch.float32)
     assert resolve_dtype("fp32", cpu) == torch.float32
     assert resolve_dtype(torch.bfloat16, cpu) == torch.bfloat16
     with pytest.raises(ValueError, match="dtype"):

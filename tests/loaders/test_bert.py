@@ -256,7 +256,7 @@ def test_zip_style_single_subfolder_is_found(tiny_bert: Path, tmp_path: Path) ->
     assert m.embed(["cancer"])[0].tokens == ["cancer"]
 
 
-def test_max_length_defaults(tiny_bert: Path, copy_of, minilm_dir: Path) -> None:
+def test_max_length_defaults(tiny_bert: Path, copy_of, minilm_dir: Path, caplog) -> None:
     import json
 
     assert load_path(tiny_bert).max_length == 64  # model limit
@@ -266,3 +266,13 @@ def test_max_length_defaults(tiny_bert: Path, copy_of, minilm_dir: Path) -> None
     assert load_path(d, max_length=32).max_length == 32
     with pytest.raises(ValueError, match="exceeds"):
         load_path(d, max_length=65)
+    # The record's "Max sentence length" comes first; an explicit max_length still wins.
+    card = ModelCard(name="tiny_card", max_sentence_length=24)
+    assert load_path(d, card).max_length == 24
+    assert load_path(d, card, max_length=32).max_length == 32
+    assert load_path(d, ModelCard(name="no_row")).max_length == 16
+    # More than the model's positions: clamped to them, with a warning.
+    with caplog.at_level(logging.WARNING, logger="modelhub.loaders"):
+        long = load_path(d, ModelCard(name="long_card", max_sentence_length=512))
+    assert long.max_length == 64
+    assert "long_card" in caplog.text and "512" in caplog.text and "supports 64" in caplog.text

@@ -4,7 +4,10 @@ under Spark NLP's rules (lowercasing, truncation, first word piece per token).""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -84,6 +87,29 @@ def test_sentence_embeddings_are_the_pooler_output(unpacked: dict[str, Path]) ->
     assert np.abs(got - expected).max() <= 1e-4
 
 
+def test_sentence_pooler_truncates_with_a_warning_and_refuses_windows(
+    unpacked: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    model = _load(unpacked, "sentence")
+    with caplog.at_level(logging.WARNING, logger="modelhub.loaders"):
+        model.embed_sentences(TEXTS[:2])
+    assert "truncated" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="modelhub.loaders"):
+        got = model.embed_sentences([LONG, TEXTS[0]])
+    assert "1 of 2 texts are longer than max_length=16 word pieces and were truncated" in (
+        caplog.text
+    )
+    expected = pooled([LONG, TEXTS[0]], lowercase=True, max_length=16)
+    assert np.abs(got - expected).max() <= 1e-4
+    # One pooled vector per text: windows would have nothing to be averaged into.
+    with pytest.raises(ValueError, match=r"overflow='window'.*pooler"):
+        model.embed_sentences([LONG], overflow="window")
+    windowed = _load(unpacked, "sentence", overflow="window")
+    with pytest.raises(ValueError, match=r"overflow='window'.*pooler"):
+        windowed.embed_sentences(TEXTS[:1])
+    assert windowed.embed_sentences(TEXTS[:1], overflow="truncate").shape == (1, 32)
+
+
 def test_token_model_sentence_pooling(unpacked: dict[str, Path]) -> None:
     model = _load(unpacked, "tf1")
     vecs = model.embed_sentences(TEXTS, normalize=True)
@@ -158,3 +184,66 @@ def test_load_path_picks_this_loader(unpacked: dict[str, Path]) -> None:
     except NoLoaderError as exc:  # entry point not registered yet in this checkout
         pytest.skip(f"sparknlp_bert is not registered as an entry point: {exc}")
     assert chosen.name == "sparknlp_bert"
+
+
+def _edit_metadata(root: Path, edit: Callable[[dict[str, Any]], object]) -> None:
+    meta = root / "metadata" / "part-00000"
+    data = json.loads(meta.read_text())
+    edit(data)
+    meta.write_text(json.dumps(data))
+
+
+def test_params_in_the_default_param_map_are_honoured(
+    writable: Callable[[str], Path], unpacked: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    root = writable("tf2")  # cased, maxSentenceLength 24: neither is the fallback
+
+    def move(data: dict[str, Any]) -> None:
+        for key in ("maxSentenceLength", "caseSensitive"):
+            data["defaultParamMap"][key] = data["paramMap"].pop(key)
+
+    _edit_metadata(root, move)
+    with caplog.at_level(logging.WARNING, logger="modelhub.loaders"):
+        model = SparkNlpBertLoader().load(root, None, dtype="float32")
+    assert "assuming" not in caplog.text
+    assert model.sparknlp.metadata.explicit.isdisjoint({"maxSentenceLength", "caseSensitive"})
+    assert model.max_length == 24
+    assert model.sparknlp.case_sensitive is True
+    original = _load(unpacked, "tf2")
+    for got, want in zip(
+        model.embed(["I hate cancer.", LONG]), original.embed(["I hate cancer.", LONG]), strict=True
+    ):
+        assert got.tokens == want.tokens
+        np.testing.assert_allclose(got.vectors, want.vectors, atol=1e-6)
+
+
+def test_absent_case_sensitive_is_assumed_false_with_a_warning(
+    writable: Callable[[str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    root = writable("tf2")
+    _edit_metadata(root, lambda data: data["paramMap"].pop("caseSensitive"))
+    card = ModelCard(name="bert_tiny_tf2_cased", artifact="bert_tiny_tf2_cased_en_4.3.0_3.0_1.zip")
+    with caplog.at_level(logging.WARNING, logger="modelhub.loaders"):
+        model = SparkNlpBertLoader().load(root, card, dtype="float32")
+    assert model.sparknlp.case_sensitive is False  # the fallback stays
+    [message] = [r.getMessage() for r in caplog.records if "caseSensitive" in r.getMessage()]
+    assert "bert_tiny_tf2_cased_en_4.3.0_3.0_1.zip" in message
+    assert "caseSensitive=false" in message
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="modelhub.loaders"):
+        SparkNlpBertLoader().load(writable("onnx"), None, dtype="float32")
+    assert "caseSensitive" not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["onnx", "tf1"])
+def test_metadata_dimension_conflict_warns_and_the_weights_win(
+    writable: Callable[[str], Path], caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    root = writable(name)
+    _edit_metadata(root, lambda data: data["paramMap"].update(dimension=768))
+    with caplog.at_level(logging.WARNING, logger="modelhub.loaders"):
+        model = SparkNlpBertLoader().load(root, None, dtype="float32")
+    assert model.dim == 32
+    assert model.embed(["I hate cancer."])[0].vectors.shape == (4, 32)
+    [message] = [r.getMessage() for r in caplog.records if "dimension" in r.getMessage()]
+    assert str(root) in message and "768" in message and "hidden size 32" in message

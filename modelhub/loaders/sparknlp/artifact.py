@@ -4,6 +4,7 @@ engine file (itself a zip without extension). Reading this never imports torch."
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import zipfile
@@ -31,6 +32,8 @@ ENGINE_FILES: dict[str, str] = {
     "openvino": "_openvino",
 }
 SUPPORTED_ENGINES = ("onnx", "tensorflow")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,28 @@ class SparkNlpBert:
             yield tmp
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_params(art: SparkNlpBert, hidden_size: int, name: str | None = None) -> None:
+    """Warns where the metadata leaves a parameter to an assumption or contradicts the
+    engine's weights (the weights win). ``name`` is the zip's file name, where known."""
+    where = f"{name} ({art.root})" if name else str(art.root)
+    if art.metadata.get("caseSensitive") is None:
+        log.warning(
+            "%s: metadata/part-00000 sets caseSensitive in neither paramMap nor "
+            "defaultParamMap; assuming caseSensitive=false (Spark NLP's BERT default)",
+            where,
+        )
+    if art.dimension is not None and art.dimension != hidden_size:
+        log.warning(
+            "%s: metadata/part-00000 says dimension %d, the %s engine's weights have hidden "
+            "size %d; using %d (the artifact's weights win)",
+            where,
+            art.dimension,
+            art.engine,
+            hidden_size,
+            hidden_size,
+        )
 
 
 def check_annotator(path: Path) -> tuple[Path, SparkMLMetadata] | str:

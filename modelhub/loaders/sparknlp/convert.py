@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from modelhub.errors import ArtifactFormatError
-from modelhub.loaders.sparknlp.artifact import SparkNlpBert, open_artifact
+from modelhub.loaders.sparknlp.artifact import SparkNlpBert, check_params, open_artifact
 from modelhub.loaders.sparknlp.tf_checkpoint import (
     Checkpoint,
     bert_state_dict,
@@ -208,6 +208,7 @@ def convert(
     state, config = read_weights(art, num_attention_heads=num_attention_heads)
     rows = int(config["vocab_size"])
     check_vocab_size(art, len(vocab), rows, str(art.engine_file))
+    check_params(art, int(config["hidden_size"]))
     if "pooler.dense.weight" not in state:
         log.warning(
             "%s has no pooler weights (the token graph does not use them): transformers will "

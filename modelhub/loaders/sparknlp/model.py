@@ -23,7 +23,7 @@ from modelhub.cards.record import ModelCard
 from modelhub.errors import ArtifactFormatError
 from modelhub.loaders.bert_model import BertEmbeddingsModel, _check_texts, _l2_normalize
 from modelhub.loaders.hf import HFDirectory
-from modelhub.loaders.sparknlp.artifact import SparkNlpBert, open_artifact
+from modelhub.loaders.sparknlp.artifact import SparkNlpBert, check_params, open_artifact
 from modelhub.loaders.sparknlp.convert import (
     check_vocab_size,
     engine_model_file,
@@ -91,13 +91,21 @@ class SparkNlpBertModel(BertEmbeddingsModel):
         items = _check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        ml, bs, norm, _ = self._options(max_length, batch_size, normalize, overflow)
+        ml, bs, norm, ov = self._options(max_length, batch_size, normalize, overflow)
+        if ov == "window":
+            raise ValueError(
+                "overflow='window' does not apply to pooling='pooler' (the pooler gives one "
+                "vector per sequence, and windows of a text cannot be pooled into one); use "
+                "overflow='truncate'"
+            )
         encs = self._encode(items)
-        room = ml - len(self._prefix) - len(self._suffix)
+        # one sequence per text, cut to max_length with the shared warning
+        seqs = self._sequences(encs, ml, "truncate", keep_empty=True)
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         for start in range(0, len(items), bs):
             rows = [
-                self._prefix + list(e.ids[:room]) + self._suffix for e in encs[start : start + bs]
+                self._prefix + list(encs[q.text].ids[q.start : q.stop]) + self._suffix
+                for q in seqs[start : start + bs]
             ]
             width = max(len(r) for r in rows)
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
@@ -186,6 +194,7 @@ def load(
             )  # fmt: skip
         state, config = read_weights(art, num_attention_heads=num_attention_heads)
         check_vocab_size(art, len(vocab), int(config["vocab_size"]), str(art.engine_file))
+        check_params(art, int(config["hidden_size"]), record.artifact if record else None)
         write_hf_dir(work, art, vocab, config, state)
         del state
         limit = int(config["max_position_embeddings"])
@@ -232,6 +241,7 @@ def _load_onnx(
         graph = engine_model_file(folder, art.engine_file)
         config = _onnx_config(art, graph, len(vocab))
         session = OnnxBert(graph, num_threads=num_threads)
+    check_params(art, int(config["hidden_size"]), record.artifact if record else None)
     tokenizer_files(
         work,
         vocab,
