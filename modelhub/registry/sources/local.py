@@ -4,7 +4,9 @@ URLs and files bundled in Python packages (``package:<module>/<path>``).
 A mirror of the S3 bucket holds ``<mirror>/<folder>/<artifact>`` (e.g.
 ``/mnt/mirror/public/models/ner_dl_en_….zip``) or just ``<mirror>/<artifact>``;
 a mirror of a Hugging Face repo holds ``<mirror>/hf/<owner>/<repo>/<revision>/``
-with the repo's files.  Bytes are copied and hashed in one pass and go
+with the repo's files; any other model (e.g. one only shipped as a Python
+package) is in ``<mirror>/models/<name>_<lang>/``, as ``modelhub export``
+writes it.  Bytes are copied and hashed in one pass and go
 through the same checks as downloads.
 """
 
@@ -56,6 +58,8 @@ def candidates(artifact: Artifact, root: Path) -> list[Path]:
     hf = next((s for s in artifact.sources if s.kind == "hf"), None)
     if hf is not None:
         out.append(root / "hf" / hf.location / (hf.revision or "main"))
+    if not out:  # neither a file name nor a Hub repo: where `modelhub export` puts it
+        out.append(root / "models" / f"{r.name}_{r.language or 'xx'}")
     return out
 
 

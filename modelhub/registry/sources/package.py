@@ -6,9 +6,12 @@ The files are copied into a staging directory and hashed in the same pass,
 then checked against the sha256 and size the installer wrote in the
 distribution's ``RECORD`` (``importlib.metadata`` ``files()``), so a package
 whose files were changed after installation is refused like a corrupt
-download.  For a Hugging Face-format directory only what a loader needs is
-copied (the same selection as a Hub download), so the cache entry is the
-same whichever source served it.  The package is located with
+download.  A file without a sha256 in a RECORD (an editable or hand-made
+install, or no RECORD at all) cannot be verified and is refused too, unless
+``MODELHUB_TRUST_UNRECORDED=1`` (config ``trust_unrecorded``) accepts it.
+For a Hugging Face-format directory only what a loader needs is copied
+(the same selection as a Hub download), so the cache entry is the same
+whichever source served it.  The package is located with
 ``importlib.util.find_spec``: its code is never imported or run.
 """
 
@@ -170,6 +173,34 @@ def _fail(artifact: str, what: str, expected: str | None, actual: str | None) ->
     )
 
 
+def trust_unrecorded(settings: Any) -> bool:
+    """``MODELHUB_TRUST_UNRECORDED`` / config ``trust_unrecorded``: accept
+    package files that no RECORD hash vouches for."""
+    extra = getattr(settings, "extra", None) or {}
+    raw = os.environ.get("MODELHUB_TRUST_UNRECORDED", extra.get("trust_unrecorded", False))
+    return str(raw).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _unrecorded(artifact: str, module: str, record: RecordHashes, src: Path) -> IntegrityError:
+    dist = record.distribution or module.replace("_", "-")
+    where = (
+        f"the RECORD of {record.distribution} {record.version}"
+        if record.distribution
+        else "no installed distribution's RECORD"
+    )
+    why = "added after installation?" if record.files else "an editable or hand-made install?"
+    return IntegrityError(
+        f"{artifact}: {src} (Python package {module!r}) has no sha256 in {where}, so it "
+        f"cannot be verified ({why}); reinstall the package from "
+        f"its wheel with pip (pip install --force-reinstall {dist}), or set "
+        "MODELHUB_TRUST_UNRECORDED=1 to accept its files unverified; nothing was installed "
+        "in the cache",
+        artifact=artifact,
+        expected="a sha256 in the package's RECORD",
+        actual=None,
+    )
+
+
 def copy_verified(
     name: str, src: Path, dst: Path, expected: tuple[int | None, str | None] | None
 ) -> FileRecord:
@@ -206,13 +237,7 @@ def fetch_package(ctx: FetchContext, source: Source) -> Fetched:
             url=target.as_uri(),
         )
     record = record_hashes(loc.module, base)
-    if not record.files:
-        log.warning(
-            "%s: package %s has no RECORD with sha256 hashes (an editable or hand-made "
-            "install?); its files are hashed but cannot be checked",
-            name,
-            loc.module,
-        )
+    trusted = trust_unrecorded(ctx.settings)
     if target.is_file():
         rels, root = [target.name], target.parent
     else:
@@ -231,8 +256,8 @@ def fetch_package(ctx: FetchContext, source: Source) -> Fetched:
         for rel in rels:
             src = root / rel
             expected = record.files.get(os.path.realpath(src))
-            if record.files and expected is None:
-                raise _fail(name, f"{src}: not in the package's RECORD", "a recorded file", rel)
+            if expected is None and not trusted:
+                raise _unrecorded(name, loc.module, record, src)
             checked += expected is not None
             rec = copy_verified(name, src, staged / rel, expected)
             files.append(FileRecord(rel, rec.size, rec.sha256))
@@ -252,5 +277,14 @@ def fetch_package(ctx: FetchContext, source: Source) -> Fetched:
         "size": total,
         "checked": [f"RECORD sha256 ({checked} files)"] if checked else [],
     }
+    if checked < len(files):
+        info["unverified"] = len(files) - checked
+        log.warning(
+            "%s: %d files of package %s have no sha256 in a RECORD; copied unverified "
+            "(MODELHUB_TRUST_UNRECORDED)",
+            name,
+            len(files) - checked,
+            loc.module,
+        )
     log.info("%s: copied %d files from package %s", name, len(files), loc.module)
     return Fetched(staged, files, "dir", source, info, transferred=0)
