@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
-from modelhub.errors import IntegrityError, ModelNotFound
+from modelhub.errors import FetchError, IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.pull import pull_result
 from modelhub.registry.sources.hf import select_files
@@ -87,6 +88,16 @@ def test_unknown_repo_and_revision(hf_hub):
     hf_hub.add_repo(REPO, repo_files())
     with pytest.raises(ModelNotFound, match="revision"):
         pull_result(artifact(Source("hf", REPO, "no-such-branch"), name="y"))
+
+
+def test_an_unreachable_hub_is_a_fetch_error_naming_it(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Nothing listens on the port now: connections are refused at once.
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with pytest.raises(FetchError, match=f"127.0.0.1:{port}/{REPO}.*cannot reach"):
+        pull_result(artifact(Source("hf", REPO), name="z"))
 
 
 def test_bytes_that_do_not_match_the_listing_are_refused(hf_hub):

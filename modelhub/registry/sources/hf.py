@@ -87,9 +87,22 @@ def _map_error(exc: BaseException, repo: str, revision: str, endpoint: str) -> B
                 f"{where}: access denied (HTTP {status}); set HF_TOKEN", url=where, status=status
             )
         return FetchError(f"{where}: {exc}", url=where, status=status)
-    if isinstance(exc, OSError | ValueError):
-        return FetchError(f"{where}: {exc}", url=where)
+    if isinstance(exc, OSError | ValueError) or _is_transport_error(exc):
+        return FetchError(
+            f"{where}: cannot reach the Hugging Face Hub ({exc}); check the network and "
+            "HF_ENDPOINT, or pull while online and use MODELHUB_OFFLINE=1 afterwards",
+            url=where,
+        )
     return exc
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    # huggingface_hub's HTTP client (httpx, or its fork httpx2 in 2.x) raises its
+    # own connection and timeout errors, which are not OSErrors.
+    return any(
+        c.__name__ in ("TransportError", "RequestError") and c.__module__.startswith("httpx")
+        for c in type(exc).__mro__
+    )
 
 
 def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
