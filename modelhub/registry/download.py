@@ -23,10 +23,14 @@ this object" into a :class:`Response`; everything else lives here:
   grows by ``probe_gain``), up to ``connections``; when it does not, it goes
   back.  A per-connection limit (a throttling server, a long fat pipe) gets
   many streams; a local or CPU-bound transfer keeps few.
-* The partial file's sidecar records URL, ETag/VersionId, size and finished
-  chunks; a later run resumes with ``Range`` + ``If-Range`` (``IfMatch`` on
-  S3).  A 200 where a 206 was asked for, a 416, or a changed ETag/size
-  discards the bytes and restarts cleanly.
+* The partial file's sidecar records URL, ETag/VersionId, Last-Modified,
+  size and finished chunks; a later run resumes with ``Range`` + ``If-Range``
+  (``IfMatch`` on S3) carrying the ETag, or the Last-Modified date when the
+  server sends no strong ETag.  Every range asks with the same validator.
+  With neither validator the bytes cannot be bound to the object and a
+  later run starts from zero.  A 200 where a 206 was asked for, a 416, or a
+  changed ETag/VersionId/Last-Modified/size discards the bytes and restarts
+  cleanly.
 * Connection errors, timeouts, truncated bodies, 429 (``Retry-After``) and
   5xx are retried with exponential backoff and full jitter, bounded by a
   count (consecutive failures without progress) and by total time.
@@ -35,6 +39,7 @@ this object" into a :class:`Response`; everything else lives here:
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import errno
 import logging
 import mmap
@@ -57,6 +62,7 @@ MiB = 1 << 20
 ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the logical block size
 FLUSH_EVERY = 64 * MiB  # page-cache bytes between fdatasync calls during a download
 WRITE_QUEUE = 32  # received blocks waiting for the disk, at most
+WRITER_THREADS = 2  # threads writing received blocks to the partial file
 
 
 class Transient(Exception):
@@ -98,8 +104,10 @@ class Transport(Protocol):
     def get(self, start: int, end: int | None, *, validator: str | None) -> Response:
         """Bytes ``start..end`` (inclusive; ``end=None``: to the end; ``start=0,
         end=None``: a plain GET).  ``validator``: only if the object still has
-        this ETag (``If-Range``/``IfMatch``).  Raises :class:`Transient`,
-        :class:`RestartClean` or a :class:`FetchError` subclass."""
+        this ETag, or is unmodified since this HTTP date when it is one
+        (``If-Range``; ``IfMatch``/``IfUnmodifiedSince`` on S3).  Raises
+        :class:`Transient`, :class:`RestartClean` or a :class:`FetchError`
+        subclass."""
         ...
 
 
@@ -267,7 +275,13 @@ class _Writer:
     :meth:`close`."""
 
     def __init__(
-        self, fd: int, path: Any, hasher: OrderedHasher, *, direct: bool, threads: int = 2
+        self,
+        fd: int,
+        path: Any,
+        hasher: OrderedHasher,
+        *,
+        direct: bool,
+        threads: int = WRITER_THREADS,
     ) -> None:
         self.fd = fd
         self.hasher = hasher
@@ -418,6 +432,42 @@ def _plan(total: int, chunk: int) -> list[tuple[int, int]]:
     return [(s, min(s + chunk, total) - 1) for s in range(0, total, chunk)]
 
 
+def _last_modified(resp: Response) -> str | None:
+    """The response's Last-Modified when it is a strong validator: at least a
+    second older than the response's Date (RFC 9110 13.1.5; a change within
+    the same second would keep the date), else None."""
+    lm, date = resp.headers.get("last-modified"), resp.headers.get("date")
+    if not lm or not date:
+        return None
+    try:
+        age = email.utils.parsedate_to_datetime(date) - email.utils.parsedate_to_datetime(lm)
+    except (TypeError, ValueError):
+        return None
+    return lm if age.total_seconds() >= 1 else None
+
+
+def _validator(etag: str | None, last_modified: str | None) -> str | None:
+    """What ranged GETs send so that the server only answers 206 for the same
+    object: a strong ETag, else a strong Last-Modified date.  None: the bytes
+    of two requests cannot be bound to one object."""
+    if etag and not etag.startswith("W/"):
+        return etag
+    return last_modified
+
+
+def _changed(recorded: Mapping[str, Any], resp: Response) -> str | None:
+    """Names the ETag, VersionId or Last-Modified when ``resp`` has another
+    one than ``recorded`` (a server that ignored the validator)."""
+    for key, name, value in (
+        ("etag", "ETag", resp.etag),
+        ("version_id", "VersionId", resp.version_id),
+        ("last_modified", "Last-Modified", resp.headers.get("last-modified")),
+    ):
+        if recorded.get(key) and value and value != recorded[key]:
+            return name
+    return None
+
+
 def download(
     transport: Transport,
     partial: Partial,
@@ -520,13 +570,21 @@ def _attempt(
         probe = chunks[missing[0]] if missing else (max(0, total - 1), max(0, total - 1))
         if total == 0:
             raise RestartClean("empty object")
-        first = _request(transport, probe[0], probe[1], sc.get("etag"), opts.policy, deadline)
+        validator = _validator(sc.get("etag"), sc.get("last_modified"))
+        if validator is None:
+            # Without If-Range a changed object of the same size would be
+            # spliced onto the old bytes.
+            raise RestartClean("the server sent no ETag or Last-Modified to resume against")
+        first = _request(transport, probe[0], probe[1], validator, opts.policy, deadline)
         if first.status != 206:
             first.close()
             raise RestartClean(f"HTTP {first.status} instead of 206 when resuming")
-        if first.total != total or (sc.get("etag") and first.etag and first.etag != sc["etag"]):
+        changed = _changed(sc, first)
+        if first.total != total or changed:
             first.close()
-            raise RestartClean("the object changed since the partial download")
+            raise RestartClean(
+                f"the object changed since the partial download ({changed or 'size'})"
+            )
         if not missing:
             first.close()
             first_for: int | None = None
@@ -534,6 +592,7 @@ def _attempt(
             first_for = missing[0]
         resumed = bool(done)
         etag, version_id = sc.get("etag"), sc.get("version_id")
+        last_modified = sc.get("last_modified")
         ranged = True
     else:
         try:
@@ -542,6 +601,8 @@ def _attempt(
             # 416 on bytes=0-…: an empty object; ask for it plainly.
             first = _request(transport, 0, None, None, opts.policy, deadline)
         etag, version_id = first.etag, first.version_id
+        last_modified = _last_modified(first)
+        validator = _validator(etag, last_modified)
         if first.status == 206:
             total = int(first.total) if first.total is not None else 0
             ranged = True
@@ -550,7 +611,14 @@ def _attempt(
             missing = list(range(len(chunks)))
             first_for = 0
             _preallocate(fd, total)
-            partial.save(size=total, chunk=opts.chunk, done=[], etag=etag, version_id=version_id)
+            partial.save(
+                size=total,
+                chunk=opts.chunk,
+                done=[],
+                etag=etag,
+                version_id=version_id,
+                last_modified=last_modified,
+            )
         else:
             ranged = False
             total = first.length if first.length is not None else -1
@@ -561,9 +629,7 @@ def _attempt(
     psize = part_size(first) if part_size is not None else None
     want_md5 = md5(first) if callable(md5) else md5
     hasher = OrderedHasher(fd, md5=want_md5, part_size=psize)
-    writer = _Writer(
-        fd, partial.path, hasher, direct=opts.direct_io, threads=int(os.environ.get("WTH", 2))
-    )
+    writer = _Writer(fd, partial.path, hasher, direct=opts.direct_io, threads=WRITER_THREADS)
     blocks = _Blocks(opts.block)
     try:
         if not ranged:
@@ -582,9 +648,10 @@ def _attempt(
         if done_bytes and opts.progress is not None:
             opts.progress(done_bytes, total)
         if missing:
+            ident = {"etag": etag, "version_id": version_id, "last_modified": last_modified}
             _parallel(
                 transport, partial, first if first_for is not None else None, chunks, missing,
-                done, etag, total, writer, blocks, progress, opts, deadline,
+                done, validator, ident, total, writer, blocks, progress, opts, deadline,
             )  # fmt: skip
         writer.close()
         digests = hasher.finish(total)
@@ -626,7 +693,8 @@ def _parallel(
     chunks: list[tuple[int, int]],
     missing: list[int],
     done: set[int],
-    etag: str | None,
+    validator: str | None,
+    ident: Mapping[str, str | None],
     total: int,
     writer: _Writer,
     blocks: _Blocks,
@@ -701,16 +769,17 @@ def _parallel(
                 return False
             try:
                 if resp is None:
-                    resp = transport.get(pos, end, validator=etag)
+                    resp = transport.get(pos, end, validator=validator)
                     if resp.status != 206:
                         resp.close()
                         raise RestartClean(f"HTTP {resp.status} instead of 206 for a range")
                     if resp.start != pos or (resp.total is not None and resp.total != total):
                         resp.close()
                         raise RestartClean("the server answered a different range or size")
-                    if etag and resp.etag and resp.etag != etag:
+                    changed = _changed(ident, resp)
+                    if changed:
                         resp.close()
-                        raise RestartClean("the ETag changed during the download")
+                        raise RestartClean(f"the {changed} changed during the download")
                 before = pos
                 while pos <= end:
                     if abort.is_set():

@@ -168,11 +168,15 @@ def test_s3_style_etag_and_checksum_header_are_checked(http_server):
     http_server.objects["/s3like.bin"].etag = f'"{md5}"'
     r = pull(artifact(Source("https", url)))
     assert {"md5 (S3 ETag)", "x-amz-checksum-sha256"} <= set(r.entry.manifest.download["checked"])
+    # Like S3, the server sends the checksum only to a HEAD (or whole GET)
+    # asking for it, never on the ranged GETs: it came from the HEAD.
+    assert [e[0] for e in http_server.log if e[1] == "/s3like.bin"][-1] == "HEAD"
     # the same headers with corrupted bytes: caught without any catalog checksum
     url2 = http_server.add("/s3bad.bin", data, headers=s3_headers, corrupt=True)
     http_server.objects["/s3bad.bin"].etag = f'"{md5}"'
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="x-amz-checksum-sha256") as exc:
         pull(artifact(Source("https", url2), name="bad"))
+    assert exc.value.expected == b64 and exc.value.actual != b64
 
 
 def test_404_names_the_url(http_server):
@@ -230,6 +234,51 @@ def test_changed_object_restarts_cleanly(http_server):
     r = pull(artifact(Source("https", url), sha256=sha256(new)))
     assert entry_files(r.path) == {"chg.bin": new}
     assert r.entry.manifest.download["restarts"] >= 1
+
+
+@pytest.mark.parametrize("validator", ["none", "last-modified"])
+def test_changed_object_without_etag_is_never_spliced(http_server, validator):
+    # Same size, no ETag: only If-Range with the Last-Modified date, or
+    # starting from zero, keeps the new object's bytes apart from the old.
+    old, new = blob(2 * MiB, 19), blob(2 * MiB, 20)
+    t0 = time.time() - 3600 if validator == "last-modified" else None
+    url = http_server.add("/noetag.bin", old, etag=False, last_modified=t0)
+
+    def stop(done: int, total: int | None) -> None:
+        if done >= MiB:
+            raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        pull(artifact(Source("https", url)), connections=1, progress=stop)
+    http_server.add("/noetag.bin", new, etag=False, last_modified=t0 and t0 + 60)
+    http_server.log.clear()
+    r = pull(artifact(Source("https", url)))  # no pinned sha256: the bytes must be right as is
+    assert entry_files(r.path) == {"noetag.bin": new}
+    d = r.entry.manifest.download
+    assert d["resumed"] is False and d["restarts"] >= 1
+    first = http_server.gets("/noetag.bin")[0]
+    if validator == "none":
+        assert first[2] == "bytes=0-262143"  # nothing to resume against: no resume asked
+    else:
+        assert first[2] != "bytes=0-262143" and first[3] == 200  # If-Range date refused
+
+
+def test_unchanged_object_without_etag_resumes_on_last_modified(http_server):
+    data = blob(2 * MiB, 21)
+    url = http_server.add("/lm.bin", data, etag=False, last_modified=time.time() - 3600)
+    art = artifact(Source("https", url), sha256=sha256(data))
+
+    def stop(done: int, total: int | None) -> None:
+        if done >= MiB:
+            raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        pull(art, connections=1, progress=stop)
+    sent = http_server.bytes_sent["/lm.bin"]
+    r = pull(art)
+    assert entry_files(r.path) == {"lm.bin": data}
+    assert r.entry.manifest.download["resumed"] is True
+    assert http_server.bytes_sent["/lm.bin"] - sent <= len(data) - MiB + 256 * 1024
 
 
 def test_416_restarts_cleanly(http_server):

@@ -4,13 +4,14 @@ access, ETag (single and multipart) and checksum verification, ranges."""
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import pytest
 
-from modelhub.errors import AccessDenied, ModelNotFound
+from modelhub.errors import AccessDenied, IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.pull import pull_result
-from tests.fetch.conftest import FAST_RETRY, artifact, entry_files
+from tests.fetch.conftest import FAST_RETRY, artifact, entry_files, store, visible_state
 
 BUCKET = "auxdata.johnsnowlabs.com"
 MiB = 1 << 20
@@ -84,11 +85,9 @@ def test_large_object_in_parallel_ranges_with_checksum(s3env):
     assert "md5 (S3 ETag)" in checked and "x-amz-checksum-sha256" in checked
 
 
-def test_multipart_etag_is_checked(s3env):
+def _multipart(s3env, key: str, parts: list[bytes]) -> None:
     client = s3env.client()
     s3env.ensure_bucket()
-    key = "public/models/multi.bin"
-    parts = [hashlib.shake_256(bytes([i])).digest(5 * MiB) for i in range(2)] + [b"tail"]
     up = client.create_multipart_upload(Bucket=BUCKET, Key=key, ACL="public-read")
     done = []
     for n, body in enumerate(parts, 1):
@@ -99,10 +98,78 @@ def test_multipart_etag_is_checked(s3env):
     client.complete_multipart_upload(
         Bucket=BUCKET, Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": done}
     )
+
+
+def _parts(*sizes: int) -> list[bytes]:
+    return [hashlib.shake_256(bytes([i])).digest(n) for i, n in enumerate(sizes)]
+
+
+def test_multipart_etag_is_checked(s3env):
+    key = "public/models/multi.bin"
+    parts = _parts(5 * MiB, 5 * MiB, 4)
+    _multipart(s3env, key, parts)
     r = pull_result(artifact(Source("s3", f"s3://{BUCKET}/{key}")), retry=FAST_RETRY)
     assert (r.path / "multi.bin").read_bytes() == b"".join(parts)
     assert "multipart-etag" in r.entry.manifest.download["checked"]
     assert r.entry.manifest.download["etag"].strip('"').endswith("-3")
+
+
+def test_multipart_etag_mismatch_raises(s3env):
+    key = "public/models/rotten.bin"
+    _multipart(s3env, key, _parts(5 * MiB, 5 * MiB, 4))
+    etag = s3env.client().head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    s3env.corrupt(key)  # wrong bytes behind a correct multipart ETag
+    with pytest.raises(IntegrityError, match="multipart ETag") as exc:
+        pull_result(artifact(Source("s3", f"s3://{BUCKET}/{key}")), retry=FAST_RETRY)
+    e = exc.value
+    assert e.expected == etag and etag.endswith("-3")
+    assert e.actual.endswith("-3") and e.actual != e.expected
+    st = store()
+    assert st.lookup(artifact().key) is None and visible_state(st) == {}
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [(5 * MiB, 7 * MiB), (6 * MiB, 5 * MiB, 4)],
+    ids=["last-part-larger", "first-part-larger"],
+)
+def test_multipart_with_unequal_parts_passes(s3env, sizes, caplog):
+    # The part size read from part 1 does not give the ETag's part count:
+    # the multipart ETag cannot be recomputed, so it is not held against the bytes.
+    key = "public/models/uneven.bin"
+    parts = _parts(*sizes)
+    _multipart(s3env, key, parts)
+    caplog.set_level(logging.INFO, logger="modelhub.registry.verify")
+    r = pull_result(artifact(Source("s3", f"s3://{BUCKET}/{key}")), retry=FAST_RETRY)
+    assert (r.path / "uneven.bin").read_bytes() == b"".join(parts)
+    assert "multipart-etag" not in r.entry.manifest.download["checked"]
+    assert "multipart ETag not checked" in caplog.text
+
+
+def test_resume_restarts_when_the_version_changed(s3env):
+    # Same bytes uploaded again: same ETag, another VersionId.  The recorded
+    # VersionId is compared, so the kept bytes are not trusted.
+    s3env.ensure_bucket()
+    client = s3env.client()
+    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = "public/models/versioned.bin"
+    data = hashlib.shake_256(b"v").digest(4 * MiB)
+    s3env.put(key, data)
+    art = artifact(Source("s3", f"s3://{BUCKET}/{key}"))
+
+    def stop(done: int, total: int | None) -> None:
+        if done >= 2.5 * MiB:
+            raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        pull_result(art, retry=FAST_RETRY, connections=1, progress=stop)
+    v1 = client.head_object(Bucket=BUCKET, Key=key)["VersionId"]
+    s3env.put(key, data)
+    assert client.head_object(Bucket=BUCKET, Key=key)["VersionId"] != v1
+    r = pull_result(art, retry=FAST_RETRY)
+    assert (r.path / "versioned.bin").read_bytes() == data
+    d = r.entry.manifest.download
+    assert d["restarts"] >= 1 and d["resumed"] is False and d["version_id"] != v1
 
 
 def test_s3_then_https_fall_through(s3env, model_zip):

@@ -11,12 +11,19 @@ Faults are queued per path and consumed one per GET::
     http_server.fault("/m.zip", "403") / "404"
 
 Persistent behaviour: ``corrupt=True`` (one flipped byte in every body),
-``rate`` (bytes per second per response), ``ranges=False``.
+``rate`` (bytes per second per response), ``ranges=False``, ``etag=False``
+(no ETag header), ``last_modified`` (a timestamp sent as Last-Modified).
+``If-Range`` is honoured with the ETag or the Last-Modified date.
+
+``x-amz-checksum-*`` entries of ``headers`` are sent like S3 sends them:
+only on a HEAD or a whole-object GET that asks with
+``x-amz-checksum-mode: ENABLED``, never on a ranged GET.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
 import re
 import socket
@@ -36,11 +43,18 @@ _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 @dataclass
 class Obj:
     data: bytes
-    etag: str
+    etag: str | None
     corrupt: bool = False
     rate: float | None = None
     ranges: bool = True
     headers: dict[str, str] = field(default_factory=dict)
+    last_modified: float | None = None
+
+    @property
+    def last_modified_header(self) -> str | None:
+        if self.last_modified is None:
+            return None
+        return email.utils.formatdate(self.last_modified, usegmt=True)
 
 
 class FaultServer:
@@ -64,9 +78,9 @@ class FaultServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def add(self, path: str, data: bytes, **kw: object) -> str:
-        etag = '"' + hashlib.md5(data).hexdigest()[:16] + '"'
-        self.objects[path] = Obj(data=data, etag=etag, **kw)  # type: ignore[arg-type]
+    def add(self, path: str, data: bytes, *, etag: bool = True, **kw: object) -> str:
+        tag = '"' + hashlib.md5(data).hexdigest()[:16] + '"' if etag else None
+        self.objects[path] = Obj(data=data, etag=tag, **kw)  # type: ignore[arg-type]
         return self.url(path)
 
     def fault(self, path: str, kind: str, **kw: object) -> None:
@@ -138,7 +152,9 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             status = 200
             rng = self.headers.get("Range")
             if_range = self.headers.get("If-Range")
-            if rng and obj.ranges and kind != "no-range" and (not if_range or if_range == obj.etag):
+            last_modified = obj.last_modified_header
+            current = not if_range or if_range in {v for v in (obj.etag, last_modified) if v}
+            if rng and obj.ranges and kind != "no-range" and current:
                 m = _RANGE.match(rng.strip())
                 if m:
                     start = int(m.group(1))
@@ -149,10 +165,17 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             self._note(status)
             self.send_response(status)
             self.send_header("Content-Length", str(end - start + 1))
-            self.send_header("ETag", obj.etag)
+            if obj.etag:
+                self.send_header("ETag", obj.etag)
+            if last_modified:
+                self.send_header("Last-Modified", last_modified)
             self.send_header("Accept-Ranges", "bytes" if obj.ranges else "none")
+            checksums = status == 200 and (
+                self.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+            )
             for k, v in obj.headers.items():
-                self.send_header(k, v)
+                if checksums or not k.lower().startswith("x-amz-checksum-"):
+                    self.send_header(k, v)
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{end}/{total}")
             self.end_headers()

@@ -51,6 +51,18 @@ class LocalS3:
         self.client().put_object(**kwargs)
         return self.url(key, bucket=bucket)
 
+    def corrupt(self, key: str, *, bucket: str = DEFAULT_BUCKET) -> None:
+        """Flips one byte of the stored object in place (rot on the server):
+        its ETag, parts and checksums stay as they were.  moto's server runs
+        in this process, so its store is at hand."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        obj = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(bucket, key)
+        data = bytearray(obj.value)
+        data[len(data) // 2] ^= 0xFF
+        obj.value = bytes(data)
+
     def url(self, key: str, *, bucket: str = DEFAULT_BUCKET) -> str:
         return f"{self.endpoint}/{bucket}/{key}"
 

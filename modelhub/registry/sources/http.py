@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -226,17 +227,39 @@ class HttpTransport:
             return int(r.headers["Content-Length"])
         return None
 
+    def checksum_sha256(self, etag: str | None) -> str | None:
+        """The whole object's ``x-amz-checksum-sha256`` from a ``HEAD`` with
+        ``x-amz-checksum-mode: ENABLED`` (S3 sends none on a ranged GET), when
+        that HEAD still sees ``etag``."""
+        headers = {"Accept-Encoding": "identity", "x-amz-checksum-mode": "ENABLED"}
+        try:
+            r = session().head(self.url, headers=headers, timeout=self.timeout)
+        except Exception as exc:
+            log.debug("%s: HEAD for the checksum failed: %s", self.url, exc)
+            return None
+        if r.status_code != 200 or r.headers.get("ETag") != etag:
+            log.debug("%s: no checksum from HEAD (HTTP %s)", self.url, r.status_code)
+            return None
+        return r.headers.get("x-amz-checksum-sha256")
+
 
 def looks_like_s3(headers: Any) -> bool:
     return any(k.startswith("x-amz-") for k in headers) or headers.get("server") == "AmazonS3"
 
 
-def s3_remote_expectations(result: DownloadResult, part_size_known: bool) -> dict[str, Any]:
+def s3_remote_expectations(
+    result: DownloadResult,
+    part_size_known: bool,
+    head_checksum: Callable[[str | None], str | None] | None = None,
+) -> dict[str, Any]:
     """What an S3-style response promises: the ETag as MD5 (single part) or
-    as a multipart ETag, and x-amz-checksum-sha256."""
+    as a multipart ETag, and x-amz-checksum-sha256 (from the response, else
+    from ``head_checksum(etag)``)."""
     out: dict[str, Any] = {}
     h = result.headers
     sha_b64 = h.get("x-amz-checksum-sha256")
+    if not sha_b64 and head_checksum is not None and looks_like_s3(h):
+        sha_b64 = head_checksum(result.etag)
     if sha_b64 and "-" not in sha_b64:
         out["sha256_b64"] = sha_b64
     if looks_like_s3(h):
@@ -269,7 +292,9 @@ def fetch_http(ctx: FetchContext, source: Source, *, private: bool = False) -> F
         ctx,
         transport,
         source,
-        remote_exp=lambda result: s3_remote_expectations(result, part_known["yes"]),
+        remote_exp=lambda result: s3_remote_expectations(
+            result, part_known["yes"], transport.checksum_sha256
+        ),
         md5=md5,
         part_size=part_size,
     )

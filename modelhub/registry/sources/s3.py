@@ -9,6 +9,7 @@ mirrors).  botocore's own retries are off: the engine retries.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import os
 import threading
@@ -141,7 +142,10 @@ class S3Transport:
         if start > 0 or end is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
         if validator:
-            kwargs["IfMatch"] = validator
+            try:  # a Last-Modified date where there is no ETag
+                kwargs["IfUnmodifiedSince"] = email.utils.parsedate_to_datetime(validator)
+            except (TypeError, ValueError):
+                kwargs["IfMatch"] = validator
         try:
             r = self.client.get_object(**kwargs)
         except Exception as exc:
@@ -232,7 +236,9 @@ def _fetch(
             out["md5"] = e.lower()
         elif kind == "multipart" and part_known["yes"] and e:
             out["multipart_etag"] = e.lower()
-        sha = transport.head().get("ChecksumSHA256")
+        head = transport.head()
+        # The HEAD describes the bytes downloaded only while the ETag is theirs.
+        sha = head.get("ChecksumSHA256") if head.get("ETag") == result.etag else None
         if sha and "-" not in sha:
             out["sha256_b64"] = sha
         return out
