@@ -797,6 +797,11 @@ class Store:
             part = sidecar_path.with_suffix(".part")
             try:
                 fd = os.open(part, os.O_RDWR)
+            except FileNotFoundError:
+                # its writer died before making the part (see below): nothing to resume
+                with contextlib.suppress(OSError):
+                    sidecar_path.unlink()
+                continue
             except OSError:
                 continue
             try:
@@ -807,12 +812,13 @@ class Store:
             return Partial(part, sidecar_path, fd, sidecar)
         token = secrets.token_hex(8)
         part = d / f"{token}.part"
+        # The sidecar goes first: a process killed in between leaves a sidecar
+        # the next pull removes, never a part that no later pull can resume.
+        atomic_write(d / f"{token}.json", json.dumps({"url": url}).encode(), fsync=False)
         fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
         os.fchmod(fd, FILE_MODE)  # group-readable whatever the umask, like every file
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        p = Partial(part, d / f"{token}.json", fd, {"url": url})
-        p.save()
-        return p
+        return Partial(part, d / f"{token}.json", fd, {"url": url})
 
     def staging_dir(self, key: str) -> Path:
         """A new, unique, empty directory under tmp/ (renamed into place by install)."""

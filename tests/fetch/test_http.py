@@ -402,3 +402,22 @@ def test_interrupted_download_keeps_only_written_chunks(http_server):
     assert entry_files(r.path) == {"w.bin": data}
     assert r.entry.manifest.download["resumed"] is True
     assert http_server.bytes_sent["/w.bin"] - sent < len(data)
+
+
+def test_a_sidecar_whose_part_was_never_made_is_cleared(http_server):
+    # A process killed between writing the sidecar and creating the part
+    # leaves only the sidecar: the next pull removes it and downloads afresh.
+    from modelhub.registry.store import entry_id
+
+    data = blob(1 * MiB, 19)
+    url = http_server.add("/o.bin", data)
+    art = artifact(Source("https", url), sha256=sha256(data))
+    st = store()
+    st.ensure_layout()
+    d = st.downloads_dir / entry_id(art.key)
+    d.mkdir()
+    (d / "0123456789abcdef.json").write_text(f'{{"url": "{url}"}}')
+    r = pull(art)
+    assert entry_files(r.path) == {"o.bin": data}
+    assert not (d / "0123456789abcdef.json").exists()
+    assert not list(d.glob("*.part"))
