@@ -155,6 +155,9 @@ class DownloadOptions:
     probe_window: float = 0.25  # seconds of transfer behind each connection-count decision
     probe_gain: float = 1.3  # doubling the connections must raise the rate this much
     direct_io: bool = field(default_factory=lambda: _env_flag("MODELHUB_DIRECT_IO", True))
+    # Flush page-cache writes during the download: only worth it when the
+    # install fsyncs (MODELHUB_FSYNC=0 turns both off).
+    flush_during: bool = True
     progress: Callable[[int, int | None], None] | None = None
     heartbeat: Callable[[int], None] | None = None
 
@@ -282,8 +285,10 @@ class _Writer:
         *,
         direct: bool,
         threads: int = WRITER_THREADS,
+        flush_every: int = FLUSH_EVERY,
     ) -> None:
         self.fd = fd
+        self._flush_every = flush_every
         self.hasher = hasher
         self.dfd: int | None = None
         self.direct = False
@@ -379,7 +384,7 @@ class _Writer:
         _pwrite_all(self.fd, data, pos)
         with self._lock:
             self._dirty += len(data)
-            flush = self._dirty >= FLUSH_EVERY
+            flush = 0 < self._flush_every <= self._dirty
             if flush:
                 self._dirty = 0
         if flush:
@@ -629,7 +634,13 @@ def _attempt(
     psize = part_size(first) if part_size is not None else None
     want_md5 = md5(first) if callable(md5) else md5
     hasher = OrderedHasher(fd, md5=want_md5, part_size=psize)
-    writer = _Writer(fd, partial.path, hasher, direct=opts.direct_io, threads=WRITER_THREADS)
+    writer = _Writer(
+        fd,
+        partial.path,
+        hasher,
+        direct=opts.direct_io,
+        flush_every=FLUSH_EVERY if opts.flush_during else 0,
+    )
     blocks = _Blocks(opts.block)
     try:
         if not ranged:

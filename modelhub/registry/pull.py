@@ -289,6 +289,7 @@ def pull_result(
             policy=retry or RetryPolicy.from_env(),
             progress=bar,
             heartbeat=lock.beat,
+            flush_during=store.fsync,
         )
         replaced: tuple[str, ...] = ()
         pin = _Pin(commit, None if expected_files is None else tuple(expected_files))
@@ -407,6 +408,7 @@ def repair_entry(
             policy=retry or RetryPolicy.from_env(),
             progress=bar,
             heartbeat=lock.beat,
+            flush_during=store.fsync,
         )
         fetched, new, replaced = _repair(
             store, artifact, (entry, problems), sources, opts, settings

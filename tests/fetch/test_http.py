@@ -421,3 +421,22 @@ def test_a_sidecar_whose_part_was_never_made_is_cleared(http_server):
     assert entry_files(r.path) == {"o.bin": data}
     assert not (d / "0123456789abcdef.json").exists()
     assert not list(d.glob("*.part"))
+
+
+@pytest.mark.parametrize("fsync", ["1", "0"])
+def test_downloads_flush_to_disk_only_when_entries_are_fsynced(http_server, monkeypatch, fsync):
+    # The flushes during a download only make the install's fsync cheap:
+    # with MODELHUB_FSYNC=0 there is no fsync, so no flushing either.
+    from modelhub.registry import download
+
+    calls = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd))[1])
+    monkeypatch.setattr(download, "FLUSH_EVERY", 256 * 1024)
+    monkeypatch.setenv("MODELHUB_DIRECT_IO", "0")
+    monkeypatch.setenv("MODELHUB_FSYNC", fsync)
+    data = blob(2 * MiB, 20)
+    url = http_server.add("/s.bin", data)
+    r = pull(artifact(Source("https", url), sha256=sha256(data)))
+    assert entry_files(r.path) == {"s.bin": data}
+    assert (len(calls) > 0) == (fsync == "1")
