@@ -13,7 +13,14 @@ import time
 
 import pytest
 
-from modelhub.errors import AccessDenied, CacheError, FetchError, IntegrityError, ModelNotFound
+from modelhub.errors import (
+    AccessDenied,
+    CacheError,
+    ConfigError,
+    FetchError,
+    IntegrityError,
+    ModelNotFound,
+)
 from modelhub.registry.artifact import Source
 from modelhub.registry.download import RetryPolicy
 from modelhub.registry.pull import pull_artifact, pull_result
@@ -440,3 +447,23 @@ def test_downloads_flush_to_disk_only_when_entries_are_fsynced(http_server, monk
     r = pull(artifact(Source("https", url), sha256=sha256(data)))
     assert entry_files(r.path) == {"s.bin": data}
     assert (len(calls) > 0) == (fsync == "1")
+
+
+def test_a_stalled_connection_times_out_and_is_retried(http_server, monkeypatch):
+    monkeypatch.setenv("MODELHUB_READ_TIMEOUT", "0.5")
+    data = blob(2 * MiB, 21)
+    url = http_server.add("/st.bin", data)
+    # half a range, then silence for far longer than the read timeout
+    http_server.fault("/st.bin", "stall", seconds=30)
+    t0 = time.monotonic()
+    r = pull(artifact(Source("https", url), sha256=sha256(data)))
+    assert time.monotonic() - t0 < 15
+    assert entry_files(r.path) == {"st.bin": data}
+    assert len(http_server.gets("/st.bin")) == 8 + 1  # 8 ranges + the retried one
+
+
+def test_a_bad_read_timeout_is_a_config_error(http_server, monkeypatch):
+    monkeypatch.setenv("MODELHUB_READ_TIMEOUT", "soon")
+    url = http_server.add("/t.bin", blob(1000))
+    with pytest.raises(ConfigError, match="MODELHUB_READ_TIMEOUT='soon'"):
+        pull(artifact(Source("https", url)))

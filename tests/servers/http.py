@@ -183,12 +183,21 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             payload = memoryview(data)[start : end + 1]
             cut = None
-            if kind in ("drop", "truncate"):
+            if kind in ("drop", "truncate", "stall"):
                 cut = max(1, len(payload) // 2)
+            if kind == "stall":
+                # half the body, then silence until the client gives up (bounded)
+                self._send(payload, obj.rate, cut, reset=False, hold=float(fault["seconds"]))
+                return
             self._send(payload, obj.rate, cut, reset=(kind == "drop"))
 
         def _send(
-            self, payload: memoryview, rate: float | None, cut: int | None, reset: bool
+            self,
+            payload: memoryview,
+            rate: float | None,
+            cut: int | None,
+            reset: bool,
+            hold: float = 0.0,
         ) -> None:
             sent = 0
             limit = len(payload) if cut is None else cut
@@ -206,6 +215,13 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                         if ahead > 0:
                             time.sleep(ahead)
                 self.wfile.flush()
+                if hold:
+                    # returns early when the client closes the connection
+                    self.connection.settimeout(hold)
+                    with contextlib.suppress(OSError):
+                        self.connection.recv(1)
+                    self.close_connection = True
+                    return
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
                 return

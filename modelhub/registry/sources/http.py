@@ -7,6 +7,7 @@ import email.utils
 import http.client
 import ipaddress
 import logging
+import os
 import re
 import threading
 import time
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from modelhub.errors import AccessDenied, FetchError, ModelNotFound
+from modelhub.errors import AccessDenied, ConfigError, FetchError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.download import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.sources import FetchContext, Fetched, run_download
@@ -98,6 +99,19 @@ def status_error(url: str, status: int, *, private: bool, what: str) -> Exceptio
     return FetchError(f"{url}: HTTP {status}", url=url, status=status)
 
 
+def read_timeout() -> float:
+    """Seconds without a byte before a connection counts as stalled (and is
+    retried): ``MODELHUB_READ_TIMEOUT``, else :data:`READ_TIMEOUT`."""
+    raw = os.environ.get("MODELHUB_READ_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else READ_TIMEOUT
+    except ValueError:
+        raise ConfigError(f"MODELHUB_READ_TIMEOUT={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"MODELHUB_READ_TIMEOUT={raw!r} must be more than 0 seconds")
+    return value
+
+
 class HttpTransport:
     def __init__(
         self,
@@ -105,12 +119,12 @@ class HttpTransport:
         *,
         private: bool = False,
         what: str = "the artifact",
-        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        timeout: tuple[float, float] | None = None,
     ) -> None:
         self.url = url
         self.private = private
         self.what = what
-        self.timeout = timeout
+        self.timeout = timeout or (CONNECT_TIMEOUT, read_timeout())
         warn_plain_http(url)
 
     def get(self, start: int, end: int | None, *, validator: str | None) -> Response:
