@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from markdown_it_pyrs import MarkdownIt, Node
 
@@ -127,6 +128,25 @@ def _count_cells(line: str) -> int:
     return s.count("|") - s.count("\\|") + 1
 
 
+def _max_cells(rows: list[str]) -> int:
+    """``max(map(_count_cells, rows))``, counted over all rows at once where
+    each is ``|...|`` (two characters at least) without backslashes: most
+    tables. Then a row has one cell fewer than pipes."""
+    stripped = list(map(str.strip, rows))
+    joined = "\n".join(stripped)
+    k = len(stripped) - 1
+    if (
+        joined[:1] == "|"
+        and joined[-1:] == "|"
+        and "\\" not in joined
+        and joined.count("\n|") == k
+        and joined.count("|\n") == k
+        and min(map(len, stripped)) > 1
+    ):
+        return max(map(str.count, stripped, repeat("|"))) - 1
+    return max(map(_count_cells, rows))
+
+
 def _repair_table(rows: list[str], out: list[str]) -> None:
     """kramdown (the engine these cards were written for) accepts tables
     without a header row, split by blank lines, or with extra cells;
@@ -136,7 +156,7 @@ def _repair_table(rows: list[str], out: list[str]) -> None:
     body = [r for r in rows if "-" not in r or not _DELIM_ROW_RE.match(r.strip())]
     if not body:
         return
-    n = max(map(_count_cells, body))
+    n = _max_cells(body)
     out.append("|" + "|".join([" "] * n) + "|\n")
     out.append("|" + "|".join(["---"] * n) + "|\n")
     out.extend(r if r.endswith("\n") else r + "\n" for r in body)
@@ -413,6 +433,21 @@ def strip_markup(text: str) -> str:
 # Characters that can start inline Markdown other than emphasis.
 _INLINE_MARKUP_RE = re.compile(r"[\\`\[<&]")
 _TEXT_MARKUP_RE = re.compile(r"[\\`\[<&{]")  # also site-generator markup
+# The same without '[': with reference definitions off, a '[' starts a link
+# or image only where "](" follows it, so content with no other markup and no
+# "](" reads as written ("[en]", "[sentence, token]": many table cells).
+_NON_BRACKET_MARKUP_RE = re.compile(r"[\\`<&]")
+
+
+def _is_plain(content: str) -> bool:
+    """Whether no inline Markdown but emphasis (and bare line breaks) can be
+    in ``content``: then its text is ``content`` itself, unparsed."""
+    m = _INLINE_MARKUP_RE.search(content)
+    return m is None or (
+        m.group() == "["
+        and "](" not in content
+        and _NON_BRACKET_MARKUP_RE.search(content, m.end()) is None
+    )
 
 
 def _unemphasize(text: str) -> str:
@@ -529,7 +564,7 @@ def _read_inline(
     hidden = 0  # inside inline HTML buttons/anchors: their labels are not prose
     found = False
     masked = False
-    if _INLINE_MARKUP_RE.search(content) is None:
+    if _is_plain(content):
         # No link, code, HTML, entity or escape can start here: the text is
         # the content (most prose); only bare URLs are left to find.
         stream: list[tuple[str, str]] = []
@@ -577,7 +612,12 @@ def _read_inline(
             label.append(piece)
         elif not hidden:
             parts.append(piece)
-    text = _unemphasize(strip_markup("".join(parts)))
+    text = "".join(parts)
+    # Both substitutions need their character; most prose has neither.
+    if "{" in text:
+        text = strip_markup(text)
+    if "*" in text or "_" in text:
+        text = _unemphasize(text)
     if "\n" in text:
         lines = [_squeeze(ln).strip() for ln in text.split("\n")]
         plain = " ".join(ln for ln in lines if ln)
@@ -615,7 +655,7 @@ def read_body(body_text: str) -> Body:
     wanted: list[str] = []
 
     def want(content: str) -> int:
-        if _INLINE_MARKUP_RE.search(content) is None:
+        if _is_plain(content):
             return -1  # plain text: read without parsing
         wanted.append(content)
         return len(wanted) - 1
@@ -645,7 +685,10 @@ def read_body(body_text: str) -> Body:
         elif kind == "table":
             for part in block.children:  # thead, tbody
                 for tr in part.children:
-                    cells = []
+                    # A cell is its text where that is known now (plain
+                    # cells, most of them), else (content, index in wanted).
+                    cells: list[str | tuple[str, int]] = []
+                    ready = True
                     blank = True
                     for td in tr.children:
                         span = td.srcmap if sliceable else None
@@ -655,14 +698,29 @@ def read_body(body_text: str) -> Body:
                             content = selected[span[0] : span[1]]
                             if "\\" in content:
                                 content = _content(td)
-                        if content:
-                            blank = False
+                        if not content:
+                            cells.append("")
+                            continue
+                        blank = False
+                        if "://" in content or "{" in content:
                             cells.append((content, want(content)))
+                            ready = False
+                        elif _is_plain(content):
+                            # plain_text() without markup, in place
+                            if "*" in content or "_" in content:
+                                content = _EMPHASIS_RE.sub("", content)
+                            cells.append(_squeeze(content).strip())
                         else:
-                            cells.append(("", -1))
+                            wanted.append(content)
+                            cells.append((content, len(wanted) - 1))
+                            ready = False
                     # A row of empty cells (the header of a repaired table)
                     # is neither a row nor a link.
-                    if not blank:
+                    if blank:
+                        continue
+                    if ready:
+                        items.append(("R", _row(cells)))  # type: ignore[arg-type]
+                    else:
                         items.append(("r", section, cells))
 
     # Pass 2: read them.
@@ -687,6 +745,9 @@ def read_body(body_text: str) -> Body:
             nlu = "nlu-block" in previous_paragraph or "nlu.load" in content
             out.fences.append(Fence(info, content, nlu))
             previous_paragraph = ""
+        elif tag == "R":
+            if item[1] is not None:
+                out.rows.append(item[1])
         elif tag == "h":
             _, key, key_index, value, value_index = item
             row = _row(
@@ -700,17 +761,16 @@ def read_body(body_text: str) -> Body:
         else:
             _, section, cells = item
             texts: list[str] = []
-            for content, index in cells:
+            for cell in cells:
+                if cell.__class__ is str:
+                    texts.append(cell)
+                    continue
+                content, index = cell
                 if "://" in content:
                     paragraph += 1
                     nodes = parsed[index] if index >= 0 else None
                     texts.append(_read_inline(content, nodes, section, paragraph, out, None))
-                elif index < 0 and "{" not in content:
-                    # plain_text() without markup, in place (most cells)
-                    if "*" in content or "_" in content:
-                        content = _EMPHASIS_RE.sub("", content)
-                    texts.append(_squeeze(content).strip())
-                else:
+                else:  # site-generator markup or inline Markdown
                     texts.append(plain_text(content, parsed[index] if index >= 0 else None))
             row = _row(texts)
             if row is not None:

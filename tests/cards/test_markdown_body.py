@@ -122,3 +122,91 @@ def test_table_cell_slices_are_the_cell_text(rows: list[str]) -> None:
 def test_table_cell_slices_are_the_cell_text_on_real_cards(corpus_dir: Path) -> None:
     for path in sorted((corpus_dir / "cards").glob("*.md")):
         _cell_slices_agree(path.read_text(encoding="utf-8").split("\n---", 1)[1])
+
+
+# -- content whose only markup is '[' without "](" is read unparsed -----------
+
+_BRACKET_PIECES = [
+    *("[", "]", "(", ")", "](", "![", "[en]", "[a, b]", "!", "*", "_", "**", " ", "  ", "\n"),
+    *("a", "é", ":", ".", "https://", "s3://", "huggingface.co/a/b", ".zip", "{:.x}", "%2F"),
+    *("Download", "imported from", "\t", "]]", "[[", "x_y", "?", ",", "|", "  \n"),
+]
+
+
+def _read_both(content: str) -> tuple[object, object]:
+    """What _read_inline gives for ``content`` with the '[' shortcut and with
+    every bracket sent through markdown-it (the general path)."""
+    results = []
+    shortcut = markdown._is_plain
+    for plain in (shortcut, lambda c: markdown._INLINE_MARKUP_RE.search(c) is None):
+        markdown._is_plain = plain
+        try:
+            body = markdown.Body()
+            texts: list[str] = []
+            text = markdown._read_inline(content, None, "description", 3, body, texts)
+            results.append((text, texts, body.links, body.paragraph_text))
+        finally:
+            markdown._is_plain = shortcut
+    return results[0], results[1]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_BRACKET_PIECES), max_size=14).map("".join))
+def test_bracket_only_content_reads_as_markdown_it_reads_it(text: str) -> None:
+    # As blocks hand content over: paragraph or cell text, trimmed, no blank line.
+    content = "\n".join(line for line in text.strip().split("\n") if line.strip())
+    if not content:
+        return
+    fast, general = _read_both(content)
+    assert fast == general, content
+
+
+@pytest.mark.corpus
+def test_bracket_only_content_on_real_cards(corpus_dir: Path) -> None:
+    seen = 0
+    for path in sorted((corpus_dir / "cards").glob("*.md")):
+        selected = markdown.select_sections(path.read_text(encoding="utf-8").split("\n---", 1)[1])
+        for node in markdown._MD_BLOCK.tree(selected).walk():
+            if node.name != "text":
+                continue
+            content = node.meta["content"].strip()
+            if content and "[" in content and markdown._is_plain(content):
+                fast, general = _read_both(content)
+                assert fast == general, content
+                seen += 1
+    assert seen > 100
+
+
+# -- repaired tables: the widest row counted at once ---------------------------
+
+_ROW_PIECES = ["|", "||", " ", "\t", "a", "\\", "\\|", "-", ":"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(_ROW_PIECES), max_size=8),
+            st.sampled_from(["", "\n", " \n"]),
+        ).map(lambda t: "".join(t[0]) + t[1]),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_widest_row_counted_at_once_as_row_by_row(rows: list[str]) -> None:
+    assert markdown._max_cells(rows) == max(map(markdown._count_cells, rows))
+
+
+@pytest.mark.corpus
+def test_widest_row_counted_at_once_on_real_cards(corpus_dir: Path) -> None:
+    runs = 0
+    for path in sorted((corpus_dir / "cards").glob("*.md")):
+        run: list[str] = []
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            if line.lstrip().startswith("|"):
+                run.append(line)
+            elif run:
+                assert markdown._max_cells(run) == max(map(markdown._count_cells, run))
+                runs += 1
+                run = []
+    assert runs > 100
