@@ -5,6 +5,8 @@ A copy lives at ``{cache}/catalog/metadata/{bucket}/{folder}/metadata.json``
 beside ``metadata.json.http.json`` (URL, ETag, Last-Modified, when fetched and
 last checked, the outcome of the last sync). A sync that fails for any reason
 (network, HTTP status, a body that is not metadata.json) keeps the previous copy.
+Public folders are read over plain HTTPS; private ones (``private_folders``)
+through boto3 with the standard AWS credential chain, as their models are.
 """
 
 from __future__ import annotations
@@ -127,10 +129,17 @@ def sync_folder(settings: Settings, folder: str, *, timeout: float = 30.0) -> Sy
             folder, url, "failed", copy, previous.get("lines"), previous.get("etag"), message
         )
 
-    try:
-        resp = requests.get(url, headers=request_headers, timeout=timeout)
-    except requests.RequestException as exc:
-        return failed(f"{type(exc).__name__}: {exc}")
+    private = folder in settings.private_folders
+    if private:
+        got = _get_signed(settings, folder, request_headers)
+        if isinstance(got, str):
+            return failed(got)
+        resp = got
+    else:
+        try:
+            resp = requests.get(url, headers=request_headers, timeout=timeout)
+        except requests.RequestException as exc:
+            return failed(f"{type(exc).__name__}: {exc}")
     if resp.status_code == 304 and previous:
         _write_headers(
             copy, {**previous, "checked_at": now, "last_status": "not-modified", "last_error": None}
@@ -139,11 +148,12 @@ def sync_folder(settings: Settings, folder: str, *, timeout: float = 30.0) -> Sy
             folder, url, "not-modified", copy, previous.get("lines"), previous.get("etag")
         )
     if resp.status_code != 200:
-        hint = (
-            " (is the bucket/folder right, and is it public?)"
-            if resp.status_code in (403, 404)
-            else ""
-        )
+        if resp.status_code in (401, 403) and private:
+            hint = f" (a private folder: check the AWS credentials for s3://{settings.bucket})"
+        elif resp.status_code in (403, 404):
+            hint = " (is the bucket/folder right, and is it public?)"
+        else:
+            hint = ""
         return failed(f"HTTP {resp.status_code}{hint}")
     body = resp.content
     usable, nonempty = _count_usable(body, url, folder)
@@ -164,6 +174,48 @@ def sync_folder(settings: Settings, folder: str, *, timeout: float = 30.0) -> Sy
     }
     _write_headers(copy, meta)
     return SyncResult(folder, url, "updated", copy, usable, meta["etag"])
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What :func:`sync_folder` reads of a response, from requests or boto3."""
+
+    status_code: int
+    content: bytes
+    headers: dict[str, str]
+
+
+def _get_signed(settings: Settings, folder: str, conditions: dict[str, str]) -> _Reply | str:
+    """A private folder's metadata.json through boto3 with the standard AWS
+    credential chain (as its models are fetched), with the same conditions;
+    a string says why it failed."""
+    import datetime
+    import email.utils
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from modelhub.registry.sources.s3 import client
+
+    kwargs: dict[str, Any] = {"Bucket": settings.bucket, "Key": f"{folder}/metadata.json"}
+    if "If-None-Match" in conditions:
+        kwargs["IfNoneMatch"] = conditions["If-None-Match"]
+    elif "If-Modified-Since" in conditions:
+        kwargs["IfModifiedSince"] = email.utils.parsedate_to_datetime(
+            conditions["If-Modified-Since"]
+        )
+    try:
+        r = client(settings.s3_endpoint, True).get_object(**kwargs)
+        body = r["Body"].read()
+    except ClientError as exc:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return _Reply(status, b"", {}) if status else f"{type(exc).__name__}: {exc}"
+    except BotoCoreError as exc:  # no credentials, connection errors
+        return f"{type(exc).__name__}: {exc}"
+    headers = {"ETag": r.get("ETag") or ""}
+    if r.get("LastModified") is not None:
+        when = r["LastModified"].astimezone(datetime.UTC)  # botocore's tzutc
+        headers["Last-Modified"] = email.utils.format_datetime(when, usegmt=True)
+    return _Reply(200, body, headers)
 
 
 def sync(

@@ -81,3 +81,19 @@ def test_failing_sync_keeps_the_previous_copy(local) -> None:  # type: ignore[no
     assert copy.read_bytes() == before
     assert load_catalog(settings).resolve("kept_model").name == "kept_model"
     assert json.loads(Path(str(copy) + ".http.json").read_text())["last_status"] == "failed"
+
+
+def test_private_folder_is_synced_with_credentials(local, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    key = "clinical/models/metadata.json"
+    local.put(key, (meta_line("private_model") + "\n").encode(), public=False)
+    settings = load_settings().with_changes(folders=("clinical/models",))
+    assert "clinical/models" in settings.private_folders
+    first = sync(settings)[0]
+    assert (first.status, first.lines) == ("updated", 1)
+    assert sync(settings)[0].status == "not-modified"  # conditional through boto3 too
+    assert load_catalog(settings).resolve("private_model", folder="clinical/models")
+
+    # unsigned, as a public folder is read, the object is refused
+    public = settings.with_changes(private_folders=())
+    refused = sync(public)[0]
+    assert refused.status == "failed" and "403" in (refused.message or "")
