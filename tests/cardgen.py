@@ -50,6 +50,23 @@ annotator: BertEmbeddings
 {table_text}"""
 
 
+#: The tiny random BERT the Spark NLP zip fixtures hold, as its S3 artifact.
+SPARKNLP_TINY_ARTIFACT = "bert_tiny_sparknlp_en_3.4.0_3.0_1645440129466.zip"
+
+
+def sparknlp_tiny_card(*, title: str) -> str:
+    """The card of ``bert_tiny_sparknlp``: the zip fixture on the local S3."""
+    return embeddings_card(
+        "bert_tiny_sparknlp",
+        title=title,
+        description="A tiny random BERT saved in Spark NLP's layout.",
+        date="2022-02-21",
+        lib_version="3.4.0",
+        download=s3_url(SPARKNLP_TINY_ARTIFACT),
+        table={"Case sensitive": "false", "Dimension": "32"},
+    )
+
+
 def imported_from_hf(repo: str) -> str:
     return f"This model was imported from Hugging Face ([link](https://huggingface.co/{repo}))."
 

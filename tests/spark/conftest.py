@@ -21,7 +21,12 @@ from typing import Any
 
 import pytest
 
-from tests.cardgen import embeddings_card, imported_from_hf, s3_url
+from tests.cardgen import (
+    SPARKNLP_TINY_ARTIFACT,
+    embeddings_card,
+    imported_from_hf,
+    sparknlp_tiny_card,
+)
 from tests.conftest import skip_or_fail
 
 _SESSION_VARS = (
@@ -173,16 +178,8 @@ TINY_CARD = embeddings_card(
     table={"Case sensitive": "false", "Dimension": "32"},
 )
 
-SPARKNLP_ARTIFACT = "bert_tiny_sparknlp_en_3.4.0_3.0_1645440129466.zip"
-SPARKNLP_CARD = embeddings_card(
-    "bert_tiny_sparknlp",
-    title="Tiny BERT in a Spark NLP zip (Spark test card)",
-    description="A tiny random BERT saved in Spark NLP's layout.",
-    date="2022-02-21",
-    lib_version="3.4.0",
-    download=s3_url(SPARKNLP_ARTIFACT),
-    table={"Case sensitive": "false", "Dimension": "32"},
-)
+SPARKNLP_ARTIFACT = SPARKNLP_TINY_ARTIFACT
+SPARKNLP_CARD = sparknlp_tiny_card(title="Tiny BERT in a Spark NLP zip (Spark test card)")
 
 
 @pytest.fixture(scope="session")

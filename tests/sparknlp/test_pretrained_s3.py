@@ -10,23 +10,15 @@ import numpy as np
 import pytest
 
 import modelhub
-from tests.cardgen import embeddings_card, s3_url, write_card
+from tests.cardgen import SPARKNLP_TINY_ARTIFACT, sparknlp_tiny_card, write_card
 
 from .conftest import FIXTURES, ZIPS
 from .reference import first_piece_vectors
 
 pytestmark = pytest.mark.slow
 
-ARTIFACT = "bert_tiny_sparknlp_en_3.4.0_3.0_1645440129466.zip"
-SPARKNLP_CARD = embeddings_card(
-    "bert_tiny_sparknlp",
-    title="Tiny BERT in a Spark NLP zip (test card)",
-    description="A tiny random BERT saved by TensorFlow in Spark NLP's layout.",
-    date="2022-02-21",
-    lib_version="3.4.0",
-    download=s3_url(ARTIFACT),
-    table={"Case sensitive": "false", "Dimension": "32"},
-)
+ARTIFACT = SPARKNLP_TINY_ARTIFACT
+SPARKNLP_CARD = sparknlp_tiny_card(title="Tiny BERT in a Spark NLP zip (test card)")
 
 
 @pytest.mark.parametrize("variant", ["tf1", "onnx"])
