@@ -87,12 +87,14 @@ def _map_error(exc: BaseException, repo: str, revision: str, endpoint: str) -> B
                 f"{where}: access denied (HTTP {status}); set HF_TOKEN", url=where, status=status
             )
         return FetchError(f"{where}: {exc}", url=where, status=status)
-    if isinstance(exc, OSError | ValueError) or _is_transport_error(exc):
+    if _is_transport_error(exc):
         return FetchError(
             f"{where}: cannot reach the Hugging Face Hub ({exc}); check the network and "
             "HF_ENDPOINT, or pull while online and use MODELHUB_OFFLINE=1 afterwards",
             url=where,
         )
+    if isinstance(exc, OSError | ValueError):
+        return FetchError(f"{where}: {exc}", url=where)
     return exc
 
 
