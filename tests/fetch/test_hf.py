@@ -82,6 +82,38 @@ def test_revision_pinned_to_a_commit(hf_hub):
     assert not any("/revision/" in c for c in hf_hub.api_calls)
 
 
+def test_progress_and_heartbeat_follow_the_hub_download(hf_hub, monkeypatch):
+    import huggingface_hub
+
+    from modelhub.registry.store import ArtifactLock
+
+    files = repo_files()
+    hf_hub.add_repo(REPO, files)
+    beats: list[int] = []
+    real_beat = ArtifactLock.beat
+
+    def beat(self: ArtifactLock, done: int, *, force: bool = False) -> None:
+        beats.append(done)
+        real_beat(self, done, force=force)
+
+    monkeypatch.setattr(ArtifactLock, "beat", beat)
+    seen: list[tuple[int, int | None]] = []
+    r = pull_result(
+        artifact(Source("hf", REPO), name="tiny_bert"), progress=lambda d, t: seen.append((d, t))
+    )
+    total = sum(len(files[k]) for k in WANTED)
+    assert r.transferred == total
+    # bytes as they arrive, never backwards, ending at the whole snapshot
+    assert len(seen) > len(WANTED)
+    assert all(t == total for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1] == (total, total)
+    # the lock saw the download alive (waiters would not take it over)
+    assert beats and max(beats) == total
+    # the user's own Hub progress bars are left as they were
+    assert not huggingface_hub.utils.are_progress_bars_disabled()
+
+
 def test_unknown_repo_and_revision(hf_hub):
     with pytest.raises(ModelNotFound, match="not found"):
         pull_result(artifact(Source("hf", "acme/nothing"), name="x"))

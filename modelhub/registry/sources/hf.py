@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import shutil
-import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +112,9 @@ def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
     repo = source.location
     revision = source.revision or "main"
     try:
-        import huggingface_hub
         from huggingface_hub import HfApi, snapshot_download
         from huggingface_hub.hf_api import RepoFile
 
-        if not sys.stderr.isatty() or ctx.options.progress is not None:
-            huggingface_hub.utils.disable_progress_bars()
         api = HfApi(endpoint=endpoint)
         commit = revision if COMMIT.match(revision) else api.model_info(repo, revision=revision).sha
         if not commit:
@@ -133,6 +130,7 @@ def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
                 f"{repo}@{commit}: no configuration or weights files to download",
                 url=f"{endpoint}/{repo}",
             )
+        total = sum(_listed_size(tree[p]) for p in wanted)
         staged = ctx.store.staging_dir(ctx.key)
         try:
             snapshot_download(
@@ -142,6 +140,7 @@ def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
                 allow_patterns=wanted,
                 endpoint=endpoint,
                 max_workers=4,
+                tqdm_class=_progress_bars(ctx, total),
             )
             shutil.rmtree(staged / ".cache", ignore_errors=True)
             files = _check_files(ctx.artifact.name, staged, wanted, tree)
@@ -167,6 +166,56 @@ def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
     )
 
 
+def _listed_size(info: Any) -> int:
+    return int(info.lfs.size if info.lfs is not None else info.size)
+
+
+def _progress_bars(ctx: FetchContext, total: int) -> type:
+    """A tqdm class for ``snapshot_download`` that draws nothing and turns the
+    Hub client's byte counts into modelhub's progress callback (the one bar
+    modelhub draws on a terminal, or the caller's callback) and the artifact
+    lock's heartbeat, so that a process waiting for this download sees it
+    alive and does not take it over.  Given as a class, not through
+    ``disable_progress_bars()``, which would silence the user's own Hub bars
+    for the rest of the process."""
+    from tqdm.auto import tqdm
+
+    progress = ctx.options.progress
+    heartbeat = ctx.options.heartbeat
+    counts: dict[int, int] = {}
+    lock = threading.Lock()
+    if progress is not None:
+        progress(0, total)
+
+    def report(bar: int, n: float | None) -> None:
+        # Under the lock: the Hub client's threads must not report out of order.
+        with lock:
+            if bar:
+                counts[bar] = counts.get(bar, 0) + int(n or 0)
+            # Several byte bars may count the same bytes (received and
+            # written): the furthest one is the progress.
+            done = min(max(counts.values(), default=0), total)
+            if progress is not None and bar:
+                progress(done, total)
+            if heartbeat is not None:
+                heartbeat(done)
+
+    class _Bars(tqdm):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._counts_bytes = kwargs.get("unit") == "B"
+            kwargs.pop("name", None)
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            # Byte bars report bytes; the others (files fetched) only show
+            # that the download is alive.
+            report(id(self) if self._counts_bytes else 0, n)
+            return super().update(n)
+
+    return _Bars
+
+
 def _check_files(
     artifact: str, staged: Path, wanted: list[str], tree: dict[str, Any]
 ) -> list[FileRecord]:
@@ -179,7 +228,7 @@ def _check_files(
                 f"{artifact}: {rel} was not downloaded", artifact=artifact, expected=rel
             )
         lfs = info.lfs
-        size_expected = lfs.size if lfs is not None else info.size
+        size_expected = _listed_size(info)
         sha = hashlib.sha256()
         blob = git_blob_sha1(path.stat().st_size) if lfs is None else None
         size = 0
