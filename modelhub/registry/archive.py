@@ -59,7 +59,10 @@ def _check_members(infos: list[zipfile.ZipInfo], artifact: str, limits: ExtractL
         )
 
     if len(infos) > limits.max_members:
-        raise unsafe(f"{len(infos)} members (limit {limits.max_members})")
+        raise unsafe(
+            f"{len(infos)} members (limit {limits.max_members}; MODELHUB_EXTRACT_MAX_FILES "
+            "raises it for an archive you trust)"
+        )
     total = 0
     seen: set[str] = set()
     for info in infos:
@@ -80,13 +83,17 @@ def _check_members(infos: list[zipfile.ZipInfo], artifact: str, limits: ExtractL
                 raise unsafe("is a special file (device, fifo or socket)", info)
         total += info.file_size
         if total > limits.max_total:
-            raise unsafe(f"expands to more than {limits.max_total} bytes")
+            raise unsafe(
+                f"expands to more than {limits.max_total} bytes (MODELHUB_EXTRACT_MAX_GB raises "
+                "the limit for an archive you trust)"
+            )
         if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
             1, info.compress_size
         ):
             raise unsafe(
                 f"compression ratio {info.file_size / max(1, info.compress_size):.0f}:1 "
-                f"exceeds {limits.max_ratio:.0f}:1",
+                f"exceeds {limits.max_ratio:.0f}:1 (MODELHUB_EXTRACT_MAX_RATIO raises the limit "
+                "for an archive you trust)",
                 info,
             )
 

@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelhub.errors import (
     AccessDenied,
     CacheError,
+    ConfigError,
     FetchError,
     IntegrityError,
     ModelhubError,
@@ -39,6 +40,9 @@ from modelhub.registry.store import (
     Manifest,
     Store,
 )
+
+if TYPE_CHECKING:
+    from modelhub.registry.archive import ExtractLimits
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +147,39 @@ def _num(settings: Any, key: str, env: str, default: float) -> float:
         return float(raw)
     except (TypeError, ValueError):
         return default
+
+
+def extract_limits(settings: Any) -> ExtractLimits:
+    """The zip-bomb caps: :class:`ExtractLimits` defaults, raised or lowered
+    by ``MODELHUB_EXTRACT_MAX_GB`` / ``extract_max_gb`` (uncompressed bytes),
+    ``MODELHUB_EXTRACT_MAX_FILES`` / ``extract_max_files`` and
+    ``MODELHUB_EXTRACT_MAX_RATIO`` / ``extract_max_ratio``."""
+    from modelhub.registry.archive import ExtractLimits
+
+    defaults = ExtractLimits()
+
+    def read(env: str, key: str, default: float) -> float:
+        raw = os.environ.get(env, "").strip() or settings.extra.get(key)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
+        if not value > 0:
+            raise ConfigError(f"{env} ({key}) = {raw!r} must be more than 0")
+        return value
+
+    return ExtractLimits(
+        max_total=int(
+            read("MODELHUB_EXTRACT_MAX_GB", "extract_max_gb", defaults.max_total / 2**30) * 2**30
+        ),
+        max_members=int(
+            read("MODELHUB_EXTRACT_MAX_FILES", "extract_max_files", defaults.max_members)
+        ),
+        max_ratio=read("MODELHUB_EXTRACT_MAX_RATIO", "extract_max_ratio", defaults.max_ratio),
+        ratio_floor=defaults.ratio_floor,
+    )
 
 
 def is_private(artifact: Artifact, settings: Any, location: str = "") -> bool:
@@ -630,7 +667,14 @@ def _fetch_any(
     from modelhub.registry.sources import FetchContext
 
     pin = pin or _Pin()
-    ctx = FetchContext(store=store, artifact=artifact, key=key, options=opts, settings=settings)
+    ctx = FetchContext(
+        store=store,
+        artifact=artifact,
+        key=key,
+        options=opts,
+        settings=settings,
+        extract_limits=extract_limits(settings),
+    )
     errors: list[tuple[Source, ModelhubError]] = []
     for src in sources:
         try:

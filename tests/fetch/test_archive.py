@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.errors import IntegrityError, UnsafeArchiveError
+from modelhub.errors import ConfigError, IntegrityError, UnsafeArchiveError
 from modelhub.registry.archive import ExtractLimits, extract_zip
 from modelhub.registry.artifact import Source
 from modelhub.registry.pull import pull_result
@@ -115,3 +115,19 @@ def test_unsafe_zip_from_a_source_installs_nothing(http_server):
         pull_result(art, retry=FAST_RETRY)
     st = store()
     assert st.lookup(art.key) is None and visible_state(st) == {}
+
+
+def test_extraction_caps_are_settings(http_server, monkeypatch):
+    members = {f"part-{i:02d}.txt": b"x" for i in range(12)}
+    url = http_server.add("/public/models/many_en_1.0_3.0_1.zip", make_zip(members))
+    art = artifact(Source("https", url), zip_name="many_en_1.0_3.0_1.zip", folder="public/models")
+    monkeypatch.setenv("MODELHUB_EXTRACT_MAX_FILES", "10")
+    with pytest.raises(UnsafeArchiveError, match="12 members .*MODELHUB_EXTRACT_MAX_FILES"):
+        pull_result(art, retry=FAST_RETRY)
+    assert store().lookup(art.key) is None
+    monkeypatch.setenv("MODELHUB_EXTRACT_MAX_FILES", "ten")
+    with pytest.raises(ConfigError, match="MODELHUB_EXTRACT_MAX_FILES.*'ten'"):
+        pull_result(art, retry=FAST_RETRY)
+    monkeypatch.setenv("MODELHUB_EXTRACT_MAX_FILES", "12")
+    r = pull_result(art, retry=FAST_RETRY)
+    assert sorted(p.name for p in r.path.iterdir()) == sorted(members)
