@@ -143,6 +143,8 @@ def main() -> int:
             ("unthrottled", "/model.bin", args.repeat, True),
             ("limit_rate 50m", "/throttled/model.bin", args.throttled_repeat, False),
         ):
+            if repeat < 1:
+                continue
             url = base + url_path
             out = tmp / "curl.out"
             curl_cmd = [curl, "-s", "-f", "-o", str(out), url]
