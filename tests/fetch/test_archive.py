@@ -122,11 +122,11 @@ def test_extraction_caps_are_settings(http_server, monkeypatch):
     url = http_server.add("/public/models/many_en_1.0_3.0_1.zip", make_zip(members))
     art = artifact(Source("https", url), zip_name="many_en_1.0_3.0_1.zip", folder="public/models")
     monkeypatch.setenv("MODELHUB_EXTRACT_MAX_FILES", "10")
-    with pytest.raises(UnsafeArchiveError, match="12 members .*MODELHUB_EXTRACT_MAX_FILES"):
+    with pytest.raises(UnsafeArchiveError, match=r"12 members .*MODELHUB_EXTRACT_MAX_FILES"):
         pull_result(art, retry=FAST_RETRY)
     assert store().lookup(art.key) is None
     monkeypatch.setenv("MODELHUB_EXTRACT_MAX_FILES", "ten")
-    with pytest.raises(ConfigError, match="MODELHUB_EXTRACT_MAX_FILES.*'ten'"):
+    with pytest.raises(ConfigError, match=r"MODELHUB_EXTRACT_MAX_FILES.*'ten'"):
         pull_result(art, retry=FAST_RETRY)
     monkeypatch.setenv("MODELHUB_EXTRACT_MAX_FILES", "12")
     r = pull_result(art, retry=FAST_RETRY)
