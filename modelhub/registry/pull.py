@@ -43,6 +43,7 @@ from modelhub.registry.store import (
 
 if TYPE_CHECKING:
     from modelhub.registry.archive import ExtractLimits
+    from modelhub.registry.store import ArtifactLock
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +143,38 @@ def _settings(settings: Any) -> Any:
 
 
 def _num(settings: Any, key: str, env: str, default: float) -> float:
-    raw = os.environ.get(env, settings.extra.get(key, default))
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
+    """A positive number from the variable ``env``, else the config file's
+    ``key``, else ``default``; anything else is a ConfigError naming both."""
+    raw = os.environ.get(env, "").strip() or settings.extra.get(key)
+    if raw is None or raw == "":
         return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
+    if not value > 0:
+        raise ConfigError(f"{env} ({key}) = {raw!r} must be more than 0")
+    return value
+
+
+def _download_options(
+    settings: Any,
+    store: Store,
+    lock: ArtifactLock,
+    bar: _Bar,
+    retry: RetryPolicy | None,
+    connections: int | None = None,
+) -> DownloadOptions:
+    return DownloadOptions(
+        connections=int(
+            connections or _num(settings, "download_connections", "MODELHUB_CONNECTIONS", 8)
+        ),
+        chunk=int(_num(settings, "download_chunk_mb", "MODELHUB_CHUNK_MB", 16) * (1 << 20)),
+        policy=retry or RetryPolicy.from_env(),
+        progress=bar,
+        heartbeat=lock.beat,
+        flush_during=store.fsync,
+    )
 
 
 def extract_limits(settings: Any) -> ExtractLimits:
@@ -157,27 +185,17 @@ def extract_limits(settings: Any) -> ExtractLimits:
     from modelhub.registry.archive import ExtractLimits
 
     defaults = ExtractLimits()
-
-    def read(env: str, key: str, default: float) -> float:
-        raw = os.environ.get(env, "").strip() or settings.extra.get(key)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
-        if not value > 0:
-            raise ConfigError(f"{env} ({key}) = {raw!r} must be more than 0")
-        return value
-
     return ExtractLimits(
         max_total=int(
-            read("MODELHUB_EXTRACT_MAX_GB", "extract_max_gb", defaults.max_total / 2**30) * 2**30
+            _num(settings, "extract_max_gb", "MODELHUB_EXTRACT_MAX_GB", defaults.max_total / 2**30)
+            * 2**30
         ),
         max_members=int(
-            read("MODELHUB_EXTRACT_MAX_FILES", "extract_max_files", defaults.max_members)
+            _num(settings, "extract_max_files", "MODELHUB_EXTRACT_MAX_FILES", defaults.max_members)
         ),
-        max_ratio=read("MODELHUB_EXTRACT_MAX_RATIO", "extract_max_ratio", defaults.max_ratio),
+        max_ratio=_num(
+            settings, "extract_max_ratio", "MODELHUB_EXTRACT_MAX_RATIO", defaults.max_ratio
+        ),
         ratio_floor=defaults.ratio_floor,
     )
 
@@ -318,16 +336,7 @@ def pull_result(
             store.record_use(entry)
             log.info("cache hit: %s -> %s (downloaded by another process)", label, entry.path)
             return PullResult(entry.path, entry, True, None, 0, time.monotonic() - t0)
-        opts = DownloadOptions(
-            connections=int(
-                connections or _num(settings, "download_connections", "MODELHUB_CONNECTIONS", 8)
-            ),
-            chunk=int(_num(settings, "download_chunk_mb", "MODELHUB_CHUNK_MB", 16) * (1 << 20)),
-            policy=retry or RetryPolicy.from_env(),
-            progress=bar,
-            heartbeat=lock.beat,
-            flush_during=store.fsync,
-        )
+        opts = _download_options(settings, store, lock, bar, retry, connections)
         replaced: tuple[str, ...] = ()
         pin = _Pin(commit, None if expected_files is None else tuple(expected_files))
         if damaged is not None:
@@ -439,14 +448,7 @@ def repair_entry(
             if not fresh:  # repaired by someone else meanwhile
                 return PullResult(current.path, current, True, None, 0, time.monotonic() - t0)
             entry, problems = current, fresh
-        opts = DownloadOptions(
-            connections=int(_num(settings, "download_connections", "MODELHUB_CONNECTIONS", 8)),
-            chunk=int(_num(settings, "download_chunk_mb", "MODELHUB_CHUNK_MB", 16) * (1 << 20)),
-            policy=retry or RetryPolicy.from_env(),
-            progress=bar,
-            heartbeat=lock.beat,
-            flush_during=store.fsync,
-        )
+        opts = _download_options(settings, store, lock, bar, retry)
         fetched, new, replaced = _repair(
             store, artifact, (entry, problems), sources, opts, settings
         )

@@ -467,3 +467,20 @@ def test_a_bad_read_timeout_is_a_config_error(http_server, monkeypatch):
     url = http_server.add("/t.bin", blob(1000))
     with pytest.raises(ConfigError, match="MODELHUB_READ_TIMEOUT='soon'"):
         pull(artifact(Source("https", url)))
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "problem"),
+    [
+        ("MODELHUB_CONNECTIONS", "eight", "is not a number"),
+        ("MODELHUB_CHUNK_MB", "0", "must be more than 0"),
+        ("MODELHUB_LOCK_STALE", "-5", "must be more than 0"),
+    ],
+)
+def test_a_bad_download_setting_is_a_config_error(http_server, monkeypatch, env, value, problem):
+    monkeypatch.setenv(env, value)
+    url = http_server.add("/t.bin", blob(1000))
+    with pytest.raises(ConfigError, match=f"{env} .*'{value}' {problem}"):
+        pull_result(artifact(Source("https", url)), retry=FAST_RETRY)
+    monkeypatch.delenv(env)
+    assert pull_result(artifact(Source("https", url)), retry=FAST_RETRY).path.is_dir()
