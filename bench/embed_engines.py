@@ -115,6 +115,17 @@ def timed(fn, *args):
     return time.perf_counter() - start, out
 
 
+def compare(label: str, run, engine, batches: list[Batch], t_torch: float, ref) -> None:
+    """Times ``run(engine, batches)`` after a warm-up and prints it against torch fp32."""
+    run(engine, batches[:2])
+    t, got = timed(run, engine, batches)
+    sent, tok = min_cosines(ref, got, batches)
+    print(
+        f"{label} {t:6.1f}s  {t_torch / t:.2f}x  min cosine sentence {sent:.5f} token {tok:.5f}",
+        flush=True,
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="minilm,bert-base")
@@ -136,26 +147,12 @@ def main() -> int:
             print(f"{name:9s} torch eager fp32   {t_torch:6.1f}s  1.00x", flush=True)
             # A fresh copy for export: the exporter may leave the model changed.
             session = onnx_session(AutoModel.from_pretrained(path).eval(), tmp)
-            run_onnx(session, batches[:2])
-            t, got = timed(run_onnx, session, batches)
-            sent, tok = min_cosines(ref, got, batches)
-            print(
-                f"{name:9s} onnxruntime fp32   {t:6.1f}s  {t_torch / t:.2f}x"
-                f"  min cosine sentence {sent:.5f} token {tok:.5f}",
-                flush=True,
-            )
+            compare(f"{name:9s} onnxruntime fp32  ", run_onnx, session, batches, t_torch, ref)
             del session
             quantized = torch.ao.quantization.quantize_dynamic(
                 AutoModel.from_pretrained(path).eval(), {torch.nn.Linear}, dtype=torch.qint8
             )
-            run_torch(quantized, batches[:2])
-            t, got = timed(run_torch, quantized, batches)
-            sent, tok = min_cosines(ref, got, batches)
-            print(
-                f"{name:9s} torch int8 dynamic {t:6.1f}s  {t_torch / t:.2f}x"
-                f"  min cosine sentence {sent:.5f} token {tok:.5f}",
-                flush=True,
-            )
+            compare(f"{name:9s} torch int8 dynamic", run_torch, quantized, batches, t_torch, ref)
     return 0
 
 
