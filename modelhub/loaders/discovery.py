@@ -146,9 +146,56 @@ def select_loader(
             log.debug("loader %s accepts %s", candidate.name, what)
             return candidate
         declined.append((candidate, why))
+    note = recognised_note(path, record, annotator)
     raise NoLoaderError(
-        f"no installed loader accepts {what}. Installed loaders:\n" + _describe_for_error(declined)
+        (f"{note}.\n" if note else "")
+        + f"no installed loader accepts {what}. Installed loaders:\n"
+        + _describe_for_error(declined)
     )
+
+
+def _artifact_annotator_engine(path: Path) -> tuple[str | None, str | None]:
+    """The annotator class and engine a Spark ML model folder's metadata names, if it is
+    one. Only the params JSON is read."""
+    from modelhub.errors import ModelhubError
+    from modelhub.loaders.sparknlp.sparkml import find_model_root, read_metadata
+
+    try:
+        root = find_model_root(path)
+        if root is None:
+            return None, None
+        meta = read_metadata(root)
+    except (ModelhubError, OSError, UnicodeError):
+        return None, None
+    engine = meta.get("engine")
+    # Spark NLP's HasEngine defaults to tensorflow: zips from before 5.0 have no param.
+    return meta.simple_name, str(engine).lower() if engine else "tensorflow"
+
+
+def recognised_note(
+    path: Path | None,
+    record: ModelCard | None,
+    annotator: str | None = None,
+    loaders: list[Loader] | None = None,
+) -> str | None:
+    """For an annotator that :mod:`modelhub.loaders.sparknlp.families` knows, why no
+    installed loader runs it (recognised, unsupported, static vectors); ``None`` for an
+    annotator it does not know. The annotator is ``annotator``, else the record's, else
+    the one the folder's Spark ML metadata names; the engine likewise."""
+    from modelhub.loaders.sparknlp.families import family_for, unserved_reason
+
+    found_annotator, found_engine = (
+        _artifact_annotator_engine(path) if path is not None else (None, None)
+    )
+    name = annotator or (record.annotator if record is not None else None) or found_annotator
+    engine = (record.engine if record is not None else None) or found_engine
+    if family_for(name) is None:
+        return None
+    served: list[str] = []
+    for lo in installed_loaders() if loaders is None else loaders:
+        if lo.annotators and lo.serves(name):
+            served.extend(lo.engines)
+    return unserved_reason(name, engine, served)
 
 
 def load_path(
