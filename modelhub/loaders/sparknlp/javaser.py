@@ -291,3 +291,45 @@ def read_tuple2_pairs(data: bytes, source: str) -> list[tuple[str, int]]:
             )
         pairs.append((first, second.fields["value"]))
     return pairs
+
+
+def _int_value(obj: Any) -> int | None:
+    if isinstance(obj, JavaObject) and obj.class_name == "java.lang.Integer":
+        value = obj.fields.get("value")
+        return value if isinstance(value, int) else None
+    return None
+
+
+def read_pair_keyed_pairs(data: bytes, source: str) -> list[tuple[tuple[str, str], int]]:
+    """One ``saveAsObjectFile`` batch of a ``MapFeature[(String, String), Int]`` (the BPE
+    merges): ``scala.Tuple2(scala.Tuple2(String, String), Integer)`` elements. The nested
+    key is a ``scala.Tuple2`` too, so the allow-list is the vocabulary's."""
+    value = loads(data, source, TUPLE2_CLASSES)
+    if not isinstance(value, list):
+        raise ArtifactFormatError(
+            f"{source}: expected a serialized array of scala.Tuple2, found {type(value).__name__}"
+        )
+    pairs: list[tuple[tuple[str, str], int]] = []
+    for item in value:
+        key = item.fields.get("_1") if isinstance(item, JavaObject) else None
+        rank = _int_value(item.fields.get("_2")) if isinstance(item, JavaObject) else None
+        left = key.fields.get("_1") if isinstance(key, JavaObject) else None
+        right = key.fields.get("_2") if isinstance(key, JavaObject) else None
+        if (
+            not isinstance(item, JavaObject)
+            or item.class_name != "scala.Tuple2"
+            or not isinstance(key, JavaObject)
+            or key.class_name != "scala.Tuple2"
+            or not isinstance(left, str)
+            or not isinstance(right, str)
+            or rank is None
+        ):
+            found = item.class_name if isinstance(item, JavaObject) else type(item).__name__
+            if isinstance(item, JavaObject) and isinstance(key, JavaObject):
+                found = f"{found}({key.class_name}, ...)"
+            raise ArtifactFormatError(
+                f"{source}: expected scala.Tuple2(scala.Tuple2(String, String), "
+                f"java.lang.Integer) elements, found {found}"
+            )
+        pairs.append(((left, right), rank))
+    return pairs

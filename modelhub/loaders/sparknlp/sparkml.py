@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from modelhub.errors import ArtifactFormatError
-from modelhub.loaders.sparknlp.javaser import read_tuple2_pairs
+from modelhub.loaders.sparknlp.javaser import read_pair_keyed_pairs, read_tuple2_pairs
 from modelhub.loaders.sparknlp.seqfile import iter_bytes_values
 
 METADATA_FILE = Path("metadata") / "part-00000"
@@ -86,19 +86,50 @@ def part_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith("part-"))
 
 
-def read_map_feature(root: Path, name: str) -> list[tuple[str, int]]:
-    """All ``(String, Integer)`` pairs of a ``MapFeature`` saved as an object file."""
+def _feature_batches(root: Path, name: str) -> list[tuple[bytes, str]]:
     folder = Path(root) / "fields" / name
     parts = part_files(folder)
     if not parts:
         raise ArtifactFormatError(
             f"{folder}: missing {name}: expected Spark object files fields/{name}/part-NNNNN"
         )
+    return [
+        (payload, f"{part} (record {index})")
+        for part in parts
+        for index, payload in enumerate(iter_bytes_values(part))
+    ]
+
+
+def read_map_feature(root: Path, name: str) -> list[tuple[str, int]]:
+    """All ``(String, Integer)`` pairs of a ``MapFeature`` saved as an object file."""
     pairs: list[tuple[str, int]] = []
-    for part in parts:
-        for index, payload in enumerate(iter_bytes_values(part)):
-            pairs.extend(read_tuple2_pairs(payload, f"{part} (record {index})"))
+    for payload, where in _feature_batches(root, name):
+        pairs.extend(read_tuple2_pairs(payload, where))
     return pairs
+
+
+def read_merges(root: Path) -> list[tuple[str, str]]:
+    """The byte-level BPE merges of ``fields/merges`` (a ``MapFeature[(String, String),
+    Int]`` of pair -> rank) in rank order. Spark NLP ranks every ``merges.txt`` line that
+    splits into two fields, so a Hugging Face ``#version: 0.2`` header is kept as the pair
+    of rank 0, as Spark NLP keeps it (it never applies)."""
+    folder = Path(root) / "fields" / "merges"
+    by_rank: dict[int, tuple[str, str]] = {}
+    for payload, where in _feature_batches(root, "merges"):
+        for pair, rank in read_pair_keyed_pairs(payload, where):
+            if rank in by_rank:
+                raise ArtifactFormatError(
+                    f"{folder}: merges {by_rank[rank]} and {pair} share rank {rank}"
+                )
+            by_rank[rank] = pair
+    size = len(by_rank)
+    missing = [i for i in range(size) if i not in by_rank]
+    if missing:
+        raise ArtifactFormatError(
+            f"{folder}: merge ranks are not 0..{size - 1}: missing {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}"
+        )
+    return [by_rank[i] for i in range(size)]
 
 
 def read_vocabulary(root: Path) -> list[str]:
