@@ -32,14 +32,20 @@ O1. Still unseen anywhere in the index: LongformerEmbeddings ONNX (no ``longform
 S2. MiniLMEmbeddings pools ONNX and OpenVINO alike: masked mean (mask ``id != 0``) then L2
     (``ml/ai/MiniLM.scala`` @2d1bbcc1). The newest BGE.scala in the index (idx 2131484635)
     pools ONNX and OpenVINO as masked mean with an all-ones mask (``x < 0 ? 0 : 1``) then L2.
-O2. Not in the index: the Scala side of BGE's ``useCLSToken`` (only the Python
-    ``HasClsTokenProperties``, idx 686089474, "CLS token for pooling (true) or
-    attention-based average pooling (false)"); an E5 version that pools ONNX output (every
-    E5.scala read, last @1db94d21, regroups ``last_hidden_state`` per row without pooling,
-    and a search of the whole index for ``LinAlg.avgPooling(`` finds only BGE, RoBerta,
-    Instructor and UAE/Mxbai); XLM-R-Sentence ONNX/OV pooling; Nomic's in-graph pooling.
-    A loader must read ``useCLSToken`` from the metadata, treat an E5 ONNX output of rank 3
-    as unpooled and check it against a reference vector before trusting a rule.
+    The maintainers' threads (issue/PR corpus, JohnSnowLabs/spark-nlp) date the other pooling
+    changes: E5 and MPNet ONNX gave ``last_hidden_state`` flattened per row (vectors of
+    thousands of values, issues #14066, #14049) until PR #14051 ("missing pool average",
+    Nov 2023) and PR #14104 (batched average pooling, Dec 2023); XlmRoBertaSentenceEmbeddings
+    ONNX likewise (issue #14181) until PR #14328 added average pooling (Jun 2024);
+    RoBertaSentenceEmbeddings got ONNX with average pooling in PR #14330; BGE's
+    ``useCLSToken`` came with PR #14511 (release 5.5.3, Jan 2025). E5.scala @1db94d21 in the
+    index is the pre-#14051 code. So Spark NLP today mean-pools E5, MPNet, XLM-R-Sentence
+    and RoBERTa-Sentence ONNX/OpenVINO output.
+O2. Still open: whether L2 follows the mean for E5 and XLM-R-Sentence (MPNet's and
+    RoBERTa-Sentence's code does L2) and follows CLS for BGE (the Scala of PR #14511 is not
+    in the index; ``useCLSToken`` defaults to true on the Python side,
+    ``HasClsTokenProperties`` idx 686089474); what Nomic's graph pools. A loader reads
+    ``useCLSToken`` from the metadata and checks these against a reference vector.
 S3. ``Openvino.ovModel = "openvino_model"`` (``ml/util/ModelEngine.scala`` @44877365). The
     newest ``OpenvinoWrapper.saveToFile`` copies ``<modelName>.xml/.bin`` (idx 3548826653) and
     the OpenVINO notebooks export ``openvino_model.xml/.bin`` (optimum), so new zips hold
@@ -47,8 +53,10 @@ S3. ``Openvino.ovModel = "openvino_model"`` (``ml/util/ModelEngine.scala`` @4487
     Rule unchanged: take the one ``.xml`` and the ``.bin`` of the same stem. The same file
     names the llama.cpp engine ``LlamaCPP.name = "llama_cpp"``; cards write ``llamacpp``.
 O4. The ONNX ``attention_mask = id != 0`` of the RoBERTa/XLM-R word paths (which masks
-    ``<s>``, id 0) is in the newest RoBerta.scala in the index (idx 3540551258); no later
-    version is stored, so whether it was fixed stays open. Batch-of-one semantics reproduce it.
+    ``<s>``, id 0) is in the newest RoBerta.scala in the index (idx 3540551258). PR #14496
+    ("wrong attention mask calculation resulted in wrong embeddings", merged Jan 2025) may be
+    its fix, but neither its description nor its diff is stored, so which annotators it
+    changed stays open. A loader offers the quirk as Spark NLP's rule and says so.
 O5. CamemBERT's double ``pieceIdOffset`` (bare ``▁`` kept), ALBERT's ``[pad]`` lookup and
     XLM-R's ``<unk>`` → 1 are derived from code only (research §2.3-2.6); fixtures trained with
     the ``sentencepiece`` trainer must show them.
@@ -103,9 +111,8 @@ POOLER_OUTPUT = "pooler_output of the graph"
 MEAN_L2 = "masked mean (LinAlg.avgPooling) then L2"
 IN_GRAPH = "pooled inside the exported graph; used as-is"
 STRATEGY = "poolingStrategy param (cls, cls_avg, last, avg, max or an index); no L2"
-CLS_OR_MEAN_L2 = "useCLSToken: CLS token, else masked mean then L2 (Scala side open, O2)"
-UNPOOLED = "last_hidden_state regrouped per row without pooling (as read, O2)"
-UNREAD = "not in any stored version (O2): check against a reference vector"
+CLS_OR_MEAN_L2 = "useCLSToken (5.5.3+): CLS token, else masked mean then L2 (L2 after CLS: O2)"
+MEAN_L2_OPEN = "masked mean (since the PRs of S2); L2 after it open (O2)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,15 +432,16 @@ FAMILIES: tuple[Family, ...] = (
         "fixed: <s>=0 </s>=2 <pad>=1; spm ids + 1",
         1,
         lowercase="if not caseSensitive; text cut to maxSentenceLength characters first",
-        pooling=(("tensorflow", POOLER_OUTPUT), ("*", UNREAD)),
+        pooling=(("tensorflow", POOLER_OUTPUT), ("*", MEAN_L2_OPEN)),
         params=_params(cased=True),
         hf_model_type="xlm-roberta",
         sources=(
             f"{_RESEARCH} §3.2",
             "openvino/HuggingFace_OpenVINO_in_Spark_NLP_XlmRoBertaSentenceEmbeddings.ipynb "
             "@2221e602 (S1: xlmroberta_onnx + xlmroberta_spp, no fields/)",
+            "issue #14181, PR #14328: average pooling for ONNX (S2)",
         ),
-        open_points=("O1: OpenVINO file name unseen", "O2: ONNX/OpenVINO pooling unread"),
+        open_points=("O1: OpenVINO file name unseen", "O2: L2 after the mean"),
     ),
     Family(
         "E5Embeddings",
@@ -447,16 +455,17 @@ FAMILIES: tuple[Family, ...] = (
         _BERT_SPECIALS,
         "looked up in fields/vocabulary; pad 0",
         0,
-        pooling=(("tensorflow", IN_GRAPH), ("*", UNPOOLED)),
+        pooling=(("tensorflow", IN_GRAPH), ("*", MEAN_L2_OPEN)),
         masks=(("*", "all ones or id != 0, by version; token_type_ids zeros"),),
         params=_params(max_len=512),
         hf_model_type="bert",
         sources=(
             f"{_RESEARCH} §3.3",
-            "ml/ai/E5.scala @1db94d21",
+            "ml/ai/E5.scala @1db94d21 (before PR #14051)",
+            "PR #14051, PR #14104: average pooling for E5 and MPNet ONNX (S2)",
             "openvino/HuggingFace_OpenVINO_in_Spark_NLP_E5.ipynb @11f02eb9 (S1)",
         ),
-        open_points=("O2: newest ONNX/OpenVINO pooling unread",),
+        open_points=("O2: L2 after the mean",),
     ),
     Family(
         "BGEEmbeddings",
@@ -474,7 +483,11 @@ FAMILIES: tuple[Family, ...] = (
         masks=(("*", "all ones (padding attended); token_type_ids zeros"),),
         params=(*_params(max_len=512), Param("useCLSToken", True, "Python 7.0.0 default")),
         hf_model_type="bert",
-        sources=(f"{_RESEARCH} §3.4", "ml/ai/BGE.scala idx 2131484635 (S2)"),
+        sources=(
+            f"{_RESEARCH} §3.4",
+            "ml/ai/BGE.scala idx 2131484635 (S2)",
+            "PR #14511: useCLSToken, release 5.5.3 (S2)",
+        ),
         open_points=("O2: useCLSToken in Scala, and L2 after CLS",),
     ),
     Family(
