@@ -133,3 +133,6 @@ def test_real_corpus(corpus_dir: Path) -> None:
         assert r.loader or ("recognised" in r.why_not or "engine unknown" in r.why_not), r
     # Today only the BERT families run.
     assert {r.family for r in transformer if r.loader} <= {"bert"}
+    # Every embeddings annotator the corpus names has a row; only pipelines have none.
+    assert {r.annotator for r in rows if r.kind is None} <= {"PipelineModel", None}
+    assert {"unsupported", "static"} <= {r.kind for r in rows}
