@@ -35,13 +35,15 @@ def test_nested_engine_archive_is_under_the_same_caps(hub: Hub) -> None:
         zf.extractall(model)
     engine = model / "bert_onnx"
     engine.unlink()
-    with zipfile.ZipFile(engine, "w", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("bert_onnx", "w", force_zip64=True) as member:
-            # 0xff, not zeros: the ONNX reader walks 64 MiB of zero bytes for
-            # minutes, which would hide what this test is about
-            block = b"\xff" * (1 << 20)
-            for _ in range(64):
-                member.write(block)
+    # 0xff, not zeros: the ONNX reader walks 64 MiB of zero bytes for
+    # minutes, which would hide what this test is about
+    block = b"\xff" * (1 << 20)
+    with (
+        zipfile.ZipFile(engine, "w", zipfile.ZIP_DEFLATED) as zf,
+        zf.open("bert_onnx", "w", force_zip64=True) as member,
+    ):
+        for _ in range(64):
+            member.write(block)
     assert engine.stat().st_size < 1 << 20
     tmpdir = hub.root / "tmpdir"
     tmpdir.mkdir()

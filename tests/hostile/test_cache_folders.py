@@ -24,7 +24,7 @@ def test_fifo_in_place_of_the_catalog_index_does_not_hang_list(hub: Hub) -> None
         index.unlink()
         os.mkfifo(index)  # nobody ever opens the other end
     try:
-        r = hub.mh("list", timeout=8)
+        r = hub.mh("list", timeout=6)
     except subprocess.TimeoutExpired:
         pytest.fail("`modelhub list` hung on a FIFO in place of the catalog index")
     assert "Traceback" not in r.stderr, r.stderr[-2000:]

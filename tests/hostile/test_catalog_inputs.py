@@ -28,9 +28,7 @@ def meta_line(name: str, time: str = '"2020-01-28T17:34:18.110Z"') -> str:
 
 
 def _serve_metadata(hub: Hub, hostile_time: str) -> None:
-    text = "\n".join(
-        [meta_line("good_meta_model"), meta_line("evil_meta_model", hostile_time), ""]
-    )
+    text = "\n".join([meta_line("good_meta_model"), meta_line("evil_meta_model", hostile_time), ""])
     hub.server.add(f"/{BUCKET}/public/models/metadata.json", text.encode())
     (hub.root / "config.toml").write_text('folders = ["public/models"]\nprivate_folders = []\n')
     hub.env["MODELHUB_CONFIG"] = str(hub.root / "config.toml")
@@ -43,9 +41,7 @@ def _plant_copy(hub: Hub, hostile_time: str) -> None:
     assert_ok(hub.mh("catalog", "sync"))
     copies = list((hub.cache / "catalog").rglob("metadata.json"))
     assert len(copies) == 1, copies
-    text = "\n".join(
-        [meta_line("good_meta_model"), meta_line("evil_meta_model", hostile_time), ""]
-    )
+    text = "\n".join([meta_line("good_meta_model"), meta_line("evil_meta_model", hostile_time), ""])
     copies[0].write_text(text)
 
 

@@ -98,10 +98,10 @@ def _pull_takes_over(hub: Hub, name: str, holder: dict[str, Any]) -> None:
     with held_lock(hub, name, holder):
         t0 = time.monotonic()
         try:
-            r = hub.mh("pull", name, "--json", timeout=7, MODELHUB_LOCK_STALE="1")
+            r = hub.mh("pull", name, "--json", timeout=6, MODELHUB_LOCK_STALE="1")
         except subprocess.TimeoutExpired:
-            pytest.fail("pull waited 7 s on a lock whose holder is stale (MODELHUB_LOCK_STALE=1)")
-        assert time.monotonic() - t0 < 6.5
+            pytest.fail("pull waited 6 s on a lock whose holder is stale (MODELHUB_LOCK_STALE=1)")
+        assert time.monotonic() - t0 < 5.5
     assert_ok(r)
     assert Path(json.loads(r.stdout)["path"]).is_dir()
 

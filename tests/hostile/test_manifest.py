@@ -136,7 +136,7 @@ def test_fifo_manifest_does_not_hang_cache_ls(hub: Hub) -> None:
     manifest.unlink()
     os.mkfifo(manifest)  # nobody ever opens the other end
     try:
-        r = hub.mh("cache", "ls", timeout=8)
+        r = hub.mh("cache", "ls", timeout=6)
     except subprocess.TimeoutExpired:
         pytest.fail("`modelhub cache ls` hung on a FIFO in place of manifest.json")
     assert "Traceback" not in r.stderr, r.stderr[-2000:]
@@ -152,7 +152,7 @@ def test_fifo_manifest_does_not_hang_pull(hub: Hub) -> None:
     manifest.unlink()
     os.mkfifo(manifest)
     try:
-        r = hub.mh("pull", name, "--json", timeout=8)
+        r = hub.mh("pull", name, "--json", timeout=6)
     except subprocess.TimeoutExpired:
         pytest.fail("`modelhub pull` hung on a FIFO in place of manifest.json")
     assert "Traceback" not in r.stderr, r.stderr[-2000:]

@@ -56,9 +56,7 @@ def _pull_falls_through(hub_hf: Hub, case: str) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=XFAIL[c]) for c in BAD_ZIPS]
-)
+@pytest.mark.parametrize("case", [pytest.param(c, marks=XFAIL[c]) for c in BAD_ZIPS])
 def test_unsupported_zip_feature_is_typed_and_next_source_is_tried(hub_hf: Hub, case: str) -> None:
     _pull_falls_through(hub_hf, case)
 
