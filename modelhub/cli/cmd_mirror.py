@@ -63,7 +63,7 @@ def _requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from modelhub.cli.output import human_size, print_json, print_table
+    from modelhub.cli.output import human_size, plural, print_json, print_table
     from modelhub.registry.mirror import export_mirror
 
     manifest = export_mirror(
@@ -100,14 +100,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         ],
     )
     print(
-        f"mirror {args.to}: {len(manifest.models)} model(s), {len(manifest.files)} files",
+        f"mirror {args.to}: {plural(len(manifest.models), 'model')}, "
+        f"{plural(len(manifest.files), 'file')}",
         file=sys.stderr,
     )
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from modelhub.cli.output import print_json, print_table
+    from modelhub.cli.output import plural, print_json, print_table
     from modelhub.registry.mirror import import_mirror
 
     done = import_mirror(args.dir)
@@ -125,7 +126,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     rows = [(e.key, "installed", str(e.path)) for e in done.entries]
     rows += [(k, "already cached", "-") for k in done.skipped]
     print_table(("artifact", "status", "path"), rows)
-    print(f"imported {args.dir}: {len(done.cards)} card(s) added to the catalog", file=sys.stderr)
+    added = plural(len(done.cards), "card")
+    print(f"imported {args.dir}: {added} added to the catalog", file=sys.stderr)
     return 0
 
 
