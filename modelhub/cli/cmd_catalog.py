@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from modelhub.cli.argtypes import count, seconds
+
 # typing stays off the CLI's start (annotations are strings here)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", help="words to look for (all must match)")
     p.add_argument("--lang", help="only this language")
     p.add_argument("--task", help="only this task")
-    p.add_argument("--limit", type=int, default=20, help="at most this many results (0: all)")
+    p.add_argument("--limit", type=count, default=20, help="at most this many results (0: all)")
     p.add_argument("--json", action="store_true", help="JSON array for scripts")
     p.set_defaults(func=cmd_search)
 
@@ -68,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = p.add_subparsers(dest="catalog_command", metavar="ACTION")
     s = csub.add_parser("sync", help="fetch each configured folder's metadata.json (conditional)")
     s.add_argument("--json", action="store_true", help="JSON array for scripts")
-    s.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    s.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
     s.set_defaults(func=cmd_sync)
     s = csub.add_parser("status", help="the catalog's inputs, their ages and record counts")
     s.add_argument("--json", action="store_true", help="JSON object for scripts")

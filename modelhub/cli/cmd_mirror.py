@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from modelhub.cli.argtypes import path
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Adds ``export``, ``import`` and ``lock``."""
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "MODELHUB_MIRROR at it.",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="model names")
-    p.add_argument("--to", required=True, metavar="DIR", help="the mirror folder")
+    p.add_argument("--to", required=True, type=path, metavar="DIR", help="the mirror folder")
     _common(p)
     p.add_argument("--json", action="store_true", help="JSON object for scripts")
     p.set_defaults(func=cmd_export)
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sha256), then install its models into the cache and its cards into the catalog. "
         "Any mismatch fails with nothing installed.",
     )
-    p.add_argument("dir", metavar="DIR", help="a folder written by `modelhub export`")
+    p.add_argument("dir", type=path, metavar="DIR", help="a folder written by `modelhub export`")
     p.add_argument("--json", action="store_true", help="JSON object for scripts")
     p.set_defaults(func=cmd_import)
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from modelhub.cli.argtypes import path
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -41,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lock",
         metavar="FILE",
+        type=path,
         help="install exactly the artifacts and files recorded by `modelhub lock` "
         "(instead of NAME); fails if anything resolves or arrives differently",
     )

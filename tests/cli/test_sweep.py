@@ -41,6 +41,7 @@ CASES: list[tuple[str, int] | object] = [
     ("search", 2),
     ("search x --limit abc", 2),
     ("search zzzzqqqq", 1),
+    ("search x --limit -1", 2),
     ("show nope", 1),
     ("show nope --json", 1),
     ("show all_minilm_l6_v2 --lib-version abc", 2),
@@ -50,6 +51,7 @@ CASES: list[tuple[str, int] | object] = [
     ("catalog", 2),
     ("catalog bogus", 2),
     ("catalog sync --timeout abc", 2),
+    ("catalog sync --timeout 0", 2),
     ("catalog status --bogus", 2),
     ("catalog rebuild --bogus", 2),
     ("pull", 2),
@@ -60,6 +62,7 @@ CASES: list[tuple[str, int] | object] = [
     ("pull --lock {d}/missing.lock", 2),
     ("pull --lock {d}/bad.lock", 2),
     ("pull --lock {d}/empty", 2),
+    ("pull --lock {empty}", 2),
     ("embed nope hi", 1),
     ("embed all_minilm_l6_v2 hi --max-length abc", 2),
     ("embed all_minilm_l6_v2 hi --loader nope", 2),
@@ -70,13 +73,17 @@ CASES: list[tuple[str, int] | object] = [
     ("convert x", 2),
     ("convert {d}/empty --to {d}/out", 2),
     ("convert x --to {d}/out --num-attention-heads abc", 2),
+    ("convert x --to {d}/out --num-attention-heads 0", 2),
+    ("convert x --to {empty}", 2),
     ("convert nope --to {d}/out", 1),
     ("export", 2),
     ("export nope --to {d}/mirror", 1),
+    ("export nope --to {empty}", 2),
     ("export all_minilm_l6_v2 --to {d}/notcard.md", 2),
     ("import {d}/missing", 2),
     ("import {d}/empty", 2),
     ("import {d}/notcard.md", 2),
+    ("import {empty}", 2),
     ("lock", 2),
     ("lock nope", 1),
     ("cache bogus", 2),
@@ -107,7 +114,8 @@ VERBS = {
 
 
 def _argv(case: str, scratch: Path) -> list[str]:
-    return case.format(d=scratch).split()
+    """``{d}``: the scratch folder; ``{empty}``: an empty argument."""
+    return [token.format(d=scratch, empty="") for token in case.split()]
 
 
 def _env(home: Path) -> dict[str, str]:
