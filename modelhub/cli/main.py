@@ -299,8 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # user's environment, not a bug in modelhub
         return _report(exc, f"modelhub: error: {_os_message(exc)}", 2, args, argv)
     except Exception as exc:
+        text = " ".join(str(exc).split())  # one line; --debug shows it all
         line = (
-            f"modelhub: internal error: {type(exc).__name__}: {exc} "
+            f"modelhub: internal error: {type(exc).__name__}: {text} "
             "(a bug in modelhub: please report it with the output of `modelhub env`"
             + ("" if _debug(args, argv) else " and of `modelhub --debug` with the same command")
             + ")"
