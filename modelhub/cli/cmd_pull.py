@@ -127,11 +127,7 @@ def _pull_lock(args: argparse.Namespace) -> int:
         print_json([r.to_dict() for r in results])
         return 0
     for r in results:
-        how = (
-            "cache hit"
-            if r.cache_hit
-            else f"installed from {r.source.location if r.source else '?'}"
-        )
+        how = "cache hit" if r.cache_hit else f"installed from {_where(r.source)}"
         print(f"{r.entry.key}: {how}, matches the lock", file=sys.stderr)
         print(r.path)
     return 0
