@@ -113,7 +113,7 @@ def _usage(message: str) -> Exception:
 
 def _ls(args: argparse.Namespace) -> int:
     from modelhub import cache
-    from modelhub.cli.output import human_size, print_json, print_table
+    from modelhub.cli.output import human_size, plural, print_json, print_table
     from modelhub.registry.inventory import totals
 
     inv = cache.inventory(check=True)
@@ -161,14 +161,14 @@ def _ls(args: argparse.Namespace) -> int:
             ],
         )
     print(
-        f"\n{t.entries} entries, {human_size(t.size)}"
+        f"\n{plural(t.entries, 'entry')}, {human_size(t.size)}"
         + (f" ({t.pinned} pinned)" if t.pinned else "")
         + f"; partial downloads: {t.partials} ({human_size(t.partials_size)})"
         + f"; orphaned temporary files: {t.orphans} ({human_size(t.orphans_size)})"
     )
     if t.unknown:
         print(
-            f"{t.unknown} files modelhub did not make ({human_size(t.unknown_size)}): "
+            f"{plural(t.unknown, 'file')} modelhub did not make ({human_size(t.unknown_size)}): "
             "left alone by prune, rm and clear"
         )
     return 0
@@ -223,7 +223,7 @@ def _dir(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from modelhub import cache
-    from modelhub.cli.output import human_size, print_json
+    from modelhub.cli.output import human_size, plural, print_json
 
     if not args.names and not args.all:
         raise _usage("name the models to verify, or pass --all")
@@ -253,7 +253,7 @@ def _verify(args: argparse.Namespace) -> int:
                 print(f"FAILED TO REPAIR {label}: {r.error}")
         damaged = len(report.damaged)
         print(
-            f"verified {len(report.results)} entries, {human_size(report.bytes)} in "
+            f"verified {plural(len(report.results), 'entry')}, {human_size(report.bytes)} in "
             f"{report.seconds:.2f} s ({report.mb_per_s:.0f} MB/s): "
             + (f"{damaged} damaged" if damaged else "all intact")
             + ("" if report.ok or args.repair else "; run with --repair to fetch the bad files")
@@ -310,7 +310,13 @@ def _run_destructive(args: argparse.Namespace, run: Any) -> Any:
             _print_report(plan, dry_run=True)
             return plan
         _print_report(plan, dry_run=True)
-        answer = input("remove these? [y/N] ").strip().lower()
+        try:
+            answer = input("remove these? [y/N] ").strip().lower()
+        except EOFError:
+            # Ctrl-D / end of input: no answer is a "no", and a failure for
+            # a script that expected the removal to happen
+            print(file=sys.stderr)
+            raise _usage("no answer (end of input): nothing removed") from None
         if answer not in ("y", "yes"):
             print("nothing removed")
             return plan

@@ -69,6 +69,9 @@ def cmd_card(args: argparse.Namespace) -> int:
             results.append({"path": path, "error": str(exc)})
     if args.json:
         print_json(results)
+        for data in results:
+            if "error" in data:  # the human line stays on stderr
+                print(f"modelhub: error: {data['error']}", file=sys.stderr)
     else:
         for index, data in enumerate(results):
             if index:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from modelhub.cli.argtypes import count, seconds
+
 # typing stays off the CLI's start (annotations are strings here)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", help="words to look for (all must match)")
     p.add_argument("--lang", help="only this language")
     p.add_argument("--task", help="only this task")
-    p.add_argument("--limit", type=int, default=20, help="at most this many results (0: all)")
+    p.add_argument("--limit", type=count, default=20, help="at most this many results (0: all)")
     p.add_argument("--json", action="store_true", help="JSON array for scripts")
     p.set_defaults(func=cmd_search)
 
@@ -68,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = p.add_subparsers(dest="catalog_command", metavar="ACTION")
     s = csub.add_parser("sync", help="fetch each configured folder's metadata.json (conditional)")
     s.add_argument("--json", action="store_true", help="JSON array for scripts")
-    s.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    s.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
     s.set_defaults(func=cmd_sync)
     s = csub.add_parser("status", help="the catalog's inputs, their ages and record counts")
     s.add_argument("--json", action="store_true", help="JSON object for scripts")
@@ -162,9 +164,9 @@ def _engines(args: argparse.Namespace) -> list[str] | None:
 
 
 def _table(headers: list[str], rows: list[tuple[Any, ...]], out: Any) -> None:
-    from modelhub.registry.index import render_table
+    from modelhub.cli.output import print_table
 
-    out.write(render_table(headers, rows))
+    print_table(headers, rows, out)
 
 
 def _json(data: Any) -> None:
@@ -194,11 +196,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not filtered:
         # the common case, rendered when the index was built
         text = catalog.list_text(lang=args.lang, task=args.task)
-        if text is not None:
+        # The index pads its pre-rendered table by len(): right for ASCII
+        # only; anything else is laid out here by display width.
+        if text is not None and text.isascii():
             sys.stdout.write(text)
             return 0
 
-    from modelhub.registry.index import pick_rows, render_rows
+    from modelhub.registry.index import pick_rows
     from modelhub.registry.versions import parse_version
 
     picked = pick_rows(
@@ -217,8 +221,24 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not picked:
             print("no model matches", file=sys.stderr)
             return 1
-        sys.stdout.write(render_rows(picked))
+        _list_table(picked, sys.stdout)
     return 0 if picked else 1
+
+
+_LIST_HEADERS = ["name", "lang", "task", "annotator", "version", "spark", "date", "folder"]
+
+
+def _list_table(rows: list[tuple[Any, ...]], out: Any) -> None:
+    """The ``modelhub list`` table (as the index pre-renders it): the ENGINE
+    column only when some row names an engine."""
+    engine = any(r[7] for r in rows)
+    headers = [*_LIST_HEADERS, "engine"] if engine else _LIST_HEADERS
+    cells = [
+        (r[0], *(v or "-" for v in (r[1], r[2], r[3], r[4], r[5], r[6], r[8])))
+        + ((r[7] or "-",) if engine else ())
+        for r in rows
+    ]
+    _table(headers, cells, out)
 
 
 def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -242,6 +262,7 @@ def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from modelhub.cli.output import clip
     from modelhub.registry.catalog import load_catalog
     from modelhub.registry.search import search
 
@@ -258,7 +279,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             h.name,
             h.language or "-",
             h.task or "-",
-            _clip(h.title or "-", 50),
+            clip(h.title or "-", 50),
             h.folder or "-",
             str(h.score),
         )
@@ -266,10 +287,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     ]
     _table(["name", "lang", "task", "title", "folder", "score"], cells, sys.stdout)
     return 0
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # -- show / explain --------------------------------------------------------------
@@ -412,6 +429,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from modelhub.cli.output import plural
     from modelhub.config import load_settings
     from modelhub.registry.catalog import catalog_status
 
@@ -419,7 +437,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _json(status)
         return 0
-    print(f"index: {status['index']} ({status['records']} records, built {status['built']})")
+    records = plural(status["records"], "record")
+    print(f"index: {status['index']} ({records}, built {status['built']})")
     cells = [
         (
             i["kind"],
@@ -435,9 +454,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from modelhub.cli.output import plural
     from modelhub.config import load_settings
     from modelhub.registry.catalog import load_catalog
 
     catalog = load_catalog(load_settings(), refresh=True)
-    print(f"{catalog.path}: {len(catalog)} records")
+    print(f"{catalog.path}: {plural(len(catalog), 'record')}")
     return 0

@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from modelhub.cli.argtypes import path, positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,13 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("name", help="model name, unpacked model folder, or .zip file")
-    p.add_argument("--to", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--to", required=True, type=path, metavar="DIR", help="output directory")
     p.add_argument("--lang", default="en", help="language code (default: en)")
     p.add_argument("--version", metavar="V", help="pin a library version, artifact or timestamp")
     p.add_argument("--offline", action="store_true", help="never touch the network")
     p.add_argument(
         "--num-attention-heads",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="attention heads, when neither the graph nor head size 64 tells",
     )

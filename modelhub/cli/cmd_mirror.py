@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from modelhub.cli.argtypes import path
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Adds ``export``, ``import`` and ``lock``."""
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "MODELHUB_MIRROR at it.",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="model names")
-    p.add_argument("--to", required=True, metavar="DIR", help="the mirror folder")
+    p.add_argument("--to", required=True, type=path, metavar="DIR", help="the mirror folder")
     _common(p)
     p.add_argument("--json", action="store_true", help="JSON object for scripts")
     p.set_defaults(func=cmd_export)
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sha256), then install its models into the cache and its cards into the catalog. "
         "Any mismatch fails with nothing installed.",
     )
-    p.add_argument("dir", metavar="DIR", help="a folder written by `modelhub export`")
+    p.add_argument("dir", type=path, metavar="DIR", help="a folder written by `modelhub export`")
     p.add_argument("--json", action="store_true", help="JSON object for scripts")
     p.set_defaults(func=cmd_import)
 
@@ -63,7 +65,7 @@ def _requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from modelhub.cli.output import human_size, print_json, print_table
+    from modelhub.cli.output import human_size, plural, print_json, print_table
     from modelhub.registry.mirror import export_mirror
 
     manifest = export_mirror(
@@ -100,14 +102,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         ],
     )
     print(
-        f"mirror {args.to}: {len(manifest.models)} model(s), {len(manifest.files)} files",
+        f"mirror {args.to}: {plural(len(manifest.models), 'model')}, "
+        f"{plural(len(manifest.files), 'file')}",
         file=sys.stderr,
     )
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from modelhub.cli.output import print_json, print_table
+    from modelhub.cli.output import plural, print_json, print_table
     from modelhub.registry.mirror import import_mirror
 
     done = import_mirror(args.dir)
@@ -125,7 +128,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     rows = [(e.key, "installed", str(e.path)) for e in done.entries]
     rows += [(k, "already cached", "-") for k in done.skipped]
     print_table(("artifact", "status", "path"), rows)
-    print(f"imported {args.dir}: {len(done.cards)} card(s) added to the catalog", file=sys.stderr)
+    added = plural(len(done.cards), "card")
+    print(f"imported {args.dir}: {added} added to the catalog", file=sys.stderr)
     return 0
 
 

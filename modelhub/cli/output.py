@@ -1,5 +1,10 @@
 """Terminal output shared by the commands: aligned tables for people, JSON for
-scripts."""
+scripts, plural nouns, sizes.
+
+Every table the CLI prints goes through :func:`format_table`, which pads by
+display width (East Asian wide characters and most emoji take two columns,
+combining marks none), so names with accents, CJK text or emoji stay aligned.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +20,120 @@ def print_json(data: Any, out: TextIO | None = None) -> None:
     out.write("\n")
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as JSON data (paths as text, tuples as lists), or
+    :data:`_SKIP` when it has no plain form."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        items = [_plain(v) for v in value]
+        return _SKIP if any(v is _SKIP for v in items) else items
+    if isinstance(value, dict):
+        out = {str(k): _plain(v) for k, v in value.items()}
+        return _SKIP if any(v is _SKIP for v in out.values()) else out
+    if type(value).__name__.endswith("Path"):
+        return str(value)
+    return _SKIP
+
+
+_SKIP = object()
+
+
+def error_dict(exc: BaseException, exit_code: int) -> dict[str, Any]:
+    """The ``"error"`` object of ``--json`` output: ``type``, ``message`` and
+    ``exit_code``, then every public attribute the exception carries (``url``,
+    ``name``, ``path``, ``status``, ...) that has a JSON form."""
+    message = str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        message = "interrupted"
+    out: dict[str, Any] = {"type": type(exc).__name__, "message": message, "exit_code": exit_code}
+    if isinstance(exc, OSError):
+        if exc.errno is not None:
+            out["errno"] = exc.errno
+        if exc.filename is not None:
+            out["path"] = str(exc.filename)
+    for key, value in vars(exc).items():
+        if key.startswith("_") or key in out:
+            continue
+        plain = _plain(value)
+        if plain is not _SKIP:
+            out[key] = plain
+    return out
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 entry``, ``2 entries``, ``0 files``: the count with its noun."""
+    if n == 1:
+        return f"{n} {noun}"
+    if plural_form is None:
+        if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+            plural_form = noun[:-1] + "ies"
+        elif noun.endswith(("s", "x", "ch", "sh")):
+            plural_form = noun + "es"
+        else:
+            plural_form = noun + "s"
+    return f"{n} {plural_form}"
+
+
+def _char_width(ch: str) -> int:
+    import unicodedata
+
+    code = ord(ch)
+    if code < 32 or 0x7F <= code < 0xA0:
+        return 0  # control characters
+    # zero width: combining marks, format characters (ZWJ, bidi marks), and
+    # variation selectors (which are Mn)
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    if unicodedata.east_asian_width(ch) in ("W", "F"):
+        return 2
+    return 1
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (ASCII: its length)."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` display columns, ending in ``…`` when cut."""
+    if display_width(text) <= width:
+        return text
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        w = _char_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Left-aligned columns separated by two spaces; ``None`` shows as ``-``."""
+    """Left-aligned columns separated by two spaces, upper-case headers, no
+    trailing blanks, no final newline; ``None`` shows as ``-``."""
     cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, v in enumerate(row):
-            widths[i] = max(widths[i], len(v))
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in cells:
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    titles = [h.upper() for h in headers]
+    if all(t.isascii() for t in titles) and all(v.isascii() for row in cells for v in row):
+        # one format call per row: thousands of rows (`modelhub list`) stay fast
+        cols = list(zip(*cells, strict=True)) if cells else [() for _ in titles]
+        widths = [max([len(t), *map(len, col)]) for t, col in zip(titles, cols, strict=True)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [fmt.format(*titles).rstrip()]
+        lines.extend(fmt.format(*row).rstrip() for row in cells)
+        return "\n".join(lines)
+    measured = [[(v, display_width(v)) for v in row] for row in [titles, *cells]]
+    widths = [0] * len(titles)
+    for row in measured:
+        for i, (_, w) in enumerate(row):
+            widths[i] = max(widths[i], w)
+    return "\n".join(
+        "  ".join(v + " " * (widths[i] - w) for i, (v, w) in enumerate(row)).rstrip()
+        for row in measured
+    )
 
 
 def print_table(

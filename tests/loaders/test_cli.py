@@ -52,9 +52,7 @@ def test_embed_several_texts_json_and_npy(tiny_bert: Path, capsys, tmp_path: Pat
 def test_embed_usage_errors(tiny_bert: Path, capsys) -> None:
     assert main(["embed", str(tiny_bert), "x", "--sentence", "--pooling", "first"]) == 2
     assert main(["embed", str(tiny_bert), "x", "--pooling", "cls"]) == 2
-    with pytest.raises(SystemExit) as info:
-        main(["embed", str(tiny_bert)])
-    assert info.value.code == 2
+    assert main(["embed", str(tiny_bert)]) == 2  # reported by main(), not raised
 
 
 def test_embed_a_directory_no_loader_accepts(tmp_path: Path, capsys) -> None:
