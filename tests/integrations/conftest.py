@@ -111,6 +111,24 @@ def recorder(tiny_model: Any) -> Iterator[Recorder]:
     yield Recorder(tiny_model)
 
 
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to look up a host or open a connection (a framework fetching
+    NLTK or tiktoken data, an LLM client) fails the test. llama-index-core reads
+    the NLTK and tiktoken files bundled in its wheel unless these variables send
+    it elsewhere (then it downloads them)."""
+    import socket
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"network access attempted: {args[1:] or args!r}")
+
+    monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+
+
 def require(module: str, extra: str) -> None:
     import importlib.util
 

@@ -161,6 +161,7 @@ def test_without_langchain_core_the_error_names_the_extra() -> None:
 @pytest.mark.slow
 def test_in_memory_vector_store_finds_the_right_document_with_minilm(
     minilm_dir: Path,
+    no_network: None,
 ) -> None:
     from langchain_core.vectorstores import InMemoryVectorStore
 

@@ -107,7 +107,9 @@ def test_without_llama_index_core_the_error_names_the_extra() -> None:
 
 
 @pytest.mark.slow
-def test_vector_store_index_retrieves_the_right_document_with_minilm(minilm_dir: Path) -> None:
+def test_vector_store_index_retrieves_the_right_document_with_minilm(
+    minilm_dir: Path, no_network: None
+) -> None:
     from llama_index.core import Document, VectorStoreIndex
 
     emb = _embedding("all_minilm_l6_v2")
