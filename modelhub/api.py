@@ -22,6 +22,7 @@ from modelhub.loaders.discovery import (
 from modelhub.registry.resolve import DEFAULT_FOLDER
 
 if TYPE_CHECKING:
+    from modelhub.loaders.model import EmbeddingModel
     from modelhub.registry.artifact import Artifact
     from modelhub.registry.catalog import Catalog
 
@@ -106,8 +107,10 @@ def pretrained(
     offline: bool | None = None,
     loader: str | None = None,
     **loader_options: Any,
-) -> Any:
-    """The model called ``name`` in language ``lang``, ready to run.
+) -> EmbeddingModel:
+    """The model called ``name`` in language ``lang``, ready to run: an
+    :class:`~modelhub.loaders.model.EmbeddingModel` (``encode``,
+    ``encode_stream``, ``embed``, ``embed_sentences``).
 
     Resolves the name (only to artifacts whose engine an installed loader
     runs, or the forced ``loader``), fetches and verifies the artifact into
@@ -115,8 +118,11 @@ def pretrained(
     hands the verified directory and its record to the highest-priority
     loader that accepts it. ``name`` may also be a local model directory
     (a ``Path`` or a path string starting with ``/``, ``./``, ``../`` or
-    ``~``). ``loader_options`` go to the loader (``batch_size``,
-    ``max_length``, ``normalize``, ``overflow`` for the BERT loader)."""
+    ``~``). ``loader_options`` go to the loader (``engine``, ``batch_size``,
+    ``max_length``, ``normalize``, ``overflow``, ``num_threads`` for the BERT
+    loader). ``device``/``dtype`` default to ``"auto"``: CUDA when available;
+    float32 on a CPU (the same vectors on every machine), bfloat16 on GPUs that
+    support it. A bad value is an :class:`~modelhub.errors.OptionError`."""
     return _pretrained(
         name,
         lang,
@@ -180,7 +186,9 @@ class BertEmbeddings:
     default_name = "small_bert_L2_768"
 
     @classmethod
-    def pretrained(cls, name: str | Path | None = None, lang: str = "en", **options: Any) -> Any:
+    def pretrained(
+        cls, name: str | Path | None = None, lang: str = "en", **options: Any
+    ) -> EmbeddingModel:
         options.setdefault("version", None)
         options.setdefault("device", "auto")
         options.setdefault("dtype", "auto")
