@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import threading
@@ -120,7 +119,6 @@ class LazyModel:
         self._load_lock = threading.Lock()
         self._call_lock = threading.Lock()
         self._model: Any = None
-        self._prompt_keyword: bool | None = None
 
     def get(self, load: Callable[[], EmbeddingModel]) -> EmbeddingModel:
         model = self._model
@@ -164,12 +162,10 @@ class LazyModel:
         if prompt is None:
             prompt = model_prompt(model, prompt_names)
         if prompt:
-            # encode(prompt=...) knows which tokens are the prompt (pooling may
-            # leave them out); a model without it gets the prompt prepended.
-            if self._accepts_prompt(model):
-                kwargs["prompt"] = prompt
-            else:
-                texts = [prompt + t for t in texts]
+            # What sentence-transformers does with a prompt whose tokens are
+            # pooled (include_prompt, its default); modelhub's encode() takes no
+            # prompt= of its own.
+            texts = [prompt + t for t in texts]
         with _lock_for(model, self._call_lock):
             vectors = np.asarray(model.encode(texts, **kwargs))
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
@@ -180,15 +176,6 @@ class LazyModel:
         if vectors.dtype.kind != "f":  # int8/binary precision: frameworks expect floats
             vectors = vectors.astype(np.float32)
         return vectors.tolist()  # type: ignore[no-any-return]
-
-    def _accepts_prompt(self, model: Any) -> bool:
-        if self._prompt_keyword is None:
-            try:
-                params = inspect.signature(model.encode).parameters
-            except (TypeError, ValueError):
-                params = {}  # type: ignore[assignment]
-            self._prompt_keyword = "prompt" in params
-        return self._prompt_keyword
 
     def __getstate__(self) -> dict[str, Any]:
         return {}

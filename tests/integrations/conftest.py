@@ -1,6 +1,6 @@
-"""Tiny sentence-transformers model directories (written as the Hub publishes
-them: modules.json, Pooling config, prompts), the real all-MiniLM-L6-v2, and a
-model wrapper that records how an adapter calls ``encode()``."""
+"""A tiny sentence-transformers model directory (written as the Hub publishes
+them: modules.json, a Pooling config), the real all-MiniLM-L6-v2, and a model
+wrapper that records how an adapter calls ``encode()``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import skip_or_fail
 from tests.loaders.conftest import _save_tiny, minilm_dir
 
-__all__ = ["Recorder", "minilm_dir", "tiny_st", "tiny_st_prompts"]
+__all__ = ["Recorder", "minilm_dir", "tiny_st"]
 
 DOCS = [
     "Aspirin lowers the risk of myocardial infarction.",
@@ -28,9 +28,7 @@ DOCS = [
 QUERY = "heart attack"
 
 
-def _sentence_transformers_dir(
-    base: Path, target: Path, *, prompts: dict[str, str] | None = None
-) -> Path:
+def _sentence_transformers_dir(base: Path, target: Path) -> Path:
     shutil.copytree(base, target)
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -58,10 +56,6 @@ def _sentence_transformers_dir(
         ),
         encoding="utf-8",
     )
-    if prompts is not None:
-        (target / "config_sentence_transformers.json").write_text(
-            json.dumps({"prompts": prompts, "default_prompt_name": None}), encoding="utf-8"
-        )
     return target
 
 
@@ -77,13 +71,11 @@ def tiny_st(tiny_bert_base: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
-def tiny_st_prompts(tiny_bert_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same weights with sentence-transformers prompts for queries and documents."""
-    return _sentence_transformers_dir(
-        tiny_bert_base,
-        tmp_path_factory.mktemp("st") / "tiny-st-prompts",
-        prompts={"query": "query: ", "document": "passage: "},
-    )
+def tiny_reference(tiny_st: Path) -> Any:
+    """sentence-transformers' own model of ``tiny_st``."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(tiny_st), device="cpu")
 
 
 @pytest.fixture(scope="session")
@@ -94,12 +86,18 @@ def tiny_model(tiny_st: Path) -> Any:
 
 
 class Recorder:
-    """A loaded model that records each ``encode()`` call (its thread and
-    keywords) and passes it on to the real one."""
+    """A loaded model that records each ``encode()`` call (its thread, texts
+    and keywords) and passes it on to the real one; ``prompts`` as a
+    sentence-transformers model has them, when given."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, prompts: dict[str, str] | None = None) -> None:
         self.model = model
         self.calls: list[tuple[int, list[str], dict[str, Any]]] = []
+        if prompts is not None:
+            self.prompts = prompts
+
+    def texts(self) -> list[list[str]]:
+        return [texts for _, texts, _ in self.calls]
 
     def encode(self, sentences: Any, **kwargs: Any) -> np.ndarray:
         self.calls.append((threading.get_ident(), list(sentences), dict(kwargs)))

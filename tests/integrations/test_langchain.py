@@ -97,24 +97,30 @@ def test_model_loads_once_when_threads_race(
     assert len(loads) == 1
 
 
-def test_model_prompts_are_used_as_sentence_transformers_does(tiny_st_prompts: Path) -> None:
-    from sentence_transformers import SentenceTransformer
+def test_prompts_are_prepended_as_sentence_transformers_does(
+    tiny_model: Any, tiny_reference: Any
+) -> None:
+    emb = _embeddings(tiny_model, query_prompt="query: ", document_prompt="passage: ")
+    np.testing.assert_allclose(
+        emb.embed_query(QUERY), tiny_reference.encode(QUERY, prompt="query: "), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        emb.embed_documents(DOCS), tiny_reference.encode(DOCS, prompt="passage: "), atol=1e-5
+    )
 
-    reference = SentenceTransformer(str(tiny_st_prompts), device="cpu")
-    emb = _embeddings(tiny_st_prompts)
-    np.testing.assert_allclose(
-        emb.embed_query(QUERY), reference.encode(QUERY, prompt_name="query"), atol=1e-5
-    )
-    np.testing.assert_allclose(
-        emb.embed_documents(DOCS), reference.encode(DOCS, prompt_name="document"), atol=1e-5
-    )
-    # "" turns the prompt off; a string replaces the model's.
-    off = _embeddings(emb.load(), query_prompt="")
-    np.testing.assert_allclose(off.embed_query(QUERY), reference.encode(QUERY), atol=1e-5)
-    own = _embeddings(emb.load(), query_prompt="search: ")
-    np.testing.assert_allclose(
-        own.embed_query(QUERY), reference.encode(QUERY, prompt="search: "), atol=1e-5
-    )
+
+def test_a_model_with_prompts_lends_them_unless_told_otherwise(tiny_model: Any) -> None:
+    model = Recorder(tiny_model, prompts={"query": "query: ", "passage": "passage: "})
+    emb = _embeddings(model)
+    emb.embed_query(QUERY)
+    emb.embed_documents(DOCS[:2])
+    assert model.texts() == [[f"query: {QUERY}"], [f"passage: {d}" for d in DOCS[:2]]]
+
+    model.calls.clear()
+    own = _embeddings(model, query_prompt="", document_prompt="doc: ")
+    own.embed_query(QUERY)
+    own.embed_documents(DOCS[:1])
+    assert model.texts() == [[QUERY], [f"doc: {DOCS[0]}"]]
 
 
 def test_bad_input_is_a_clear_error(tiny_st: Path) -> None:

@@ -46,7 +46,7 @@ def test_embed_batch_size_is_encode_batch_size(recorder: Recorder) -> None:
     emb = _embedding(recorder, embed_batch_size=3)
     emb.get_text_embedding_batch(DOCS)
     # LlamaIndex cuts the texts into batches of 3 and encode() gets each whole.
-    assert [texts for _, texts, _ in recorder.calls] == [DOCS[:3], DOCS[3:]]
+    assert recorder.texts() == [DOCS[:3], DOCS[3:]]
     assert {kw["batch_size"] for _, _, kw in recorder.calls} == {3}
 
 
@@ -78,23 +78,26 @@ def test_a_relative_path_is_a_local_directory(
     assert len(emb.get_query_embedding(QUERY)) == 32
 
 
-def test_model_prompts_are_used_as_sentence_transformers_does(tiny_st_prompts: Path) -> None:
-    from sentence_transformers import SentenceTransformer
-
-    reference = SentenceTransformer(str(tiny_st_prompts), device="cpu")
-    emb = _embedding(tiny_st_prompts)
+def test_prompts_are_prepended_as_sentence_transformers_does(
+    tiny_model: Any, tiny_reference: Any
+) -> None:
+    emb = _embedding(tiny_model, query_prompt="query: ", text_prompt="passage: ")
     np.testing.assert_allclose(
-        emb.get_query_embedding(QUERY), reference.encode(QUERY, prompt_name="query"), atol=1e-5
+        emb.get_query_embedding(QUERY), tiny_reference.encode(QUERY, prompt="query: "), atol=1e-5
     )
     np.testing.assert_allclose(
         emb.get_text_embedding_batch(DOCS),
-        reference.encode(DOCS, prompt_name="document"),
+        tiny_reference.encode(DOCS, prompt="passage: "),
         atol=1e-5,
     )
-    off = _embedding(emb.load(), text_prompt="")
-    np.testing.assert_allclose(
-        off.get_text_embedding(DOCS[0]), reference.encode(DOCS[0]), atol=1e-5
-    )
+
+
+def test_a_model_with_prompts_lends_them(tiny_model: Any) -> None:
+    model = Recorder(tiny_model, prompts={"query": "query: ", "document": "passage: "})
+    emb = _embedding(model)
+    emb.get_query_embedding(QUERY)
+    emb.get_text_embedding(DOCS[0])
+    assert model.texts() == [[f"query: {QUERY}"], [f"passage: {DOCS[0]}"]]
 
 
 def test_without_llama_index_core_the_error_names_the_extra() -> None:
