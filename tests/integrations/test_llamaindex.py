@@ -100,6 +100,20 @@ def test_a_model_with_prompts_lends_them(tiny_model: Any) -> None:
     assert model.texts() == [[f"query: {QUERY}"], [f"passage: {DOCS[0]}"]]
 
 
+def test_to_dict_and_pickle_round_trips_give_the_same_vectors(tiny_st: Path) -> None:
+    import pickle
+
+    from modelhub.integrations.llamaindex import ModelhubEmbedding
+
+    emb = _embedding(tiny_st, embed_batch_size=2, query_prompt="q: ", device="cpu")
+    before = emb.get_query_embedding(QUERY)
+    data = emb.to_dict()
+    assert data["pretrained_options"] == {"device": "cpu"}
+    for again in (ModelhubEmbedding.from_dict(data), pickle.loads(pickle.dumps(emb))):
+        assert (again.embed_batch_size, again.query_prompt) == (2, "q: ")
+        assert again.get_query_embedding(QUERY) == before
+
+
 def test_without_llama_index_core_the_error_names_the_extra() -> None:
     code = (
         "import sys\nsys.modules['llama_index'] = None\nimport modelhub.integrations.llamaindex\n"
