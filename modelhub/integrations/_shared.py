@@ -129,10 +129,6 @@ class LazyModel:
                 model = self._model
         return model  # type: ignore[no-any-return]
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
     def encode(
         self,
         load: Callable[[], EmbeddingModel],
