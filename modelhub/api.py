@@ -13,6 +13,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelhub.errors import OptionError
 from modelhub.loaders.discovery import (
     accepted_engines,
     get_loader,
@@ -87,13 +88,20 @@ def resolve(
 
 def local_model_dir(name: str | Path) -> Path | None:
     """``name`` as a local model directory: a ``Path``, or a string that is
-    clearly a path (``/``, ``./``, ``../``, ``~``) naming a directory."""
+    clearly a path (``/``, ``./``, ``../``, ``~``) naming a directory; such
+    a string naming no directory is an :class:`~modelhub.errors.OptionError`."""
     if isinstance(name, Path):
         return name
     if name.startswith(("/", "./", "../", "~")):
         path = Path(name).expanduser()
         if path.is_dir():
             return path
+        # A path-like name is never a catalog name: say what is wrong with it.
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise OptionError(
+            f"no directory {name} ({path} {what}); a NAME starting with /, ./, ../ or ~ "
+            "is a local model directory"
+        )
     return None
 
 
