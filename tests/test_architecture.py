@@ -18,11 +18,20 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "modelhub.api",
         "modelhub.cli",
         "modelhub.spark",
+        "modelhub.integrations",
     ),
-    "registry": ("modelhub.loaders", "modelhub.api", "modelhub.cli", "modelhub.spark"),
+    "registry": (
+        "modelhub.loaders",
+        "modelhub.api",
+        "modelhub.cli",
+        "modelhub.spark",
+        "modelhub.integrations",
+    ),
     # loaders/__init__ re-exports BertEmbeddings from api lazily (the cards'
     # `BertEmbeddings.pretrained` spelling); that string is not an import.
-    "loaders": ("modelhub.registry", "modelhub.cli", "modelhub.spark"),
+    "loaders": ("modelhub.registry", "modelhub.cli", "modelhub.spark", "modelhub.integrations"),
+    # Framework adapters sit on top: they reach models through modelhub.api.
+    "integrations": ("modelhub.registry", "modelhub.cli", "modelhub.spark"),
 }
 
 
