@@ -40,8 +40,8 @@ _LAZY: dict[str, str] = {
     "load_cards": "modelhub.cards",
     "ModelCard": "modelhub.cards",
     "resolve": "modelhub.api",  # registry resolve + the installed loaders' engines
-    "pull": "modelhub.registry",
-    "Artifact": "modelhub.registry",
+    "pull": "modelhub.registry.pulling",
+    "Artifact": "modelhub.registry.artifact",
     "pretrained": "modelhub.api",
 }
 _LAZY_MODULES = {"cache": "modelhub.cache", "cards": "modelhub.cards"}

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modelhub.registry.inventory import CacheEntry, DiskUsage, Inventory, Totals
-    from modelhub.registry.maintenance import RemovalReport, VerifyReport
+    from modelhub.registry.store.integrity import VerifyReport
+    from modelhub.registry.store.inventory import CacheEntry, DiskUsage, Inventory, Totals
+    from modelhub.registry.store.maintenance import RemovalReport
 
 SORT_KEYS = ("name", "size", "last-used")
 
@@ -70,7 +71,7 @@ def cache_dir(settings: Any = None) -> Path:
 
 def inventory(*, check: bool = True, settings: Any = None) -> Inventory:
     """Everything in the cache: entries, unfinished downloads, leftovers."""
-    from modelhub.registry.inventory import scan
+    from modelhub.registry.store.inventory import scan
 
     return scan(settings, check=check)
 
@@ -114,14 +115,14 @@ def sort_rows(rows: Any, sort: str) -> list[CacheEntry]:
 
 
 def totals(*, settings: Any = None) -> Totals:
-    from modelhub.registry.inventory import totals as _totals
+    from modelhub.registry.store.inventory import totals as _totals
 
     return _totals(inventory(check=False, settings=settings))
 
 
 def du(*, settings: Any = None) -> DiskUsage:
     """Total bytes, per source, per model, and what could be reclaimed."""
-    from modelhub.registry.inventory import disk_usage
+    from modelhub.registry.store.inventory import disk_usage
 
     return disk_usage(inventory(check=False, settings=settings))
 
@@ -136,10 +137,15 @@ def verify(
 ) -> VerifyReport:
     """Re-hashes the named entries (all when no name) against their
     manifests without the network; ``repair`` fetches the bad files again."""
-    from modelhub.registry.maintenance import verify as _verify
+    from modelhub.registry.store.integrity import verify as _verify
 
+    repairer = None
+    if repair:
+        from modelhub.registry.repair import repairer_for
+
+        repairer = repairer_for(settings)
     return _verify(
-        names, lang=lang, version=version, repair=repair, workers=workers, settings=settings
+        names, lang=lang, version=version, repair=repairer, workers=workers, settings=settings
     )
 
 
@@ -156,7 +162,7 @@ def prune(
     unused for ``older_than``, superseded versions, then more until the
     cache fits ``max_size``; plus partial downloads and orphaned temporary
     files older than a day."""
-    from modelhub.registry.maintenance import prune as _prune
+    from modelhub.registry.store.maintenance import prune as _prune
 
     return _prune(
         older_than=None if older_than is None else parse_duration(older_than),
@@ -179,7 +185,7 @@ def remove(
 ) -> RemovalReport:
     """Removes the entries of model ``name`` (``version`` or ``all_versions``
     when several are cached)."""
-    from modelhub.registry.maintenance import remove as _remove
+    from modelhub.registry.store.maintenance import remove as _remove
 
     return _remove(
         name, lang, version=version, all_versions=all_versions, dry_run=dry_run, settings=settings
@@ -188,7 +194,7 @@ def remove(
 
 def clear(*, dry_run: bool = False, settings: Any = None) -> RemovalReport:
     """Removes every entry and leftover that is not in use."""
-    from modelhub.registry.maintenance import clear as _clear
+    from modelhub.registry.store.maintenance import clear as _clear
 
     return _clear(dry_run=dry_run, settings=settings)
 
@@ -197,7 +203,7 @@ def pin(
     name: str, lang: str | None = None, *, version: str | None = None, settings: Any = None
 ) -> list[CacheEntry]:
     """Pins the matching entries: prune keeps them and pulls never go online for them."""
-    from modelhub.registry.maintenance import set_pinned
+    from modelhub.registry.store.maintenance import set_pinned
 
     return set_pinned(name, True, lang=lang, version=version, settings=settings)
 
@@ -205,24 +211,24 @@ def pin(
 def unpin(
     name: str, lang: str | None = None, *, version: str | None = None, settings: Any = None
 ) -> list[CacheEntry]:
-    from modelhub.registry.maintenance import set_pinned
+    from modelhub.registry.store.maintenance import set_pinned
 
     return set_pinned(name, False, lang=lang, version=version, settings=settings)
 
 
 _TYPES = {
-    "CacheEntry": "modelhub.registry.inventory",
-    "DiskUsage": "modelhub.registry.inventory",
-    "Inventory": "modelhub.registry.inventory",
-    "Leftover": "modelhub.registry.inventory",
-    "ModelUsage": "modelhub.registry.inventory",
-    "Totals": "modelhub.registry.inventory",
-    "Removal": "modelhub.registry.maintenance",
-    "RemovalReport": "modelhub.registry.maintenance",
-    "Skipped": "modelhub.registry.maintenance",
-    "VerifyReport": "modelhub.registry.maintenance",
-    "VerifyResult": "modelhub.registry.maintenance",
-    "FileProblem": "modelhub.registry.store",
+    "CacheEntry": "modelhub.registry.store.inventory",
+    "DiskUsage": "modelhub.registry.store.inventory",
+    "Inventory": "modelhub.registry.store.inventory",
+    "Leftover": "modelhub.registry.store.inventory",
+    "ModelUsage": "modelhub.registry.store.inventory",
+    "Totals": "modelhub.registry.store.inventory",
+    "Removal": "modelhub.registry.store.maintenance",
+    "RemovalReport": "modelhub.registry.store.maintenance",
+    "Skipped": "modelhub.registry.store.maintenance",
+    "VerifyReport": "modelhub.registry.store.maintenance",
+    "VerifyResult": "modelhub.registry.store.maintenance",
+    "FileProblem": "modelhub.registry.store.store",
 }
 
 

@@ -64,7 +64,7 @@ def _requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from modelhub.cli.output import human_size, print_json, print_table
-    from modelhub.registry.mirror import export_mirror
+    from modelhub.registry.mirror.export import export_mirror
 
     manifest = export_mirror(
         _requests(args),
@@ -108,7 +108,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from modelhub.cli.output import print_json, print_table
-    from modelhub.registry.mirror import import_mirror
+    from modelhub.registry.mirror.importing import import_mirror
 
     done = import_mirror(args.dir)
     if args.json:
@@ -131,7 +131,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_lock(args: argparse.Namespace) -> int:
     from modelhub.cli.output import print_json
-    from modelhub.registry.mirror import make_lock
+    from modelhub.registry.mirror.lockfile import make_lock
 
     print_json(
         make_lock(_requests(args), version=args.version, offline=True if args.offline else None)

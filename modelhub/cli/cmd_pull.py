@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from modelhub.cli.output import human_size, print_json
-    from modelhub.registry.pull import pull_result
-    from modelhub.registry.resolve import resolve
+    from modelhub.registry.catalog.resolve import resolve
+    from modelhub.registry.pulling import pull_result
 
     if (args.lock is None) == (args.name is None):
         print("modelhub pull: error: give a model NAME or --lock FILE (not both)", file=sys.stderr)
@@ -87,7 +87,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def _pull_lock(args: argparse.Namespace) -> int:
     from modelhub.cli.output import print_json
-    from modelhub.registry.mirror import pull_locked
+    from modelhub.registry.mirror.lockfile import pull_locked
 
     results = pull_locked(args.lock, offline=True if args.offline else None, verify=args.verify)
     if args.json:

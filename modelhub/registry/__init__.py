@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Artifact": "modelhub.registry.artifact",
     "Source": "modelhub.registry.artifact",
-    "resolve": "modelhub.registry.resolve",
-    "explain": "modelhub.registry.resolve",
-    "Catalog": "modelhub.registry.catalog",
-    "load_catalog": "modelhub.registry.catalog",
-    "pull": "modelhub.registry.pull",
-    "pull_artifact": "modelhub.registry.pull",
+    "resolve": "modelhub.registry.catalog.resolve",
+    "explain": "modelhub.registry.catalog.resolve",
+    "Catalog": "modelhub.registry.catalog.catalog",
+    "load_catalog": "modelhub.registry.catalog.catalog",
+    "pull": "modelhub.registry.pulling",
+    "pull_artifact": "modelhub.registry.pulling",
 }
 
 

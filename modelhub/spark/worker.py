@@ -98,7 +98,8 @@ def local_files(spec: ModelSpec) -> tuple[Path, bool]:
     if spec.local_path is not None:
         return Path(spec.local_path), False
     from modelhub.config import load_settings
-    from modelhub.registry.store import Manifest, Store
+    from modelhub.registry.store.manifest import Manifest
+    from modelhub.registry.store.store import Store
     from modelhub.spark.ship import install_packed, same_content
 
     assert spec.manifest is not None
@@ -114,7 +115,7 @@ def local_files(spec: ModelSpec) -> tuple[Path, bool]:
             done = install_packed(store, manifest, packed)
             return done.entry.path, done.installed
         log.warning("%s: the shipped %s is not on this executor", spec.label, spec.shipped)
-    from modelhub.registry.pull import pull_result
+    from modelhub.registry.pulling import pull_result
 
     result = pull_result(spec.artifact, settings=settings)
     if not same_content(result.entry, manifest):

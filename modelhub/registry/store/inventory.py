@@ -19,20 +19,16 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelhub.errors import CacheError
-from modelhub.registry.store import (
-    MANIFEST_NAME,
-    Entry,
-    FileProblem,
-    Store,
-    atomic_write,
-    not_a_cache,
-)
+from modelhub.registry.files import atomic_write
+from modelhub.registry.store.layout import MANIFEST_NAME, entry_id, not_a_cache
+from modelhub.registry.store.manifest import Entry, FileProblem
+from modelhub.registry.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +363,7 @@ def _mtime(path: Path) -> float:
 def _read_entry(store: Store, d: Path) -> Entry | None:
     try:
         data = json.loads((d / MANIFEST_NAME).read_bytes())
-        from modelhub.registry.store import Manifest
+        from modelhub.registry.store.manifest import Manifest
 
         manifest = Manifest.from_dict(data)
     except (OSError, ValueError, KeyError, TypeError):
@@ -623,3 +619,37 @@ def disk_usage(inv: Inventory) -> DiskUsage:
         orphans=t.orphans_size,
         superseded=superseded,
     )
+
+
+def _matches_version(row: CacheEntry, version: str) -> bool:
+    from modelhub.registry.versions import parse_version, same_version
+
+    v = version.strip()
+    if row.version and (row.version == v or row.version.startswith(v)):
+        return True
+    pv = parse_version(v)
+    if pv and row.version and same_version(parse_version(row.version), pv):
+        return True
+    return v in row.key
+
+
+def select(
+    rows: Iterable[CacheEntry],
+    names: Sequence[str],
+    *,
+    lang: str | None = None,
+    version: str | None = None,
+) -> list[CacheEntry]:
+    """Entries whose model name (or cache key) is one of ``names``, in
+    ``lang`` when given, of ``version`` when given."""
+    wanted = set(names)
+    out = []
+    for r in rows:
+        if wanted and not (r.name in wanted or r.key in wanted or entry_id(r.key) in wanted):
+            continue
+        if lang is not None and (r.language or "xx") != lang:
+            continue
+        if version is not None and not _matches_version(r, version):
+            continue
+        out.append(r)
+    return out

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelhub.errors import IntegrityError, UnsafeArchiveError
-from modelhub.registry.store import FileRecord, is_disk_full
+from modelhub.registry.store.layout import is_disk_full
+from modelhub.registry.store.manifest import FileRecord
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

@@ -24,9 +24,10 @@ from typing import Any
 
 from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.sources import FetchContext, Fetched
-from modelhub.registry.store import FileRecord
-from modelhub.registry.verify import git_blob_sha1
+from modelhub.registry.fetch.sources.base import FetchContext, Fetched
+from modelhub.registry.fetch.verify import git_blob_sha1
+from modelhub.registry.store.manifest import FileRecord
+from modelhub.registry.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -256,4 +257,43 @@ def _fail(artifact: str, rel: str, what: str, expected: str, actual: str) -> Non
         artifact=artifact,
         expected=expected,
         actual=actual,
+    )
+
+
+def fetch_hf_files(store: Store, key: str, src: Source, commit: str, paths: list[str]) -> Fetched:
+    """Only ``paths`` of a Hugging Face repo at ``commit``, into a staging
+    directory (checked against the manifest by the caller)."""
+    from modelhub.registry.files import sha256_file
+
+    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    staged = store.staging_dir(key)
+    files: list[FileRecord] = []
+    try:
+        from huggingface_hub import hf_hub_download
+
+        for rel in paths:
+            try:
+                hf_hub_download(
+                    src.location, rel, revision=commit, local_dir=staged, endpoint=endpoint
+                )
+            except Exception as exc:
+                mapped = _map_error(exc, src.location, commit, endpoint)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+            digest, size = sha256_file(staged / rel)
+            files.append(FileRecord(rel, size, digest))
+        shutil.rmtree(staged / ".cache", ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    total = sum(f.size for f in files)
+    return Fetched(
+        staged,
+        files,
+        "hf",
+        src,
+        {"url": f"{endpoint}/{src.location}", "revision": commit, "size": total},
+        commit=commit,
+        transferred=total,
     )

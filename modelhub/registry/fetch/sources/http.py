@@ -17,9 +17,9 @@ from urllib.parse import urlparse
 
 from modelhub.errors import AccessDenied, ConfigError, FetchError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.download import DownloadResult, Response, RestartClean, Transient
-from modelhub.registry.sources import FetchContext, Fetched, run_download
-from modelhub.registry.verify import etag_kind, normalize_etag
+from modelhub.registry.fetch.download import DownloadResult, Response, RestartClean, Transient
+from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
+from modelhub.registry.fetch.verify import etag_kind, normalize_etag
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,9 @@ def s3_remote_expectations(
     return out
 
 
-def fetch_http(ctx: FetchContext, source: Source, *, private: bool = False) -> Fetched:
+def fetch_http(ctx: FetchContext, source: Source, *, private: bool | None = None) -> Fetched:
+    if private is None:
+        private = is_private(ctx.artifact, ctx.settings, source.location)
     transport = HttpTransport(source.location, private=private, what=ctx.artifact.name)
     part_known = {"yes": False}
 

@@ -1,7 +1,7 @@
 """Building the catalog index: cards and metadata.json lines merged into one
 record per artifact, grouped and sorted for listing and resolution.
 
-Only runs when an input changed (see :mod:`modelhub.registry.catalog`); the
+Only runs when an input changed (see :mod:`modelhub.registry.catalog.catalog`); the
 warm path never imports this module.
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelhub.cards.record import ModelCard
-from modelhub.registry.index import (
+from modelhub.registry.catalog.index import (
     NAME_BUCKETS,
     name_bucket,
     norm_lang,
@@ -24,8 +24,8 @@ from modelhub.registry.index import (
     pick_rows,
     render_rows,
 )
-from modelhub.registry.metadata import MetadataLine
-from modelhub.registry.search import word_text
+from modelhub.registry.catalog.metadata import MetadataLine
+from modelhub.registry.catalog.search import word_text
 from modelhub.registry.versions import format_version, parse_version
 
 log = logging.getLogger(__name__)

@@ -36,22 +36,6 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART = re.compile(r"^([0-9a-f]{32})-(\d+)$")
 
 
-def sha256_file(path: Path | str, block: int = 4 << 20) -> tuple[str, int]:
-    """(hex digest, size) of a file, read once."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb", buffering=0) as fh:
-        buf = bytearray(block)
-        view = memoryview(buf)
-        while True:
-            n = fh.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
-            size += n
-    return h.hexdigest(), size
-
-
 def git_blob_sha1(data_size: int) -> hashlib._Hash:
     """A sha1 primed with git's blob header (Hugging Face non-LFS file ids)."""
     h = hashlib.sha1(usedforsecurity=False)

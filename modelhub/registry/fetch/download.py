@@ -15,7 +15,7 @@ this object" into a :class:`Response`; everything else lives here:
   for the fsync before install), else through the page cache with a
   background ``fdatasync`` every few dozen MiB so that final fsync stays
   short.
-* :class:`~modelhub.registry.verify.OrderedHasher` hashes the bytes in file
+* :class:`~modelhub.registry.fetch.verify.OrderedHasher` hashes the bytes in file
   order from those blocks while they arrive (its own thread; hashlib drops
   the GIL) and hands each block back once hashed.
 * The connection count adapts: the download starts with
@@ -53,8 +53,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from modelhub.errors import CacheError, FetchError
-from modelhub.registry.store import Partial, is_disk_full
-from modelhub.registry.verify import Buffer, Digests, OrderedHasher
+from modelhub.registry.fetch.verify import Buffer, Digests, OrderedHasher
+from modelhub.registry.store.layout import is_disk_full
+from modelhub.registry.store.store import Partial
 
 log = logging.getLogger(__name__)
 

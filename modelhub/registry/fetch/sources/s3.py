@@ -19,10 +19,10 @@ from urllib.parse import urlparse
 
 from modelhub.errors import AccessDenied, FetchError
 from modelhub.registry.artifact import Source
-from modelhub.registry.download import DownloadResult, Response, RestartClean, Transient
-from modelhub.registry.sources import FetchContext, Fetched, run_download
-from modelhub.registry.sources.http import status_error
-from modelhub.registry.verify import etag_kind, normalize_etag
+from modelhub.registry.fetch.download import DownloadResult, Response, RestartClean, Transient
+from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
+from modelhub.registry.fetch.sources.http import status_error
+from modelhub.registry.fetch.verify import etag_kind, normalize_etag
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,9 @@ class S3Transport:
         return int(size) if size else None
 
 
-def fetch_s3(ctx: FetchContext, source: Source, *, private: bool) -> Fetched:
+def fetch_s3(ctx: FetchContext, source: Source, *, private: bool | None = None) -> Fetched:
+    if private is None:
+        private = is_private(ctx.artifact, ctx.settings, source.location)
     endpoint = ctx.settings.s3_endpoint or None
     signed = private or credentials_configured()
     try:

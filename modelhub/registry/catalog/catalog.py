@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from modelhub.registry.index import (  # noqa: F401  (ROW_* re-exported)
+from modelhub.registry.catalog.index import (  # noqa: F401  (ROW_* re-exported)
     NAME_BUCKETS,
     PER_FILE_LIMIT,
     ROW_ANNOTATOR,
@@ -54,10 +54,17 @@ if TYPE_CHECKING:
 
 log = LazyLogger(__name__)
 
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLED_CARDS = os.path.join(_PKG_DIR, "data", "cards")
 _KEEP_INDEXES = 4
-_BUILDER_FILES = ("build.py", "index.py", "metadata.py", "versions.py", "catalog.py", "search.py")
+_BUILDER_FILES = (
+    "catalog/build.py",
+    "catalog/index.py",
+    "catalog/metadata.py",
+    "versions.py",
+    "catalog/catalog.py",
+    "catalog/search.py",
+)
 
 
 def catalog_dir(settings: Settings) -> str:
@@ -70,7 +77,7 @@ IMPORTED_CARDS = "imported-cards"  # under catalog/: cards that `modelhub import
 def mirror_card_dirs(settings: Settings) -> list[str]:
     """Card folders that come from mirrors: the cards ``modelhub import``
     copied into the cache and the ``cards/`` folder of each configured
-    mirror (see :mod:`modelhub.registry.mirror`). Only stats: warm path."""
+    mirror (see :mod:`modelhub.registry.mirror.format`). Only stats: warm path."""
     out = [os.path.join(catalog_dir(settings), IMPORTED_CARDS)]
     for m in settings.mirrors:
         path = m[len("file://") :] if m.startswith("file://") else os.path.expanduser(m)
@@ -142,8 +149,8 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
     """Reads every input, merges and writes the index; returns a handle on it."""
     import time
 
-    from modelhub.registry import build
-    from modelhub.registry.metadata import read_metadata
+    from modelhub.registry.catalog import build
+    from modelhub.registry.catalog.metadata import read_metadata
 
     started = time.perf_counter()
     path = path or _index_path(settings)
@@ -189,7 +196,7 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
             entry.update(missing=True, records=0)
             inputs.append(entry)
             continue
-        from modelhub.registry.sync import read_copy_headers
+        from modelhub.registry.catalog.sync import read_copy_headers
 
         headers = read_copy_headers(copy)
         origin = headers.get("url") or copy
@@ -425,12 +432,12 @@ class Catalog:
 
     # -- resolution ----------------------------------------------------------------
     def resolve(self, name: str, lang: str | None = "en", **kwargs: Any) -> Artifact:
-        from modelhub.registry.resolve import resolve
+        from modelhub.registry.catalog.resolve import resolve
 
         return resolve(name, lang, catalog=self, **kwargs)
 
     def explain(self, name: str, lang: str | None = "en", **kwargs: Any) -> Any:
-        from modelhub.registry.resolve import explain
+        from modelhub.registry.catalog.resolve import explain
 
         return explain(name, lang, catalog=self, **kwargs)
 
@@ -482,7 +489,7 @@ def catalog_status(settings: Settings) -> dict[str, Any]:
     each metadata.json copy (for ``modelhub catalog status``)."""
     import time
 
-    from modelhub.registry.sync import metadata_url, read_copy_headers
+    from modelhub.registry.catalog.sync import metadata_url, read_copy_headers
 
     catalog = load_catalog(settings)
     now = time.time()

@@ -29,8 +29,8 @@ from typing import Any
 
 from modelhub.errors import IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.sources import FetchContext, Fetched
-from modelhub.registry.store import FileRecord
+from modelhub.registry.fetch.sources.base import FetchContext, Fetched
+from modelhub.registry.store.manifest import FileRecord
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def select(root: Path) -> list[str]:
     directory (the Hub source's selection), every file otherwise."""
     rels = _walk(root)
     if "config.json" in rels:
-        from modelhub.registry.sources.hf import select_files
+        from modelhub.registry.fetch.sources.hf import select_files
 
         chosen = select_files(rels)
         if chosen:

@@ -37,7 +37,7 @@ from modelhub.registry.versions import (
 
 if TYPE_CHECKING:
     from modelhub.registry.artifact import Artifact
-    from modelhub.registry.catalog import Catalog
+    from modelhub.registry.catalog.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def default_catalog() -> Catalog:
     """The process-wide catalog from the environment and config; its inputs
     are re-checked at most every few seconds, and at once when the
     environment that selects them changes."""
-    from modelhub.registry.catalog import load_catalog
+    from modelhub.registry.catalog.catalog import load_catalog
 
     cat, checked, env = _default
     now = time.monotonic()

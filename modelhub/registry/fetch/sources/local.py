@@ -20,15 +20,15 @@ from urllib.parse import unquote, urlparse
 
 from modelhub.errors import ModelNotFound
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.sources import (
+from modelhub.registry.fetch.sources.base import (
     FetchContext,
     Fetched,
     artifact_filename,
     expectations,
     finish_object,
 )
-from modelhub.registry.store import FileRecord
-from modelhub.registry.verify import copy_hashing
+from modelhub.registry.fetch.verify import copy_hashing
+from modelhub.registry.store.manifest import FileRecord
 
 
 def local_path(location: str) -> Path:
@@ -65,7 +65,7 @@ def candidates(artifact: Artifact, root: Path) -> list[Path]:
 
 def fetch_local(ctx: FetchContext, source: Source) -> Fetched:
     if source.kind == "package" or source.location.startswith("package:"):
-        from modelhub.registry.sources.package import fetch_package
+        from modelhub.registry.fetch.sources.package import fetch_package
 
         return fetch_package(ctx, source)  # verified against the package's RECORD
     root = local_path(source.location)
@@ -78,7 +78,7 @@ def fetch_local(ctx: FetchContext, source: Source) -> Fetched:
         )
     fetched = _copy_dir(ctx, found, source) if found.is_dir() else _copy_file(ctx, found, source)
     if source.kind == "mirror":
-        from modelhub.registry.mirror import check_copy
+        from modelhub.registry.mirror.format import check_copy
 
         check_copy(ctx.artifact.name, root, found, fetched)  # against modelhub-mirror.json
     return fetched

@@ -91,7 +91,7 @@ def _write_headers(copy_path: str, data: dict[str, Any]) -> None:
 
 def _count_usable(body: bytes, source: str, folder: str) -> tuple[int, int]:
     """(usable lines, non-empty lines) of a fetched body."""
-    from modelhub.registry.metadata import iter_metadata
+    from modelhub.registry.catalog.metadata import iter_metadata
 
     text = body.decode("utf-8", errors="replace")
     nonempty = sum(1 for line in text.splitlines() if line.strip())
@@ -103,7 +103,7 @@ def sync_folder(settings: Settings, folder: str, *, timeout: float = 30.0) -> Sy
     """Fetches one folder's metadata.json if it changed since the stored copy."""
     import requests  # only here: the catalog's warm path never needs it
 
-    from modelhub.registry.catalog import metadata_copy_path
+    from modelhub.registry.catalog.catalog import metadata_copy_path
 
     url = metadata_url(settings, folder)
     copy = metadata_copy_path(settings, folder)
@@ -194,7 +194,7 @@ def _get_signed(settings: Settings, folder: str, conditions: dict[str, str]) -> 
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from modelhub.registry.sources.s3 import client
+    from modelhub.registry.fetch.sources.s3 import client
 
     kwargs: dict[str, Any] = {"Bucket": settings.bucket, "Key": f"{folder}/metadata.json"}
     if "If-None-Match" in conditions:

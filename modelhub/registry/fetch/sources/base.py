@@ -1,7 +1,7 @@
 """Where an artifact's bytes come from: HTTP(S), S3, the Hugging Face Hub and
 local mirrors.  Every source ends in :func:`finish_object` (one downloaded
 object) or builds a staged directory itself (Hugging Face snapshots); both
-hand :mod:`modelhub.registry.pull` a :class:`Fetched` to install."""
+hand :mod:`modelhub.registry.pulling` a :class:`Fetched` to install."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from urllib.parse import unquote, urlparse
 
 from modelhub.errors import CacheError, IntegrityError
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.download import DownloadOptions, DownloadResult
-from modelhub.registry.store import FileRecord, Partial, Store
-from modelhub.registry.verify import Digests, Expectations, check
+from modelhub.registry.fetch.download import DownloadOptions, DownloadResult
+from modelhub.registry.fetch.verify import Digests, Expectations, check
+from modelhub.registry.store.manifest import FileRecord
+from modelhub.registry.store.store import Partial, Store
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def finish_object(
             "filename": filename,
         }
         if is_zip_name(filename):
-            from modelhub.registry.archive import extract_zip
+            from modelhub.registry.fetch.archive import extract_zip
 
             files = extract_zip(
                 partial.path, staged, artifact=ctx.artifact.name, limits=ctx.extract_limits
@@ -136,7 +137,7 @@ def run_download(
     """Downloads one object through ``transport`` with resume, verifies it
     and stages it.  A verification failure after a resume is retried once
     from zero (the kept bytes may be what is wrong)."""
-    from modelhub.registry.download import download
+    from modelhub.registry.fetch.download import download
 
     filename = artifact_filename(ctx.artifact, source.location)
     for attempt in (1, 2):
@@ -173,3 +174,11 @@ def cleanup_path(path: Path | None) -> None:
     if path is not None:
         with contextlib.suppress(OSError):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def is_private(artifact: Artifact, settings: Any, location: str = "") -> bool:
+    folder = artifact.record.folder or ""
+    private = tuple(f.strip("/") for f in settings.private_folders)
+    if folder.strip("/") in private:
+        return True
+    return any(f"/{p}/" in location for p in private)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modelhub.registry.catalog import Catalog
+    from modelhub.registry.catalog.catalog import Catalog
 
 # weight of a term found in each field; a whole-word hit counts more than a
 # substring hit
