@@ -94,11 +94,6 @@ CATALOG_ENV: tuple[str, ...] = (
 )
 
 
-def env_name(key: str) -> str:
-    """The variable that sets config key ``key`` (for messages)."""
-    return KNOBS[key].env if key in KNOBS else ENV[key]
-
-
 def catalog_environment() -> tuple[str | None, ...]:
     """The current values of :data:`CATALOG_ENV`: equal tuples, same catalog."""
     return tuple(os.environ.get(name) for name in CATALOG_ENV)
@@ -367,18 +362,6 @@ def _default_config_text() -> str:
     from platformdirs import user_config_path
 
     return str(user_config_path("modelhub", appauthor=False) / "config.toml")
-
-
-def default_cache_dir() -> Path:
-    from pathlib import Path
-
-    return Path(_default_cache_text())
-
-
-def default_config_file() -> Path:
-    from pathlib import Path
-
-    return Path(_default_config_text())
 
 
 def _parse_bool(value: str, what: str) -> bool:
