@@ -475,7 +475,8 @@ def _str_tuple(data: dict[str, Any], key: str, path: str) -> tuple[str, ...] | N
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"{path}: '{key}' must be a string or a list of strings")
+    also = f" (or {ENV[key]})" if key in ENV else " (config file only)"
+    raise ConfigError(f"{path}: '{key}'{also} must be a string or a list of strings")
 
 
 _KNOWN = frozenset(_FIELDS) - {"config_file", "extra"}  # every config key
@@ -500,7 +501,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
     offline = data.get("offline", False)
     if not isinstance(offline, bool):
-        raise ConfigError(f"{where}: 'offline' must be true or false")
+        raise ConfigError(f"{where}: 'offline' (or {ENV['offline']}) must be true or false")
     if "MODELHUB_OFFLINE" in env:
         offline = _parse_bool(env["MODELHUB_OFFLINE"], "MODELHUB_OFFLINE")
 
