@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from modelhub.registry.store import FileRecord, Manifest, Store  # noqa: E402
+from modelhub.registry.store.manifest import FileRecord, Manifest  # noqa: E402
+from modelhub.registry.store.store import Store  # noqa: E402
 
 
 def build(root: Path, n: int, weights_kb: int, large: int, large_mb: int) -> tuple[int, int]:
@@ -159,7 +160,7 @@ def main() -> None:
             f"sha256sum: {mb / ms:.0f} MB/s ({ms:.2f} s)   "
             f"ratio {ratio:.2f}x  [{'OK' if ratio >= 0.9 else 'UNDER 0.9x'}]"
         )
-        from modelhub.registry.maintenance import hash_entries
+        from modelhub.registry.store.integrity import hash_entries
 
         st = Store(root, fsync=False)
         entries = list(st.entries())

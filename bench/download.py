@@ -67,7 +67,7 @@ CHILD = """
 import sys
 from modelhub.cards.record import ModelCard
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.pull import pull_artifact
+from modelhub.registry.pulling import pull_artifact
 card = ModelCard(name="bench_" + sys.argv[2], language="en")
 art = Artifact(card, sources=(Source("https", sys.argv[1]),))
 print(pull_artifact(art))

@@ -42,8 +42,8 @@ _LAZY: dict[str, str] = {
     "load_cards": "modelhub.cards",
     "ModelCard": "modelhub.cards",
     "resolve": "modelhub.api",  # registry resolve + the installed loaders' engines
-    "pull": "modelhub.registry",
-    "Artifact": "modelhub.registry",
+    "pull": "modelhub.registry.pulling",
+    "Artifact": "modelhub.registry.artifact",
     "pretrained": "modelhub.api",
     "EmbeddingModel": "modelhub.loaders.model",
 }

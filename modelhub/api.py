@@ -20,12 +20,12 @@ from modelhub.loaders.discovery import (
     installed_loaders,
     load_path,
 )
-from modelhub.registry.resolve import DEFAULT_FOLDER
+from modelhub.registry.catalog.resolve import DEFAULT_FOLDER
 
 if TYPE_CHECKING:
     from modelhub.loaders.model import EmbeddingModel
     from modelhub.registry.artifact import Artifact
-    from modelhub.registry.catalog import Catalog
+    from modelhub.registry.catalog.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,11 @@ def resolve(
     spark_version: str | None = None,
     catalog: Catalog | None = None,
 ) -> Artifact:
-    """:func:`modelhub.registry.resolve.resolve` for callers that will load
+    """:func:`modelhub.registry.catalog.resolve.resolve` for callers that will load
     the artifact here: ``engines`` defaults to what the installed loaders run
     (others are ranked out; ``modelhub explain`` says why); ``engines=None``
     accepts any engine."""
-    from modelhub.registry.resolve import resolve as registry_resolve
+    from modelhub.registry.catalog.resolve import resolve as registry_resolve
 
     if engines is INSTALLED_ENGINES:
         engines = installed_engines()
@@ -161,8 +161,8 @@ def _pretrained(
     if local is not None:
         return load_path(local, None, loader=loader, annotator=annotator, **options)
 
-    from modelhub.registry.pull import pull_leased
-    from modelhub.registry.resolve import resolve
+    from modelhub.registry.catalog.resolve import resolve
+    from modelhub.registry.pulling import pull_leased
 
     loaders = [get_loader(loader)] if loader else installed_loaders()
     loaders = [lo for lo in loaders if lo.serves(annotator)]

@@ -26,9 +26,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelhub.config import Settings
+
 if TYPE_CHECKING:
-    from modelhub.registry.inventory import CacheEntry, DiskUsage, Inventory, Totals
-    from modelhub.registry.maintenance import RemovalReport, VerifyReport
+    from modelhub.registry.store.integrity import VerifyReport
+    from modelhub.registry.store.inventory import CacheEntry, Inventory
+    from modelhub.registry.store.maintenance import RemovalReport
+    from modelhub.registry.store.usage import DiskUsage, Totals
 
 SORT_KEYS = ("name", "size", "last-used")
 
@@ -59,7 +63,7 @@ def parse_duration(value: int | float | str, *, bare: str = "s") -> float:
     return float(m.group(1)) * _SECONDS[(m.group(2) or bare).lower()]
 
 
-def cache_dir(settings: Any = None) -> Path:
+def cache_dir(settings: Settings | None = None) -> Path:
     """The cache root (``MODELHUB_CACHE``, else the user cache directory)."""
     if settings is None:
         from modelhub.config import load_settings
@@ -68,9 +72,9 @@ def cache_dir(settings: Any = None) -> Path:
     return Path(settings.cache_dir).expanduser()
 
 
-def inventory(*, check: bool = True, settings: Any = None) -> Inventory:
+def inventory(*, check: bool = True, settings: Settings | None = None) -> Inventory:
     """Everything in the cache: entries, unfinished downloads, leftovers."""
-    from modelhub.registry.inventory import scan
+    from modelhub.registry.store.inventory import scan
 
     return scan(settings, check=check)
 
@@ -80,7 +84,7 @@ def entries(
     sort: str = "name",
     filter: str | None = None,
     check: bool = True,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> list[CacheEntry]:
     """Complete entries (sizes and stamps checked when ``check``), sorted
     by ``"name"``, ``"size"`` (largest first) or ``"last-used"`` (most
@@ -113,15 +117,15 @@ def sort_rows(rows: Any, sort: str) -> list[CacheEntry]:
     return sorted(rows, key=lambda r: (r.name, r.language or "", r.version or "", r.key))
 
 
-def totals(*, settings: Any = None) -> Totals:
-    from modelhub.registry.inventory import totals as _totals
+def totals(*, settings: Settings | None = None) -> Totals:
+    from modelhub.registry.store.usage import totals as _totals
 
     return _totals(inventory(check=False, settings=settings))
 
 
-def du(*, settings: Any = None) -> DiskUsage:
+def du(*, settings: Settings | None = None) -> DiskUsage:
     """Total bytes, per source, per model, and what could be reclaimed."""
-    from modelhub.registry.inventory import disk_usage
+    from modelhub.registry.store.usage import disk_usage
 
     return disk_usage(inventory(check=False, settings=settings))
 
@@ -132,14 +136,19 @@ def verify(
     version: str | None = None,
     repair: bool = False,
     workers: int | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> VerifyReport:
     """Re-hashes the named entries (all when no name) against their
     manifests without the network; ``repair`` fetches the bad files again."""
-    from modelhub.registry.maintenance import verify as _verify
+    from modelhub.registry.store.integrity import verify as _verify
 
+    repairer = None
+    if repair:
+        from modelhub.registry.repair import repairer_for
+
+        repairer = repairer_for(settings)
     return _verify(
-        names, lang=lang, version=version, repair=repair, workers=workers, settings=settings
+        names, lang=lang, version=version, repair=repairer, workers=workers, settings=settings
     )
 
 
@@ -150,13 +159,13 @@ def prune(
     keep_pinned: bool = True,
     superseded: bool = False,
     dry_run: bool = False,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> RemovalReport:
     """Least recently used first (modelhub's own record, not atime): entries
     unused for ``older_than``, superseded versions, then more until the
     cache fits ``max_size``; plus partial downloads and orphaned temporary
     files older than a day."""
-    from modelhub.registry.maintenance import prune as _prune
+    from modelhub.registry.store.maintenance import prune as _prune
 
     return _prune(
         older_than=None if older_than is None else parse_duration(older_than),
@@ -175,54 +184,62 @@ def remove(
     version: str | None = None,
     all_versions: bool = False,
     dry_run: bool = False,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> RemovalReport:
     """Removes the entries of model ``name`` (``version`` or ``all_versions``
     when several are cached)."""
-    from modelhub.registry.maintenance import remove as _remove
+    from modelhub.registry.store.maintenance import remove as _remove
 
     return _remove(
         name, lang, version=version, all_versions=all_versions, dry_run=dry_run, settings=settings
     )
 
 
-def clear(*, dry_run: bool = False, settings: Any = None) -> RemovalReport:
+def clear(*, dry_run: bool = False, settings: Settings | None = None) -> RemovalReport:
     """Removes every entry and leftover that is not in use."""
-    from modelhub.registry.maintenance import clear as _clear
+    from modelhub.registry.store.maintenance import clear as _clear
 
     return _clear(dry_run=dry_run, settings=settings)
 
 
 def pin(
-    name: str, lang: str | None = None, *, version: str | None = None, settings: Any = None
+    name: str,
+    lang: str | None = None,
+    *,
+    version: str | None = None,
+    settings: Settings | None = None,
 ) -> list[CacheEntry]:
     """Pins the matching entries: prune keeps them and pulls never go online for them."""
-    from modelhub.registry.maintenance import set_pinned
+    from modelhub.registry.store.maintenance import set_pinned
 
     return set_pinned(name, True, lang=lang, version=version, settings=settings)
 
 
 def unpin(
-    name: str, lang: str | None = None, *, version: str | None = None, settings: Any = None
+    name: str,
+    lang: str | None = None,
+    *,
+    version: str | None = None,
+    settings: Settings | None = None,
 ) -> list[CacheEntry]:
-    from modelhub.registry.maintenance import set_pinned
+    from modelhub.registry.store.maintenance import set_pinned
 
     return set_pinned(name, False, lang=lang, version=version, settings=settings)
 
 
 _TYPES = {
-    "CacheEntry": "modelhub.registry.inventory",
-    "DiskUsage": "modelhub.registry.inventory",
-    "Inventory": "modelhub.registry.inventory",
-    "Leftover": "modelhub.registry.inventory",
-    "ModelUsage": "modelhub.registry.inventory",
-    "Totals": "modelhub.registry.inventory",
-    "Removal": "modelhub.registry.maintenance",
-    "RemovalReport": "modelhub.registry.maintenance",
-    "Skipped": "modelhub.registry.maintenance",
-    "VerifyReport": "modelhub.registry.maintenance",
-    "VerifyResult": "modelhub.registry.maintenance",
-    "FileProblem": "modelhub.registry.store",
+    "CacheEntry": "modelhub.registry.store.inventory",
+    "DiskUsage": "modelhub.registry.store.usage",
+    "Inventory": "modelhub.registry.store.inventory",
+    "Leftover": "modelhub.registry.store.inventory",
+    "ModelUsage": "modelhub.registry.store.usage",
+    "Totals": "modelhub.registry.store.usage",
+    "Removal": "modelhub.registry.store.maintenance",
+    "RemovalReport": "modelhub.registry.store.maintenance",
+    "Skipped": "modelhub.registry.store.maintenance",
+    "VerifyReport": "modelhub.registry.store.integrity",
+    "VerifyResult": "modelhub.registry.store.integrity",
+    "FileProblem": "modelhub.registry.store.manifest",
 }
 
 

@@ -142,7 +142,7 @@ def _check_target(value: str, flag: str) -> None:
 def _folder(args: argparse.Namespace) -> str | None:
     """``--folder``: the folder resolve() searches by default; ``any`` (or
     ``*``) for every folder."""
-    from modelhub.registry.resolve import DEFAULT_FOLDER
+    from modelhub.registry.catalog.resolve import DEFAULT_FOLDER
 
     if args.folder is None:
         return DEFAULT_FOLDER
@@ -179,7 +179,7 @@ def _json(data: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from modelhub.registry.catalog import load_catalog
+    from modelhub.registry.catalog.catalog import load_catalog
 
     settings = _settings(args)
     catalog = load_catalog(settings)
@@ -202,7 +202,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
             return 0
 
-    from modelhub.registry.index import pick_rows
+    from modelhub.registry.catalog.index import pick_rows
     from modelhub.registry.versions import parse_version
 
     picked = pick_rows(
@@ -263,8 +263,8 @@ def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from modelhub.cli.output import clip
-    from modelhub.registry.catalog import load_catalog
-    from modelhub.registry.search import search
+    from modelhub.registry.catalog.catalog import load_catalog
+    from modelhub.registry.catalog.search import search
 
     catalog = load_catalog(_settings(args))
     hits = search(catalog, args.text, lang=args.lang, task=args.task, limit=args.limit or None)
@@ -304,8 +304,8 @@ def _default_lang(catalog: Any, name: str, lang: str | None) -> str | None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from modelhub.registry.catalog import load_catalog
-    from modelhub.registry.resolve import resolve
+    from modelhub.registry.catalog.catalog import load_catalog
+    from modelhub.registry.catalog.resolve import resolve
 
     catalog = load_catalog(_settings(args))
     art = resolve(
@@ -350,8 +350,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from modelhub.registry.catalog import load_catalog
-    from modelhub.registry.resolve import explain
+    from modelhub.registry.catalog.catalog import load_catalog
+    from modelhub.registry.catalog.resolve import explain
 
     catalog = load_catalog(_settings(args))
     result = explain(
@@ -411,8 +411,8 @@ def _date(ms: int) -> str:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from modelhub.config import load_settings
-    from modelhub.registry.catalog import load_catalog
-    from modelhub.registry.sync import sync
+    from modelhub.registry.catalog.catalog import load_catalog
+    from modelhub.registry.catalog.sync import sync
 
     settings = load_settings()
     results = sync(settings, timeout=args.timeout)
@@ -431,7 +431,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from modelhub.cli.output import plural
     from modelhub.config import load_settings
-    from modelhub.registry.catalog import catalog_status
+    from modelhub.registry.catalog.catalog import catalog_status
 
     status = catalog_status(load_settings())
     if args.json:
@@ -456,7 +456,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from modelhub.cli.output import plural
     from modelhub.config import load_settings
-    from modelhub.registry.catalog import load_catalog
+    from modelhub.registry.catalog.catalog import load_catalog
 
     catalog = load_catalog(load_settings(), refresh=True)
     print(f"{catalog.path}: {plural(len(catalog), 'record')}")

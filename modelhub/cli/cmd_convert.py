@@ -58,7 +58,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             safe_extract(source, tmp)
             folder = tmp
         else:
-            from modelhub.registry.pull import pull
+            from modelhub.registry.pulling import pull
 
             folder = pull(
                 args.name, args.lang, version=args.version, offline=True if args.offline else None

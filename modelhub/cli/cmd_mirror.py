@@ -66,7 +66,7 @@ def _requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from modelhub.cli.output import human_size, plural, print_json, print_table
-    from modelhub.registry.mirror import export_mirror
+    from modelhub.registry.mirror.export import export_mirror
 
     manifest = export_mirror(
         _requests(args),
@@ -111,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from modelhub.cli.output import plural, print_json, print_table
-    from modelhub.registry.mirror import import_mirror
+    from modelhub.registry.mirror.importing import import_mirror
 
     done = import_mirror(args.dir)
     if args.json:
@@ -135,7 +135,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_lock(args: argparse.Namespace) -> int:
     from modelhub.cli.output import print_json
-    from modelhub.registry.mirror import make_lock
+    from modelhub.registry.mirror.lockfile import make_lock
 
     print_json(
         make_lock(_requests(args), version=args.version, offline=True if args.offline else None)

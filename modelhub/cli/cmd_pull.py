@@ -52,8 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from modelhub.cli.output import print_json
-    from modelhub.registry.pull import pull_result
-    from modelhub.registry.resolve import resolve
+    from modelhub.registry.catalog.resolve import resolve
+    from modelhub.registry.pulling import pull_result
 
     if (args.lock is None) == (args.name is None):
         from modelhub.cli.main import usage_error
@@ -120,7 +120,7 @@ def _note(args: argparse.Namespace, result: Any) -> str:
 
 def _pull_lock(args: argparse.Namespace) -> int:
     from modelhub.cli.output import print_json
-    from modelhub.registry.mirror import pull_locked
+    from modelhub.registry.mirror.lockfile import pull_locked
 
     results = pull_locked(args.lock, offline=True if args.offline else None, verify=args.verify)
     if args.json:

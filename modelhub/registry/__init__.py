@@ -1,6 +1,14 @@
-"""The registry: catalog, resolution, fetching and the local cache.
+"""The registry: the catalog, fetching and the local cache, one subpackage
+per job with dependencies pointing one way:
 
-Submodules are imported on first use, so importing the package stays cheap.
+* :mod:`.store` — the cache on disk (the lowest part);
+* :mod:`.fetch` — downloads, verification, archives and the sources;
+* :mod:`.catalog` — what exists and which artifact a request means;
+* :mod:`.pulling` and :mod:`.repair` — look up, fetch, install;
+* :mod:`.mirror` — mirrors and lock files, on top.
+
+The public names below are imported on first use, so importing the package
+stays cheap; none of them is also a submodule's name.
 """
 
 from __future__ import annotations
@@ -16,12 +24,12 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Artifact": "modelhub.registry.artifact",
     "Source": "modelhub.registry.artifact",
-    "resolve": "modelhub.registry.resolve",
-    "explain": "modelhub.registry.resolve",
-    "Catalog": "modelhub.registry.catalog",
-    "load_catalog": "modelhub.registry.catalog",
-    "pull": "modelhub.registry.pull",
-    "pull_artifact": "modelhub.registry.pull",
+    "resolve": "modelhub.registry.catalog.resolve",
+    "explain": "modelhub.registry.catalog.resolve",
+    "Catalog": "modelhub.registry.catalog.catalog",
+    "load_catalog": "modelhub.registry.catalog.catalog",
+    "pull": "modelhub.registry.pulling",
+    "pull_artifact": "modelhub.registry.pulling",
 }
 
 

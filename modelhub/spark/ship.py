@@ -26,7 +26,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelhub.errors import IntegrityError
-from modelhub.registry.store import Entry, Manifest, Store
+from modelhub.registry.store.manifest import Entry, Manifest
+from modelhub.registry.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -100,8 +100,8 @@ def prepare(
             label=str(local), loader=chosen.name, options=opts, local_path=str(local.resolve())
         )
 
-    from modelhub.registry.pull import pull_result
-    from modelhub.registry.resolve import resolve
+    from modelhub.registry.catalog.resolve import resolve
+    from modelhub.registry.pulling import pull_result
 
     loaders = [get_loader(loader)] if loader else installed_loaders()
     engines = accepted_engines(loaders)
@@ -153,7 +153,7 @@ def _tmp_dir() -> Path:
 def _ship(sc: Any, entry: Any) -> str:
     """Packs ``entry`` (verifying every byte against its manifest) and
     registers it with ``sc.addFile``, once per SparkContext and content."""
-    from modelhub.registry.store import entry_id
+    from modelhub.registry.store.layout import entry_id
     from modelhub.spark.ship import pack_entry
 
     ident = (str(sc.applicationId), entry.key, entry.manifest.content)

@@ -36,15 +36,9 @@ from modelhub.spark.spec import THREADED_LOADERS, ModelSpec
 
 log = logging.getLogger(__name__)
 
-LOAD_LOG_ENV = "MODELHUB_SPARK_LOAD_LOG"
 
 _MODELS: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
-
-
-def loaded_count() -> int:
-    """How many models this process holds."""
-    return len(_MODELS)
 
 
 def model_for(spec: ModelSpec) -> Any:
@@ -98,7 +92,8 @@ def local_files(spec: ModelSpec) -> tuple[Path, bool]:
     if spec.local_path is not None:
         return Path(spec.local_path), False
     from modelhub.config import load_settings
-    from modelhub.registry.store import Manifest, Store
+    from modelhub.registry.store.manifest import Manifest
+    from modelhub.registry.store.store import Store
     from modelhub.spark.ship import install_packed, same_content
 
     assert spec.manifest is not None
@@ -114,7 +109,7 @@ def local_files(spec: ModelSpec) -> tuple[Path, bool]:
             done = install_packed(store, manifest, packed)
             return done.entry.path, done.installed
         log.warning("%s: the shipped %s is not on this executor", spec.label, spec.shipped)
-    from modelhub.registry.pull import pull_result
+    from modelhub.registry.pulling import pull_result
 
     result = pull_result(spec.artifact, settings=settings)
     if not same_content(result.entry, manifest):
@@ -139,7 +134,9 @@ def _shipped_path(name: str) -> Path | None:
 def _record_load(
     spec: ModelSpec, path: Path, installed: bool, find_s: float, load_s: float
 ) -> None:
-    target = os.environ.get(LOAD_LOG_ENV)
+    from modelhub.config import load_settings
+
+    target = load_settings().spark_load_log
     if not target:
         return
     row = {

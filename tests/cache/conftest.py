@@ -15,7 +15,8 @@ import pytest
 
 from modelhub.cli.main import main
 from modelhub.config import load_settings
-from modelhub.registry.store import Entry, FileRecord, Manifest, Store
+from modelhub.registry.store.manifest import Entry, FileRecord, Manifest
+from modelhub.registry.store.store import Store
 from tests.fetch.conftest import no_network  # noqa: F401  (fixture, re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from modelhub.registry.store import entry_id
+from modelhub.registry.store.layout import entry_id
 from tests.cache.conftest import cli, cli_json, install, store
 
 

@@ -6,7 +6,7 @@ import os
 import time
 
 import modelhub.cache as cache
-from modelhub.registry.store import entry_id
+from modelhub.registry.store.layout import entry_id
 from tests.cache.conftest import cli, cli_json, install, run_cli, store
 
 DAY = 86400.0

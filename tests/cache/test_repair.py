@@ -7,7 +7,7 @@ import os
 
 import modelhub.cache as cache
 from modelhub.registry.artifact import Source
-from modelhub.registry.pull import pull_result
+from modelhub.registry.pulling import pull_result
 from tests.cache.conftest import cli, store
 from tests.fetch.conftest import FAST_RETRY, artifact, make_zip
 

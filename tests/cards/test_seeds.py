@@ -149,7 +149,7 @@ def test_to_dict_is_json_with_the_contract_keys(seeds_dir: Path) -> None:
 
 
 def test_max_sentence_length_row(seeds_dir: Path) -> None:
-    from modelhub.registry.build import CardInput, merge
+    from modelhub.registry.catalog.build import CardInput, merge
 
     text = (seeds_dir / PUBMED).read_text(encoding="utf-8")
     row = "|Case sensitive:|true|\n"

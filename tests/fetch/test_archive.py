@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from modelhub.errors import ConfigError, IntegrityError, UnsafeArchiveError
-from modelhub.registry.archive import ExtractLimits, extract_zip
 from modelhub.registry.artifact import Source
-from modelhub.registry.pull import pull_result
+from modelhub.registry.fetch.archive import ExtractLimits, extract_zip
+from modelhub.registry.pulling import pull_result
 from tests.fetch.conftest import FAST_RETRY, artifact, make_zip, store, visible_state
 
 

@@ -15,8 +15,11 @@ import pytest
 
 from modelhub.errors import IntegrityError, NotCachedError
 from modelhub.registry.artifact import Source
-from modelhub.registry.pull import pull_artifact, pull_result
-from modelhub.registry.store import LAST_USED_NAME, ArtifactLock, Manifest, Store, entry_id
+from modelhub.registry.pulling import pull_artifact, pull_result
+from modelhub.registry.store.layout import LAST_USED_NAME, entry_id
+from modelhub.registry.store.locks import ArtifactLock
+from modelhub.registry.store.manifest import Manifest
+from modelhub.registry.store.store import Store
 from tests.fetch.conftest import FAST_RETRY, artifact, entry_files, sha256, store, visible_state
 
 
@@ -68,7 +71,7 @@ def _stage(st: Store, key: str, files: dict[str, bytes]):
 
 
 def _rec(name: str, data: bytes):
-    from modelhub.registry.store import FileRecord
+    from modelhub.registry.store.manifest import FileRecord
 
     return FileRecord(name, len(data), sha256(data))
 
@@ -249,7 +252,7 @@ def test_shared_cache_modes_do_not_depend_on_the_umask(http_server, umask):
     """Another member of the group must be able to add partials, pin, record
     use and take leases: the directories they write into are group-writable,
     locks and leases group-writable, files group-readable, whatever the umask."""
-    from modelhub.registry.store import DIR_MODE, FILE_MODE, LOCK_MODE, SHARED_DIR_MODE
+    from modelhub.registry.files import DIR_MODE, FILE_MODE, LOCK_MODE, SHARED_DIR_MODE
 
     assert SHARED_DIR_MODE & 0o070 == 0o070 and LOCK_MODE & 0o060 == 0o060
     assert FILE_MODE & 0o040 and DIR_MODE & 0o050 == 0o050

@@ -9,8 +9,8 @@ import pytest
 
 from modelhub.errors import FetchError, IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.pull import pull_result
-from modelhub.registry.sources.hf import select_files
+from modelhub.registry.fetch.sources.hf import select_files
+from modelhub.registry.pulling import pull_result
 from tests.fetch.conftest import artifact, entry_files
 
 REPO = "acme/tiny-bert"
@@ -85,7 +85,7 @@ def test_revision_pinned_to_a_commit(hf_hub):
 def test_progress_and_heartbeat_follow_the_hub_download(hf_hub, monkeypatch):
     import huggingface_hub
 
-    from modelhub.registry.store import ArtifactLock
+    from modelhub.registry.store.locks import ArtifactLock
 
     files = repo_files()
     hf_hub.add_repo(REPO, files)

@@ -22,9 +22,9 @@ from modelhub.errors import (
     ModelNotFound,
 )
 from modelhub.registry.artifact import Source
-from modelhub.registry.download import RetryPolicy
-from modelhub.registry.pull import pull_artifact, pull_result
-from modelhub.registry.sources.http import warn_plain_http
+from modelhub.registry.fetch.sources.http import warn_plain_http
+from modelhub.registry.fetch.transport import RetryPolicy
+from modelhub.registry.pulling import pull_artifact, pull_result
 from tests.fetch.conftest import FAST_RETRY, artifact, entry_files, sha256, store, visible_state
 
 MiB = 1 << 20
@@ -77,7 +77,7 @@ def test_second_pull_is_a_cache_hit_with_one_log_line(http_server, caplog):
     n = http_server.requests["/a.bin"]
     r = pull(art)
     assert r.cache_hit and http_server.requests["/a.bin"] == n
-    lines = [rec.getMessage() for rec in caplog.records if rec.name == "modelhub.registry.pull"]
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "modelhub.registry.pulling"]
     assert lines[0].startswith("downloaded tiny_model (en)") and lines[1].startswith("cache hit")
 
 
@@ -320,7 +320,7 @@ def test_progress_callback_reports_bytes(http_server):
 def test_disk_full_is_a_clean_error(http_server, monkeypatch):
     import errno
 
-    import modelhub.registry.download as dl
+    import modelhub.registry.fetch.download as dl
 
     real = os.pwrite
     written = [0]
@@ -414,7 +414,7 @@ def test_interrupted_download_keeps_only_written_chunks(http_server):
 def test_a_sidecar_whose_part_was_never_made_is_cleared(http_server):
     # A process killed between writing the sidecar and creating the part
     # leaves only the sidecar: the next pull removes it and downloads afresh.
-    from modelhub.registry.store import entry_id
+    from modelhub.registry.store.layout import entry_id
 
     data = blob(1 * MiB, 19)
     url = http_server.add("/o.bin", data)
@@ -434,7 +434,7 @@ def test_a_sidecar_whose_part_was_never_made_is_cleared(http_server):
 def test_downloads_flush_to_disk_only_when_entries_are_fsynced(http_server, monkeypatch, fsync):
     # The flushes during a download only make the install's fsync cheap:
     # with MODELHUB_FSYNC=0 there is no fsync, so no flushing either.
-    from modelhub.registry import download
+    from modelhub.registry.fetch import download
 
     calls = []
     real = os.fdatasync

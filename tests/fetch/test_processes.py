@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.registry.store import Store
+from modelhub.registry.store.store import Store
 from tests.fetch.conftest import entry_files, visible_state
 
 NAME = "biobert_pubmed_pmc_base_cased"

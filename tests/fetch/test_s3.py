@@ -10,7 +10,7 @@ import pytest
 
 from modelhub.errors import AccessDenied, IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.pull import pull_result
+from modelhub.registry.pulling import pull_result
 from tests.fetch.conftest import FAST_RETRY, artifact, entry_files, store, visible_state
 
 BUCKET = "auxdata.johnsnowlabs.com"
@@ -43,7 +43,7 @@ def test_public_zip_anonymously(s3env, model_zip, monkeypatch, tmp_path):
     name = "bert_en_5.0.0_3.0_1700000000000.zip"
     s3env.put(f"public/models/{name}", data)
     _anonymous(monkeypatch, tmp_path)
-    from modelhub.registry.sources import s3 as s3src
+    from modelhub.registry.fetch.sources import s3 as s3src
 
     assert not s3src.credentials_configured()
     r = pull_result(_zip_artifact("public/models", name), retry=FAST_RETRY)
@@ -139,7 +139,7 @@ def test_multipart_with_unequal_parts_passes(s3env, sizes, caplog):
     key = "public/models/uneven.bin"
     parts = _parts(*sizes)
     _multipart(s3env, key, parts)
-    caplog.set_level(logging.INFO, logger="modelhub.registry.verify")
+    caplog.set_level(logging.INFO, logger="modelhub.registry.fetch.verify")
     r = pull_result(artifact(Source("s3", f"s3://{BUCKET}/{key}")), retry=FAST_RETRY)
     assert (r.path / "uneven.bin").read_bytes() == b"".join(parts)
     assert "multipart-etag" not in r.entry.manifest.download["checked"]

@@ -88,7 +88,7 @@ def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def fake_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_package: Path) -> str:
     """A card folder (MODELHUB_CARDS) naming the fake package; returns the model name."""
-    from modelhub.registry.resolve import reset_default_catalog
+    from modelhub.registry.catalog.resolve import reset_default_catalog
 
     cards = tmp_path / "cards"
     cards.mkdir()
@@ -132,7 +132,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
 @pytest.fixture
 def use_cache(monkeypatch: pytest.MonkeyPatch):
     """Switches MODELHUB_CACHE (and the process-wide catalog) to another folder."""
-    from modelhub.registry.resolve import reset_default_catalog
+    from modelhub.registry.catalog.resolve import reset_default_catalog
 
     def switch(path: Path) -> Path:
         monkeypatch.setenv("MODELHUB_CACHE", str(path))

@@ -11,8 +11,8 @@ import pytest
 
 from modelhub.cli.main import main
 from modelhub.errors import IntegrityError
-from modelhub.registry.mirror import LockError, make_lock, pull_locked
-from modelhub.registry.store import Store
+from modelhub.registry.mirror.lockfile import LockError, make_lock, pull_locked
+from modelhub.registry.store.store import Store
 from tests.offline.conftest import FAKE_KEY
 
 
@@ -152,7 +152,7 @@ def _hf_files(version: bytes) -> dict[str, bytes]:
 @pytest.fixture
 def hf_card(hf_hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """``hf_locked_model``: a card whose only source is HF_REPO@main on the local Hub."""
-    from modelhub.registry.resolve import reset_default_catalog
+    from modelhub.registry.catalog.resolve import reset_default_catalog
     from tests.cardgen import embeddings_card, imported_from_hf, write_card
 
     cards = tmp_path / "hf-cards"

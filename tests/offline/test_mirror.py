@@ -10,10 +10,12 @@ import pytest
 
 from modelhub.cli.main import main
 from modelhub.errors import IntegrityError, ModelNotFound
-from modelhub.registry.mirror import MANIFEST_NAME, MirrorError, export_mirror, import_mirror
-from modelhub.registry.pull import pull_result
-from modelhub.registry.resolve import resolve
-from modelhub.registry.store import Store
+from modelhub.registry.catalog.resolve import resolve
+from modelhub.registry.mirror.export import export_mirror
+from modelhub.registry.mirror.format import MANIFEST_NAME, MirrorError
+from modelhub.registry.mirror.importing import import_mirror
+from modelhub.registry.pulling import pull_result
+from modelhub.registry.store.store import Store
 from tests.conftest import skip_or_fail
 from tests.offline.conftest import FAKE_KEY, minilm_installed
 
@@ -106,7 +108,7 @@ def test_import_into_an_empty_cache_offline(
 def test_imported_cards_join_the_catalog(
     mirror: Path, fake_card: str, tmp_path: Path, use_cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelhub.registry.resolve import reset_default_catalog
+    from modelhub.registry.catalog.resolve import reset_default_catalog
 
     use_cache(tmp_path / "other")
     monkeypatch.delenv("MODELHUB_CARDS")  # this machine has no card for the model
@@ -120,7 +122,7 @@ def test_imported_cards_join_the_catalog(
 def test_a_configured_mirror_brings_its_cards(
     mirror: Path, fake_card: str, tmp_path: Path, use_cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelhub.registry.resolve import reset_default_catalog
+    from modelhub.registry.catalog.resolve import reset_default_catalog
 
     use_cache(tmp_path / "other")
     monkeypatch.delenv("MODELHUB_CARDS")
@@ -264,7 +266,7 @@ def test_spark_nlp_zip_round_trip_through_a_mirror(
     import io
     import zipfile
 
-    from modelhub.registry.resolve import reset_default_catalog
+    from modelhub.registry.catalog.resolve import reset_default_catalog
 
     cards = tmp_path / "cards"
     cards.mkdir()
@@ -314,7 +316,7 @@ def test_modelhub_mirror_serves_a_package_only_model(
     Python package) is exported under models/<name>_<lang>; the mirror then
     serves it where the package is not installed, through MODELHUB_MIRROR
     and through a mirror in the config."""
-    from modelhub.registry.resolve import reset_default_catalog
+    from modelhub.registry.catalog.resolve import reset_default_catalog
     from tests.offline.conftest import FAKE_CARD, MODULE
 
     cards = tmp_path / "pkg-cards"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from modelhub.errors import IntegrityError, ModelNotFound
-from modelhub.registry.pull import pull_result
-from modelhub.registry.resolve import resolve
-from modelhub.registry.sources.package import parse_location
-from modelhub.registry.store import Store
+from modelhub.registry.catalog.resolve import resolve
+from modelhub.registry.fetch.sources.package import parse_location
+from modelhub.registry.pulling import pull_result
+from modelhub.registry.store.store import Store
 from tests.conftest import skip_or_fail
 from tests.offline.conftest import FAKE_KEY, MODULE, minilm_installed
 
@@ -50,7 +50,7 @@ def test_pull_copies_the_package_files_verified_without_network(
 def test_record_found_when_the_distribution_is_named_otherwise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelhub.registry.sources.package import package_root, record_hashes
+    from modelhub.registry.fetch.sources.package import package_root, record_hashes
     from tests.offline.conftest import install_fake_package
 
     site = tmp_path / "site2"

@@ -7,7 +7,7 @@ import pytest
 
 from modelhub.config import Settings
 from modelhub.errors import ModelNotFound
-from modelhub.registry.catalog import catalog_status, load_catalog
+from modelhub.registry.catalog.catalog import catalog_status, load_catalog
 
 from .conftest import card_text, meta_line, write_copy
 
@@ -199,7 +199,7 @@ def test_listing_rows_one_group_per_model(settings: Settings) -> None:
 def test_unwritable_index_path_still_works(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from modelhub.registry.catalog import _index_path
+    from modelhub.registry.catalog.catalog import _index_path
 
     write_copy(settings, "public/models", meta_line("m1"))
     # a directory where the index file should go: it cannot be written

@@ -14,9 +14,9 @@ import modelhub
 from modelhub.cli.main import main
 from modelhub.config import Settings
 from modelhub.errors import ConfigError, ModelNotFound
-from modelhub.registry.catalog import load_catalog
-from modelhub.registry.resolve import reset_default_catalog
-from modelhub.registry.resolve import resolve as registry_resolve
+from modelhub.registry.catalog.catalog import load_catalog
+from modelhub.registry.catalog.resolve import reset_default_catalog
+from modelhub.registry.catalog.resolve import resolve as registry_resolve
 
 from .conftest import meta_line, write_copy
 

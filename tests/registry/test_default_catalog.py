@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelhub.errors import ModelNotFound
-from modelhub.registry.resolve import reset_default_catalog, resolve
+from modelhub.registry.catalog.resolve import reset_default_catalog, resolve
 
 SEED = "2020-08-25-biobert_pubmed_pmc_base_cased_en.md"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.registry.metadata import iso_to_epoch_ms, read_metadata
+from modelhub.registry.catalog.metadata import iso_to_epoch_ms, read_metadata
 
 from .conftest import meta_line
 

@@ -16,8 +16,8 @@ import pytest
 
 from modelhub.config import Settings
 from modelhub.errors import ModelNotFound
-from modelhub.registry.catalog import Catalog, load_catalog
-from modelhub.registry.metadata import iso_to_epoch_ms
+from modelhub.registry.catalog.catalog import Catalog, load_catalog
+from modelhub.registry.catalog.metadata import iso_to_epoch_ms
 
 from .conftest import meta_line, write_copy
 

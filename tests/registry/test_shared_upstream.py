@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.registry.catalog import load_catalog
+from modelhub.registry.catalog.catalog import load_catalog
 
 CARD = """---
 layout: model

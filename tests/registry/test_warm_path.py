@@ -15,8 +15,8 @@ import pytest
 
 from modelhub.cli.main import main
 from modelhub.config import load_settings
-from modelhub.registry.catalog import load_catalog
-from modelhub.registry.index import pick_rows, render_rows
+from modelhub.registry.catalog.catalog import load_catalog
+from modelhub.registry.catalog.index import pick_rows, render_rows
 
 from .conftest import card_text
 

@@ -147,7 +147,7 @@ def test_offline_executors_with_the_network_blocked_use_the_shipped_entry(
     # The executors installed the entry into their own cache, verified.
     loads = [r for r in load_log(spark_dirs["loads"]) if r["path"].startswith(str(cache))]
     assert loads and any(r["installed"] for r in loads)
-    from modelhub.registry.store import Store
+    from modelhub.registry.store.store import Store
 
     (entry,) = list(Store(cache).entries())
     assert entry.verify() == []

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from modelhub.errors import IntegrityError
-from modelhub.registry.store import Entry, FileRecord, Manifest, Store
+from modelhub.registry.store.manifest import Entry, FileRecord, Manifest
+from modelhub.registry.store.store import Store
 from modelhub.spark.ship import install_packed, pack_entry
 
 FILES = {"config.json": b'{"hidden_size": 32}', "sub/model.bin": bytes(range(256)) * 100}
