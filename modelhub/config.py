@@ -139,6 +139,7 @@ _FIELDS = (
     "spark_version",
     "config_file",
     "extra",
+    "offline_source",
     *KNOBS,
 )
 # Fields holding paths; load_settings() keeps them as text until first read.
@@ -168,6 +169,9 @@ class Settings:
     spark_version: str | None
     config_file: Path | None
     extra: dict[str, Any]  # the config file's knob values as written (compatibility)
+    # what turned offline on, for messages ("MODELHUB_OFFLINE", "HF_HUB_OFFLINE",
+    # "TRANSFORMERS_OFFLINE", "'offline' in <config file>"); None when off or set in code
+    offline_source: str | None
     fsync: bool
     direct_io: bool
     trust_unrecorded: bool
@@ -198,6 +202,7 @@ class Settings:
         spark_version: str | None = None,
         config_file: Path | None = None,
         extra: dict[str, Any] | None = None,
+        offline_source: str | None = None,
         fsync: bool = True,
         direct_io: bool = True,
         trust_unrecorded: bool = False,
@@ -227,6 +232,7 @@ class Settings:
             spark_version,
             config_file,
             {} if extra is None else extra,
+            offline_source if offline else None,
             fsync,
             direct_io,
             trust_unrecorded,
@@ -410,6 +416,28 @@ def _parse_bool(value: str, what: str) -> bool:
     if v in _FALSE:
         return False
     raise ConfigError(f"{what}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+
+
+# Hugging Face's switches, read as huggingface_hub reads them (anything else is
+# off, never an error: they are not modelhub's variables).
+HF_OFFLINE_ENV: tuple[str, ...] = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+_HF_TRUE = frozenset({"1", "on", "yes", "true"})
+
+
+def _offline(data: dict[str, Any], env: dict[str, str], where: str) -> tuple[bool, str | None]:
+    """Offline mode and what set it: MODELHUB_OFFLINE when set (either way),
+    else HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE when on (a user of the Hub sets
+    them for every tool), else the config file's ``offline``."""
+    if "MODELHUB_OFFLINE" in env:
+        on = _parse_bool(env["MODELHUB_OFFLINE"], "MODELHUB_OFFLINE")
+        return on, "MODELHUB_OFFLINE" if on else None
+    for var in HF_OFFLINE_ENV:
+        if env.get(var, "").strip().lower() in _HF_TRUE:
+            return True, var
+    offline = data.get("offline", False)
+    if not isinstance(offline, bool):
+        raise ConfigError(f"{where}: 'offline' must be true or false")
+    return offline, f"'offline = true' in {where}" if offline else None
 
 
 def _paths(value: str) -> tuple[str, ...]:
@@ -606,11 +634,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if cache_dir is None:
         cache_dir = _default_cache_text()
 
-    offline = data.get("offline", False)
-    if not isinstance(offline, bool):
-        raise ConfigError(f"{where}: 'offline' must be true or false")
-    if "MODELHUB_OFFLINE" in env:
-        offline = _parse_bool(env["MODELHUB_OFFLINE"], "MODELHUB_OFFLINE")
+    offline, offline_source = _offline(data, env, where)
 
     cards = _str_tuple(data, "cards", where) or ()
     if env.get("MODELHUB_CARDS"):
@@ -661,6 +685,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "config_file": cfg_path,
         },
         offline=offline,
+        offline_source=offline_source,
         mirrors=mirrors,
         s3_endpoint=opt_url("s3_endpoint", "MODELHUB_S3_ENDPOINT"),
         bucket=opt_str("bucket", "MODELHUB_BUCKET") or DEFAULT_BUCKET,

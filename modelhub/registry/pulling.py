@@ -22,7 +22,8 @@ from modelhub.errors import (
     ModelNotFound,
     NotCachedError,
 )
-from modelhub.registry.artifact import Artifact
+from modelhub.registry.artifact import Artifact, Source
+from modelhub.registry.fetch import sources as source_types
 from modelhub.registry.fetch.download import RetryPolicy
 from modelhub.registry.fetch.fetcher import (
     ProgressCallback,
@@ -117,6 +118,7 @@ def pull_result(
     sha256) must be exactly what a source delivers, checked before anything
     is installed (a source that delivers other files counts as failed)."""
     settings = _settings(settings)
+    offline_arg = offline
     offline = settings.offline if offline is None else offline
     store = Store.from_settings(settings)
     key = artifact.key
@@ -139,16 +141,16 @@ def pull_result(
             "cache entry for %s is damaged (%s); %s",
             label,
             ", ".join(f"{p.path}: {p.problem}" for p in problems[:5]),
-            "cannot repair offline" if offline else "downloading it again",
-        )
-    if offline:
-        what = f"modelhub pull {artifact.name} --lang {artifact.language or 'xx'}"
-        raise NotCachedError(
-            f"{label} [{key}] is not in the cache at {store.root}"
-            f"{' (damaged)' if bad_content else ''} and offline mode is on; "
-            f"run `{what}` while online (or unset MODELHUB_OFFLINE)"
+            "repairing it from a local source" if offline else "downloading it again",
         )
     sources = ordered_sources(artifact, settings, source)
+    remote = [s for s in sources if not source_types.is_local(s)]
+    if offline:
+        # Offline means no network, not cache only: the package, mirror and
+        # file:// sources are on this machine.
+        sources = [s for s in sources if source_types.is_local(s)]
+        if not sources:
+            raise _not_cached(artifact, store, key, bad_content, remote, settings, offline_arg)
     if not sources:
         raise ModelNotFound(
             f"{label} [{key}] has no download source" + (f" of kind {source!r}" if source else ""),
@@ -177,13 +179,20 @@ def pull_result(
         opts = _download_options(settings, store, lock, bar, retry, connections)
         replaced: tuple[str, ...] = ()
         pin = _Pin(commit, None if expected_files is None else tuple(expected_files))
-        if damaged is not None:
-            fetched, entry, replaced = _repair(
-                store, artifact, damaged, sources, opts, settings, pin
-            )
-        else:
-            fetched = _fetch_any(store, artifact, key, sources, opts, settings, pin)
-            entry = store.install(key, fetched.staged, _manifest_for(key, fetched, artifact))
+        try:
+            if damaged is not None:
+                fetched, entry, replaced = _repair(
+                    store, artifact, damaged, sources, opts, settings, pin
+                )
+            else:
+                fetched = _fetch_any(store, artifact, key, sources, opts, settings, pin)
+                entry = store.install(key, fetched.staged, _manifest_for(key, fetched, artifact))
+        except ModelNotFound as exc:
+            if not offline:
+                raise
+            raise _not_cached(
+                artifact, store, key, bad_content, remote, settings, offline_arg, sources
+            ) from exc
         store.record_use(entry)
     finally:
         bar.close()
@@ -236,6 +245,41 @@ def pull_leased(
             lease.release()
         path = pull_artifact(artifact, offline=offline, settings=settings, **options)
     return path, None
+
+
+def offline_switches(settings: Settings, offline_arg: bool | None) -> str:
+    """What turned offline mode on, as the user would turn it off."""
+    out = []
+    if offline_arg:
+        out.append("--offline (offline=True)")
+    if settings.offline and offline_arg is None:
+        out.append(settings.offline_source or "offline=True in the settings")
+    return " and ".join(out) or "offline mode"
+
+
+def _not_cached(
+    artifact: Artifact,
+    store: Store,
+    key: str,
+    bad_content: str | None,
+    remote: list[Source],
+    settings: Settings,
+    offline_arg: bool | None,
+    tried: list[Source] | None = None,
+) -> NotCachedError:
+    label = f"{artifact.name} ({artifact.language or 'xx'})"
+    what = f"modelhub pull {artifact.name} --lang {artifact.language or 'xx'}"
+    local = "".join(f"; not in {s.kind} {s.location}" for s in tried or ())
+    where = ", ".join(s.location for s in remote[:3])
+    switch = offline_switches(settings, offline_arg)
+    fix = f"unset {switch}" if switch.isupper() else f"drop {switch}"
+    return NotCachedError(
+        f"{label} [{key}] is not in the cache at {store.root}"
+        f"{' (damaged)' if bad_content else ''}{local}, and offline mode is on ({switch}); "
+        f"run `{what}` on a machine with network access"
+        + (f" (it downloads from {where})" if where else "")
+        + f" and copy it here with `modelhub export`/`import` or MODELHUB_MIRROR, or {fix}"
+    )
 
 
 def _check_space(store: Store, artifact: Artifact) -> None:
