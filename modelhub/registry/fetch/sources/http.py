@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from modelhub.errors import AccessDenied, FetchError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.download import DownloadResult, Response, RestartClean, Transient
+from modelhub.registry.fetch.netfail import unreachable
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
 
@@ -127,6 +128,10 @@ class HttpTransport:
         try:
             r = session().get(self.url, headers=headers, stream=True, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
+            # no such host, refused, no route: the same on every retry
+            down = unreachable(exc, self.url)
+            if down is not None:
+                raise down from exc
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
         status = r.status_code
         if status not in (200, 206):
