@@ -24,7 +24,6 @@ from modelhub.errors import (
 )
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch import sources as source_types
-from modelhub.registry.fetch.download import RetryPolicy
 from modelhub.registry.fetch.fetcher import (
     ProgressCallback,
     _Bar,
@@ -34,6 +33,7 @@ from modelhub.registry.fetch.fetcher import (
     _settings,
     ordered_sources,
 )
+from modelhub.registry.fetch.transport import RetryPolicy
 from modelhub.registry.repair import _repair
 from modelhub.registry.results import PullResult, _manifest_for
 from modelhub.registry.store.locks import EntryLease

@@ -20,7 +20,6 @@ from modelhub.errors import (
     ModelNotFound,
 )
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.fetch.download import DownloadOptions, RetryPolicy
 from modelhub.registry.fetch.fetcher import (
     ProgressCallback,
     _Bar,
@@ -30,6 +29,7 @@ from modelhub.registry.fetch.fetcher import (
     _settings,
     ordered_sources,
 )
+from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
 from modelhub.registry.results import PullResult, _manifest_for
 from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord, Manifest
 from modelhub.registry.store.store import Store
