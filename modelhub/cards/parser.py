@@ -23,8 +23,10 @@ from modelhub.cards import values as V
 from modelhub.cards.artifact import (
     ArtifactName,
     Location,
+    WebLocation,
     parse_artifact_name,
     parse_location,
+    parse_web_location,
 )
 from modelhub.cards.frontmatter import split_card
 from modelhub.cards.markdown import Body, Link, read_body
@@ -126,21 +128,31 @@ class _Card:
 
     # -- locations ---------------------------------------------------------
 
-    def locations(self) -> tuple[Location | None, Location | None]:
-        """The download link's location and the ``s3://`` link's location."""
+    def locations(self) -> tuple[Location | WebLocation | None, Location | None]:
+        """The download link's location and the ``s3://`` link's location.
+        A Download link on a host that is not S3 counts when the card has no
+        S3 link."""
         primary: Location | None = None
         s3_link: Location | None = None
         fallback: Location | None = None
+        web: WebLocation | None = None
         for link in self.body.links:
             href = unquote(link.href)
+            is_download = "download" in link.text.lower()
             if ".zip" not in href.lower():
+                if is_download and web is None:
+                    web = parse_web_location(link.href)
                 continue
             loc = parse_location(href)
-            if loc is None or not loc.file.lower().endswith(".zip"):
+            if loc is None:
+                if web is None and (is_download or "huggingface.co" not in href):
+                    web = parse_web_location(link.href)
+                continue
+            if not loc.file.lower().endswith(".zip"):
                 continue
             if loc.written.lower().startswith("s3://"):
                 s3_link = s3_link or loc
-            elif "download" in link.text.lower():
+            elif is_download:
                 primary = primary or loc
             else:
                 fallback = fallback or loc
@@ -150,7 +162,7 @@ class _Card:
                 f"the Download link ({primary.download_url}) and the S3 URI "
                 f"({s3_link.s3_uri}) name different artifacts; using the Download link"
             )
-        return primary or s3_link, s3_link
+        return primary or s3_link or web, s3_link
 
     # -- code samples ------------------------------------------------------
 
@@ -396,7 +408,9 @@ def _build(card: _Card) -> ModelCard:
     artifact: ArtifactName | None = None
     if location is not None:
         artifact = parse_artifact_name(location.file)
-        if artifact is None:
+        if artifact is None and isinstance(location, WebLocation):
+            pass  # any file on any host: the card names the model
+        elif artifact is None:
             card.warn(
                 f"artifact {location.file!r} does not follow "
                 "{name}_{lang}_{lib_version}_{spark_version}_{epoch_ms}.zip"
@@ -597,7 +611,10 @@ def _build(card: _Card) -> ModelCard:
         download_url=location.download_url if location else card.package_link(),
         s3_uri=location.s3_uri if location else None,
         folder=folder,
-        artifact=location.file if location else None,
+        # a web link's file is the artifact when it is a Spark NLP zip name
+        artifact=location.file
+        if location is not None and (artifact is not None or isinstance(location, Location))
+        else None,
         timestamp=artifact.timestamp if artifact else None,
         upstream=card.upstream(),
         nlu_refs=card.nlu_refs(),
