@@ -118,7 +118,7 @@ def test_classification() -> None:
     assert why_unreachable(ConnectionRefusedError(errno.ECONNREFUSED, "refused")) == "refused"
     assert why_unreachable(OSError(errno.ENETUNREACH, "Network is unreachable")) == "unreachable"
     # worth a retry: timeouts and resets
-    assert why_unreachable(socket.timeout("timed out")) is None
+    assert why_unreachable(TimeoutError("timed out")) is None
     assert why_unreachable(ConnectionResetError(errno.ECONNRESET, "reset")) is None
     assert why_unreachable(requests.ConnectTimeout("connect timed out")) is None
     assert why_unreachable(requests.ReadTimeout("read timed out")) is None
