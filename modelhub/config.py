@@ -27,7 +27,7 @@ import sys
 from modelhub.errors import ConfigError
 from modelhub.knobs import FALSE as _FALSE
 from modelhub.knobs import TRUE as _TRUE
-from modelhub.knobs import Knob, knob_value
+from modelhub.knobs import Knob, knob_value, offline_value
 
 # typing stays off the CLI's start (annotations are strings here)
 TYPE_CHECKING = False
@@ -396,28 +396,6 @@ def _parse_bool(value: str, what: str) -> bool:
     raise ConfigError(f"{what}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
 
 
-# Hugging Face's switches, read as huggingface_hub reads them (anything else is
-# off, never an error: they are not modelhub's variables).
-HF_OFFLINE_ENV: tuple[str, ...] = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-_HF_TRUE = frozenset({"1", "on", "yes", "true"})
-
-
-def _offline(data: dict[str, Any], env: dict[str, str], where: str) -> tuple[bool, str | None]:
-    """Offline mode and what set it: MODELHUB_OFFLINE when set (either way),
-    else HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE when on (a user of the Hub sets
-    them for every tool), else the config file's ``offline``."""
-    if "MODELHUB_OFFLINE" in env:
-        on = _parse_bool(env["MODELHUB_OFFLINE"], "MODELHUB_OFFLINE")
-        return on, "MODELHUB_OFFLINE" if on else None
-    for var in HF_OFFLINE_ENV:
-        if env.get(var, "").strip().lower() in _HF_TRUE:
-            return True, var
-    offline = data.get("offline", False)
-    if not isinstance(offline, bool):
-        raise ConfigError(f"{where}: 'offline' must be true or false")
-    return offline, f"'offline = true' in {where}" if offline else None
-
-
 def _paths(value: str) -> tuple[str, ...]:
     return tuple(p for p in value.split(os.pathsep) if p)
 
@@ -543,7 +521,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if cache_dir is None:
         cache_dir = _default_cache_text()
 
-    offline, offline_source = _offline(data, env, where)
+    offline, offline_source = offline_value(data, env, where, ENV["offline"])
 
     cards = _str_tuple(data, "cards", where) or ()
     if env.get("MODELHUB_CARDS"):

@@ -222,7 +222,7 @@ def _network_failure(exc: BaseException, url: str) -> str:
     """One line for a request that failed: a host that cannot be reached is
     said plainly (and is not worth a retry), anything else as the client
     said it."""
-    from modelhub.registry.fetch.netfail import describe, unreachable
+    from modelhub.registry.netfail import describe, unreachable
 
     down = unreachable(exc, url)
     if down is not None:

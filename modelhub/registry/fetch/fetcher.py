@@ -26,9 +26,9 @@ from modelhub.errors import (
 )
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch import sources as source_types
-from modelhub.registry.fetch.netfail import describe
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
 from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
+from modelhub.registry.netfail import describe
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
 
@@ -278,7 +278,8 @@ def _pick_error(artifact: Artifact, errors: list[tuple[Source, ModelhubError]]) 
 def _unreachable(artifact: Artifact, errors: list[tuple[Source, ModelhubError]]) -> Unreachable:
     downs = [e for _, e in errors if isinstance(e, Unreachable)]
     tried = "".join(
-        f"\n  {s.kind} {s.location}: "
+        # the Hub's line names the endpoint it tried (HF_ENDPOINT)
+        f"\n  {s.kind} {e.url if s.kind == 'hf' and e.url else s.location}: "
         + (describe(e.reason, e.host) if isinstance(e, Unreachable) else _short(e))
         for s, e in errors
     )

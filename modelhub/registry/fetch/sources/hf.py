@@ -25,9 +25,9 @@ from typing import Any
 from modelhub.config import ENV, KNOBS
 from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound, Unreachable
 from modelhub.registry.artifact import Source
-from modelhub.registry.fetch.netfail import describe, unreachable
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
 from modelhub.registry.fetch.verify import git_blob_sha1
+from modelhub.registry.netfail import describe, unreachable
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
 
