@@ -281,6 +281,9 @@ def pull_leased(
     return path, None
 
 
+CONFIG_SWITCH = "'offline = true' in "  # how Settings.offline_source names the config file
+
+
 def offline_switches(settings: Settings, offline_arg: bool | None) -> str:
     """What turned offline mode on, as the user would turn it off."""
     out = []
@@ -306,7 +309,12 @@ def _not_cached(
     local = "".join(f"; not in {s.kind} {s.location}" for s in tried or ())
     where = ", ".join(s.location for s in remote[:3])
     switch = offline_switches(settings, offline_arg)
-    fix = f"unset {switch}" if switch.isupper() else f"drop {switch}"
+    if switch.isupper():
+        fix = f"unset {switch}"
+    elif switch.startswith(CONFIG_SWITCH):  # the config file
+        fix = "set offline = false in " + switch.removeprefix(CONFIG_SWITCH)
+    else:
+        fix = f"drop {switch}"
     return NotCachedError(
         f"{label} [{key}] is not in the cache at {store.root}"
         f"{' (damaged)' if bad_content else ''}{local}, and offline mode is on ({switch}); "

@@ -192,3 +192,31 @@ def test_status_line_on_a_terminal(capsys) -> None:
     quiet.tty = False
     quiet.status("connecting")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("where", ["dns", "refused"])
+def test_catalog_sync_says_plainly_that_the_host_cannot_be_reached(
+    where: str, monkeypatch: pytest.MonkeyPatch, connects: list[object]
+) -> None:
+    from modelhub.config import load_settings
+    from modelhub.registry.catalog.sync import sync
+
+    port = _closed_port()
+    endpoint = "http://s3.invalid" if where == "dns" else f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MODELHUB_S3_ENDPOINT", endpoint)
+    [result] = sync(load_settings())
+    assert result.status == "failed"
+    if where == "dns":
+        assert result.message == "cannot resolve host s3.invalid (no network or no DNS?)"
+    else:
+        assert result.message == f"connection refused by 127.0.0.1:{port} (is the endpoint right?)"
+
+
+def test_catalog_sync_offline_names_the_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelhub.config import load_settings
+    from modelhub.errors import ConfigError
+    from modelhub.registry.catalog.sync import sync
+
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    with pytest.raises(ConfigError, match=r"offline mode is on \(TRANSFORMERS_OFFLINE\)"):
+        sync(load_settings())

@@ -272,3 +272,21 @@ def test_readme_air_gapped_workflow_end_to_end(
     run = _cli(["embed", "all_minilm_l6_v2", "hello", "--json"], mirrored)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_offline_from_the_config_file_says_where_to_turn_it_off(
+    tmp_path: Path,
+    fake_card: str,
+    fake_package: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_network: list[object],
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("offline = true\n")
+    monkeypatch.setenv("MODELHUB_CONFIG", str(config))
+    _hide_package(monkeypatch, fake_package)
+    with pytest.raises(NotCachedError) as caught:
+        pull_result(resolve(fake_card, "en"))
+    assert f"set offline = false in {config}" in str(caught.value)
+    assert "MODELHUB_OFFLINE" not in str(caught.value)
+    assert not no_network
