@@ -220,3 +220,52 @@ def test_catalog_sync_offline_names_the_switch(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     with pytest.raises(ConfigError, match=r"offline mode is on \(TRANSFORMERS_OFFLINE\)"):
         sync(load_settings())
+
+
+def test_cli_pull_on_a_terminal_says_what_it_tries(tmp_path: Path) -> None:
+    """stderr a real terminal (a pty): each source is announced as it is
+    tried, before the error."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "bert_test.md").write_text(CARD.format(zip=ZIP), encoding="utf-8")
+    env = {
+        **os.environ,
+        "MODELHUB_CARDS": str(cards),
+        "HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+    }
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "modelhub", "pull", "bert_test"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=env,
+            timeout=120,
+        )
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 1
+    trying = screen.index("bert_test (en): resolving and connecting to s3.invalid (https)")
+    hub = screen.index("bert_test (en): connecting to the Hugging Face Hub for acme/bert-test")
+    assert trying < hub < screen.index("no source could be reached")
