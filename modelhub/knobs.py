@@ -131,7 +131,7 @@ def offline_value(
             return True, hub_var
     offline = data.get("offline", False)
     if not isinstance(offline, bool):
-        raise ConfigError(f"{where}: 'offline' must be true or false")
+        raise ConfigError(f"{where}: 'offline' (or {var}) must be true or false")
     return offline, f"'offline = true' in {where}" if offline else None
 
 
