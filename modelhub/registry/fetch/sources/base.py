@@ -5,6 +5,7 @@ hand :mod:`modelhub.registry.pulling` a :class:`Fetched` to install."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
