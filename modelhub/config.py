@@ -27,7 +27,7 @@ import sys
 from modelhub.errors import ConfigError
 from modelhub.knobs import FALSE as _FALSE
 from modelhub.knobs import TRUE as _TRUE
-from modelhub.knobs import Knob, knob_value
+from modelhub.knobs import Knob, knob_value, offline_value
 
 # typing stays off the CLI's start (annotations are strings here)
 TYPE_CHECKING = False
@@ -112,6 +112,7 @@ _FIELDS = (
     "spark_version",
     "config_file",
     "extra",
+    "offline_source",
     *KNOBS,
 )
 # Fields holding paths; load_settings() keeps them as text until first read.
@@ -141,6 +142,9 @@ class Settings:
     spark_version: str | None
     config_file: Path | None
     extra: dict[str, Any]  # the config file's knob values as written (compatibility)
+    # what turned offline on, for messages ("MODELHUB_OFFLINE", "HF_HUB_OFFLINE",
+    # "TRANSFORMERS_OFFLINE", "'offline' in <config file>"); None when off or set in code
+    offline_source: str | None
     fsync: bool
     direct_io: bool
     trust_unrecorded: bool
@@ -171,6 +175,7 @@ class Settings:
         spark_version: str | None = None,
         config_file: Path | None = None,
         extra: dict[str, Any] | None = None,
+        offline_source: str | None = None,
         fsync: bool = True,
         direct_io: bool = True,
         trust_unrecorded: bool = False,
@@ -200,6 +205,7 @@ class Settings:
             spark_version,
             config_file,
             {} if extra is None else extra,
+            offline_source if offline else None,
             fsync,
             direct_io,
             trust_unrecorded,
@@ -499,11 +505,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if cache_dir is None:
         cache_dir = _default_cache_text()
 
-    offline = data.get("offline", False)
-    if not isinstance(offline, bool):
-        raise ConfigError(f"{where}: 'offline' (or {ENV['offline']}) must be true or false")
-    if "MODELHUB_OFFLINE" in env:
-        offline = _parse_bool(env["MODELHUB_OFFLINE"], "MODELHUB_OFFLINE")
+    offline, offline_source = offline_value(data, env, where, ENV["offline"])
 
     cards = _str_tuple(data, "cards", where) or ()
     if env.get("MODELHUB_CARDS"):
@@ -554,6 +556,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "config_file": cfg_path,
         },
         offline=offline,
+        offline_source=offline_source,
         mirrors=mirrors,
         s3_endpoint=opt_url("s3_endpoint", "MODELHUB_S3_ENDPOINT"),
         bucket=opt_str("bucket", "MODELHUB_BUCKET") or DEFAULT_BUCKET,

@@ -87,6 +87,27 @@ class AccessDenied(FetchError):
     """The source refused access (401/403): credentials are missing or wrong."""
 
 
+class Unreachable(FetchError):
+    """A source could not be reached at all: its host name does not resolve,
+    the connection was refused or there is no route to it.  Not retried (a
+    retry gives the same answer); with every source unreachable, the model is
+    simply not available here (exit status 1, like a model not cached)."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        host: str | None = None,
+        reason: str = "unreachable",
+    ) -> None:
+        self.host = host
+        self.reason = reason  # "dns" | "refused" | "unreachable"
+        super().__init__(message, url=url)
+
+
 class IntegrityError(ModelhubError):
     """Downloaded or cached bytes do not match what was expected."""
 
@@ -140,5 +161,6 @@ __all__ = [
     "NoLoaderError",
     "NotCachedError",
     "OptionError",
+    "Unreachable",
     "UnsafeArchiveError",
 ]

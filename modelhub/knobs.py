@@ -108,3 +108,37 @@ def _url(knob: Knob, raw: str, from_env: bool, where: str) -> str:
             knob, raw, from_env, where, "is not a URL: give http(s)://host[:port][/path]"
         )
     return raw.strip()
+
+
+# Hugging Face's switches, read as huggingface_hub reads them (anything else is
+# off, never an error: they are not modelhub's variables).
+HF_OFFLINE_ENV: tuple[str, ...] = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+_HF_TRUE = frozenset({"1", "on", "yes", "true"})
+
+
+def offline_value(
+    data: dict[str, Any], env: dict[str, str], where: str, var: str
+) -> tuple[bool, str | None]:
+    """Offline mode and what set it (for messages): ``var`` (modelhub's own
+    variable) when set, either way; else HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE
+    when on (a user of the Hub sets them for every tool); else the config
+    file's ``offline``.  :mod:`modelhub.config` passes its environment."""
+    if var in env:
+        on = _env_bool(env[var], var)
+        return on, var if on else None
+    for hub_var in HF_OFFLINE_ENV:
+        if env.get(hub_var, "").strip().lower() in _HF_TRUE:
+            return True, hub_var
+    offline = data.get("offline", False)
+    if not isinstance(offline, bool):
+        raise ConfigError(f"{where}: 'offline' (or {var}) must be true or false")
+    return offline, f"'offline = true' in {where}" if offline else None
+
+
+def _env_bool(value: str, what: str) -> bool:
+    v = value.strip().lower()
+    if v in TRUE:
+        return True
+    if v in FALSE:
+        return False
+    raise ConfigError(f"{what}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")

@@ -46,6 +46,8 @@ def isolated_env(
         "MODELHUB_CARDS",
         "MODELHUB_MIRROR",
         "MODELHUB_OFFLINE",
+        "HF_HUB_OFFLINE",  # Hugging Face's switches turn modelhub's offline mode on too
+        "TRANSFORMERS_OFFLINE",
         "MODELHUB_S3_ENDPOINT",
         "MODELHUB_LIB_VERSION",
         "MODELHUB_SPARK_VERSION",

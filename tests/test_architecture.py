@@ -58,6 +58,7 @@ REGISTRY_LAYERS: dict[str, tuple[str, ...]] = {
     R + "artifact": (R + "store", *_ABOVE_STORE),
     R + "versions": (R + "store", *_ABOVE_STORE),
     R + "files": (R + "store", *_ABOVE_STORE),
+    R + "netfail": (R + "store", *_ABOVE_STORE),  # network failures, for fetch and sync
     R + "store": _ABOVE_STORE,
     R + "fetch": (R + "catalog", R + "mirror", R + "pulling", R + "repair", R + "results"),
     R + "catalog": (R + "store", R + "fetch", R + "mirror", R + "pulling", R + "repair"),

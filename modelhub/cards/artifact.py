@@ -1,4 +1,5 @@
-"""Artifact file names and where artifacts live (S3 links in their many forms).
+"""Artifact file names and where artifacts live (S3 links in their many forms,
+and download links on any other http(s) host).
 
 An artifact is named ``{name}_{lang}_{lib_version}_{spark_version}_{epoch_ms}.zip``.
 Names and languages may themselves contain underscores, dots and language-like
@@ -130,3 +131,44 @@ def parse_location(link: str) -> Location | None:
     if not bucket or not key or key.endswith("/"):
         return None
     return Location(bucket=bucket, key=key, written=written, canonical_host=canonical)
+
+
+@dataclass(frozen=True, slots=True)
+class WebLocation:
+    """A download link on a host that is not S3 (an artifact store, nginx,
+    GitHub releases): fetched over HTTP(S) as written."""
+
+    url: str
+    written: str
+    canonical_host: bool = True  # nothing to correct: the link is used as written
+    folder: None = None  # an S3 folder; a web link has none
+    s3_uri: None = None
+
+    @property
+    def file(self) -> str:
+        return unquote(urlsplit(self.url).path).rpartition("/")[2]
+
+    @property
+    def download_url(self) -> str:
+        return self.url
+
+
+def parse_web_location(link: str) -> WebLocation | None:
+    """An ``http(s)://host/.../file`` link on any host that is not S3 (for
+    those, :func:`parse_location`), naming a file; ``None`` otherwise."""
+    m = _SCHEME_RE.search(link)
+    if m is None:
+        return None
+    written = link[m.start() :].strip()
+    try:
+        parts = urlsplit(written)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if parse_location(written) is not None:
+        return None
+    file = unquote(parts.path).rpartition("/")[2]
+    if not file or file in (".", ".."):
+        return None
+    return WebLocation(url=written, written=written)

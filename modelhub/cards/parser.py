@@ -22,6 +22,7 @@ from modelhub.cards import values as V
 from modelhub.cards.artifact import (
     ArtifactName,
     Location,
+    WebLocation,
     parse_artifact_name,
 )
 from modelhub.cards.frontmatter import split_card
@@ -169,7 +170,10 @@ def _build(card: _Card) -> ModelCard:
         download_url=location.download_url if location else card.package_link(),
         s3_uri=location.s3_uri if location else None,
         folder=folder,
-        artifact=location.file if location else None,
+        # a web link's file is the artifact when it is a Spark NLP zip name
+        artifact=location.file
+        if location is not None and (artifact is not None or isinstance(location, Location))
+        else None,
         timestamp=artifact.timestamp if artifact else None,
         upstream=card.upstream(),
         nlu_refs=card.nlu_refs(),
@@ -181,13 +185,15 @@ def _build(card: _Card) -> ModelCard:
     )
 
 
-def _artifact(card: _Card) -> tuple[Location | None, ArtifactName | None]:
+def _artifact(card: _Card) -> tuple[Location | WebLocation | None, ArtifactName | None]:
     """The download link and the artifact name it ends in."""
     location, _s3_location = card.locations()
     artifact: ArtifactName | None = None
     if location is not None:
         artifact = parse_artifact_name(location.file)
-        if artifact is None:
+        if artifact is None and isinstance(location, WebLocation):
+            pass  # any file on any host: the card names the model
+        elif artifact is None:
             card.warn(
                 f"artifact {location.file!r} does not follow "
                 "{name}_{lang}_{lib_version}_{spark_version}_{epoch_ms}.zip"

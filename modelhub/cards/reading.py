@@ -12,7 +12,9 @@ from urllib.parse import unquote, urlsplit
 
 from modelhub.cards.artifact import (
     Location,
+    WebLocation,
     parse_location,
+    parse_web_location,
 )
 from modelhub.cards.markdown import Body
 from modelhub.cards.record import Upstream
@@ -108,21 +110,31 @@ class _Card:
 
     # -- locations ---------------------------------------------------------
 
-    def locations(self) -> tuple[Location | None, Location | None]:
-        """The download link's location and the ``s3://`` link's location."""
+    def locations(self) -> tuple[Location | WebLocation | None, Location | None]:
+        """The download link's location and the ``s3://`` link's location.
+        A Download link on a host that is not S3 counts when the card has no
+        S3 link."""
         primary: Location | None = None
         s3_link: Location | None = None
         fallback: Location | None = None
+        web: WebLocation | None = None
         for link in self.body.links:
             href = unquote(link.href)
+            is_download = "download" in link.text.lower()
             if ".zip" not in href.lower():
+                if is_download and web is None:
+                    web = parse_web_location(link.href)
                 continue
             loc = parse_location(href)
-            if loc is None or not loc.file.lower().endswith(".zip"):
+            if loc is None:
+                if web is None and (is_download or "huggingface.co" not in href):
+                    web = parse_web_location(link.href)
+                continue
+            if not loc.file.lower().endswith(".zip"):
                 continue
             if loc.written.lower().startswith("s3://"):
                 s3_link = s3_link or loc
-            elif "download" in link.text.lower():
+            elif is_download:
                 primary = primary or loc
             else:
                 fallback = fallback or loc
@@ -132,7 +144,7 @@ class _Card:
                 f"the Download link ({primary.download_url}) and the S3 URI "
                 f"({s3_link.s3_uri}) name different artifacts; using the Download link"
             )
-        return primary or s3_link, s3_link
+        return primary or s3_link or web, s3_link
 
     # -- code samples ------------------------------------------------------
 

@@ -15,6 +15,11 @@ from modelhub.cards.record import ModelCard
 SourceKind = Literal["mirror", "package", "s3", "https", "hf", "file"]
 
 
+def is_web_download(url: str | None) -> bool:
+    """Whether ``url`` is a card's download link on an http(s) host."""
+    return bool(url) and str(url).startswith(("http://", "https://"))
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """One place an artifact's bytes can come from.
@@ -68,10 +73,15 @@ class Artifact:
     def key(self) -> str:
         """A stable identifier, used as the cache key: ``{folder}/{artifact}``
         for Spark NLP zips, ``hf/{repo}@{revision}`` for Hugging Face-only
-        models, ``{name}_{lang}`` otherwise."""
+        models, ``{name}_{lang}`` otherwise (and for a download link on any host whose file
+        is not a Spark NLP zip name)."""
         r = self.record
         if r.artifact:
             return f"{r.folder or 'public/models'}/{r.artifact}"
+        if is_web_download(r.download_url):
+            # any file on any host, named by the card: its bytes are not the
+            # Hugging Face upstream's, so not that key
+            return f"{r.name}_{r.language or 'xx'}"
         hf = next((s for s in self.sources if s.kind == "hf"), None)
         if hf is not None:
             return f"hf/{hf.location}@{hf.revision or 'main'}"

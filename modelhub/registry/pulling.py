@@ -24,6 +24,7 @@ from modelhub.errors import (
     NotCachedError,
 )
 from modelhub.registry.artifact import Artifact, Source
+from modelhub.registry.fetch import sources as source_types
 from modelhub.registry.fetch.fetcher import (
     ProgressCallback,
     _Bar,
@@ -118,6 +119,7 @@ def pull_result(
     sha256) must be exactly what a source delivers, checked before anything
     is installed (a source that delivers other files counts as failed)."""
     settings = _settings(settings)
+    offline_arg = offline
     offline = settings.offline if offline is None else offline
     store = Store.from_settings(settings)
     key = artifact.key
@@ -126,14 +128,15 @@ def pull_result(
     found = _look_up(store, key, label, verify=verify, offline=offline)
     if isinstance(found, Entry):
         return PullResult(found.path, found, True, None, 0, time.monotonic() - t0)
-    if offline:
-        what = f"modelhub pull {artifact.name} --lang {artifact.language or 'xx'}"
-        raise NotCachedError(
-            f"{label} [{key}] is not in the cache at {store.root}"
-            f"{' (damaged)' if found else ''} and offline mode is on; "
-            f"run `{what}` while online (or unset {ENV['offline']})"
-        )
+    bad_content = found[0].manifest.content if found else None
     sources = ordered_sources(artifact, settings, source)
+    remote = [s for s in sources if not source_types.is_local(s)]
+    if offline:
+        # Offline means no network, not cache only: the package, mirror and
+        # file:// sources are on this machine.
+        sources = [s for s in sources if source_types.is_local(s)]
+        if not sources:
+            raise _not_cached(artifact, store, key, bad_content, remote, settings, offline_arg)
     if not sources:
         raise ModelNotFound(
             f"{label} [{key}] has no download source" + (f" of kind {source!r}" if source else ""),
@@ -144,7 +147,15 @@ def pull_result(
     _check_space(store, artifact)
     pin = _Pin(commit, None if expected_files is None else tuple(expected_files))
     job = _Job(store, artifact, label, found, sources, pin, settings, t0)
-    return _fetch_and_install(job, progress, retry, connections, stale_after)
+    try:
+        return _fetch_and_install(job, progress, retry, connections, stale_after)
+    except ModelNotFound as exc:
+        if not offline:
+            raise
+        # offline, and not in any local source either
+        raise _not_cached(
+            artifact, store, key, bad_content, remote, settings, offline_arg, sources
+        ) from exc
 
 
 def _look_up(
@@ -164,7 +175,7 @@ def _look_up(
         "cache entry for %s is damaged (%s); %s",
         label,
         ", ".join(f"{p.path}: {p.problem}" for p in problems[:5]),
-        "cannot repair offline" if offline else "downloading it again",
+        "looking in the local sources (offline)" if offline else "downloading it again",
     )
     return entry, problems
 
@@ -268,6 +279,49 @@ def pull_leased(
             lease.release()
         path = pull_artifact(artifact, offline=offline, settings=settings, **options)
     return path, None
+
+
+CONFIG_SWITCH = "'offline = true' in "  # how Settings.offline_source names the config file
+
+
+def offline_switches(settings: Settings, offline_arg: bool | None) -> str:
+    """What turned offline mode on, as the user would turn it off."""
+    out = []
+    if offline_arg:
+        out.append("--offline (offline=True)")
+    if settings.offline and offline_arg is None:
+        out.append(settings.offline_source or "offline=True in the settings")
+    return " and ".join(out) or "offline mode"
+
+
+def _not_cached(
+    artifact: Artifact,
+    store: Store,
+    key: str,
+    bad_content: str | None,
+    remote: list[Source],
+    settings: Settings,
+    offline_arg: bool | None,
+    tried: list[Source] | None = None,
+) -> NotCachedError:
+    label = f"{artifact.name} ({artifact.language or 'xx'})"
+    what = f"modelhub pull {artifact.name} --lang {artifact.language or 'xx'}"
+    local = "".join(f"; not in {s.kind} {s.location}" for s in tried or ())
+    where = ", ".join(s.location for s in remote[:3])
+    switch = offline_switches(settings, offline_arg)
+    if switch.isupper():
+        fix = f"unset {switch}"
+    elif switch.startswith(CONFIG_SWITCH):  # the config file
+        fix = "set offline = false in " + switch.removeprefix(CONFIG_SWITCH)
+    else:
+        fix = f"drop {switch}"
+    return NotCachedError(
+        f"{label} [{key}] is not in the cache at {store.root}"
+        f"{' (damaged)' if bad_content else ''}{local}, and offline mode is on ({switch}); "
+        f"run `{what}` on a machine with network access"
+        + (f" (it downloads from {where})" if where else "")
+        + f" and copy it here with `modelhub export`/`import` or MODELHUB_MIRROR, or {fix}"
+    )
 
 
 def _check_space(store: Store, artifact: Artifact) -> None:

@@ -128,7 +128,9 @@ def test_an_unreachable_hub_is_a_fetch_error_naming_it(monkeypatch):
         port = s.getsockname()[1]
     # Nothing listens on the port now: connections are refused at once.
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
-    with pytest.raises(FetchError, match=f"127.0.0.1:{port}/{REPO}.*cannot reach"):
+    # refused: not retried, and the line names the endpoint tried
+    match = f"hf http://127.0.0.1:{port}/{REPO}@main: connection refused by 127.0.0.1:{port}"
+    with pytest.raises(FetchError, match=match):
         pull_result(artifact(Source("hf", REPO), name="z"))
 
 

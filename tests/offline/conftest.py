@@ -103,8 +103,8 @@ def fake_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_package: Pat
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
-    """Fails every IPv4/IPv6 connection made by this process; yields the
-    list of addresses that were attempted."""
+    """Fails every IPv4/IPv6 connection and name lookup made by this
+    process; yields the list of what was attempted (tests assert it empty)."""
     attempts: list[object] = []
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
@@ -124,8 +124,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
             return errno.ENETUNREACH
         return real_connect_ex(self, address)
 
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: object, *args: object, **kw: object) -> object:
+        # a name lookup is network too (a local path never needs one)
+        if host not in (None, "localhost") and not str(host).startswith("/"):
+            attempts.append(("getaddrinfo", host))
+            raise socket.gaierror(socket.EAI_NONAME, f"name lookup of {host} blocked by the test")
+        return real_getaddrinfo(host, *args, **kw)  # type: ignore[arg-type]
+
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     yield attempts
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelhub.cards.record import ModelCard
+from modelhub.registry.artifact import is_web_download
 from modelhub.registry.catalog.index import (
     NAME_BUCKETS,
     name_bucket,
@@ -77,6 +78,8 @@ def card_key(card: ModelCard) -> str:
     ``{name}_{lang}`` (as :attr:`Artifact.key`)."""
     if card.artifact:
         return f"{card.folder or DEFAULT_FOLDER}/{card.artifact}"
+    if is_web_download(card.download_url):
+        return f"{card.name}_{card.language or 'xx'}"
     up = card.upstream
     if up is not None and up.kind == "huggingface" and up.repo:
         return f"hf/{up.repo}@{up.revision or 'main'}"

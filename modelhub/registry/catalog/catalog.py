@@ -366,18 +366,23 @@ class Catalog:
 
         out: list[Source] = []
         artifact = rec.get("artifact")
-        if artifact:
+        url = rec.get("download_url") or ""
+        # a Download link on a host that is not S3: fetched as written
+        web = url.startswith(("http://", "https://")) and not rec.get("s3_uri")
+        if web:
+            out.append(Source("https", url))
+        if artifact and not web:
             bucket = rec.get("bucket") or self.settings.bucket
             key = f"{rec.get('folder') or 'public/models'}/{artifact}"
             endpoint = self.settings.s3_endpoint
             out.append(Source("s3", f"s3://{bucket}/{key}"))
             base = endpoint.rstrip("/") if endpoint else "https://s3.amazonaws.com"
             out.append(Source("https", f"{base}/{bucket}/{key}"))
-        elif rec.get("download_url", "").startswith("package:"):
+        elif url.startswith("package:"):
             # files inside an installed Python package: offline, so first
-            out.append(Source("package", rec["download_url"]))
-        elif rec.get("download_url"):
-            out.append(Source("https", rec["download_url"]))
+            out.append(Source("package", url))
+        elif url and not web:
+            out.append(Source("https", url))
         up = rec.get("upstream")
         if up and up.get("kind") == "huggingface" and up.get("repo"):
             out.append(Source("hf", up["repo"], up.get("revision")))

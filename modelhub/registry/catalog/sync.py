@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from modelhub.config import ENV
 from modelhub.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -135,7 +134,7 @@ def sync_folder(settings: Settings, folder: str, *, timeout: float = 30.0) -> Sy
         try:
             resp = requests.get(url, headers=request_headers, timeout=timeout)
         except requests.RequestException as exc:
-            return failed(f"{type(exc).__name__}: {exc}")
+            return failed(_network_failure(exc, url))
     if resp.status_code == 304 and previous:
         _write_headers(
             copy, {**previous, "checked_at": now, "last_status": "not-modified", "last_error": None}
@@ -206,12 +205,25 @@ def _get_signed(settings: Settings, folder: str, conditions: dict[str, str]) -> 
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         return _Reply(status, b"", {}) if status else f"{type(exc).__name__}: {exc}"
     except BotoCoreError as exc:  # no credentials, connection errors
-        return f"{type(exc).__name__}: {exc}"
+        return _network_failure(exc, settings.s3_endpoint or "https://s3.amazonaws.com")
     headers = {"ETag": r.get("ETag") or ""}
     if r.get("LastModified") is not None:
         when = r["LastModified"].astimezone(datetime.UTC)  # botocore's tzutc
         headers["Last-Modified"] = email.utils.format_datetime(when, usegmt=True)
     return _Reply(200, body, headers)
+
+
+def _network_failure(exc: BaseException, url: str) -> str:
+    """One line for a request that failed: a host that cannot be reached is
+    said plainly (and is not worth a retry), anything else as the client
+    said it."""
+    from modelhub.registry.netfail import describe, unreachable
+
+    down = unreachable(exc, url)
+    if down is not None:
+        what = "no network or no DNS?" if down.reason == "dns" else "is the endpoint right?"
+        return f"{describe(down.reason, down.host)} ({what})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def sync(
@@ -225,7 +237,7 @@ def sync(
         settings = load_settings()
     if settings.offline:
         raise ConfigError(
-            f"offline mode is on ({ENV['offline']} or 'offline' in the config): "
+            f"offline mode is on ({settings.offline_source or 'offline=True in the settings'}): "
             "catalog sync needs the network; the cached copies stay in use"
         )
     return [sync_folder(settings, f, timeout=timeout) for f in (folders or settings.folders)]

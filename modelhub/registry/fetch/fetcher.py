@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from modelhub.errors import (
     AccessDenied,
@@ -21,11 +22,13 @@ from modelhub.errors import (
     IntegrityError,
     ModelhubError,
     ModelNotFound,
+    Unreachable,
 )
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch import sources as source_types
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
 from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
+from modelhub.registry.netfail import describe
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
 
@@ -127,6 +130,17 @@ class _Bar:
         self.bar.update(done - self.last)
         self.last = done
 
+    def status(self, text: str) -> None:
+        """What is happening now (connecting, copying): logged, and on a
+        terminal one line above where the bar will be."""
+        log.info("%s: %s", self.desc, text)
+        if self.tty and self.callback is None:
+            if self.bar is not None:
+                self.bar.write(f"{self.desc}: {text}", file=sys.stderr)
+            else:
+                sys.stderr.write(f"{self.desc}: {text}\n")
+                sys.stderr.flush()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -185,15 +199,48 @@ def _fetch_any(
         extract_limits=extract_limits(settings),
     )
     errors: list[tuple[Source, ModelhubError]] = []
+    status = getattr(opts.progress, "status", None)
     for src in sources:
+        if status is not None:
+            status(_trying(src))
         try:
-            return pin.check(artifact, src, _fetch_one(ctx, pin.source(src)))
+            fetched = pin.check(artifact, src, _fetch_one(ctx, pin.source(src)))
         except CacheError:
             raise  # disk full or an unusable cache: another source will not help
         except ModelhubError as exc:
-            log.warning("%s: source %s %s failed: %s", artifact.name, src.kind, src.location, exc)
+            # Said once: in the final error when every source fails, in one
+            # warning when a later source serves the artifact.
+            log.info("%s: source %s %s failed: %s", artifact.name, src.kind, src.location, exc)
             errors.append((src, exc))
+            continue
+        if errors:
+            log.warning(
+                "%s: fetched from %s %s after %s",
+                artifact.name,
+                src.kind,
+                src.location,
+                "; ".join(f"{s.kind} {s.location} failed ({_short(e)})" for s, e in errors),
+            )
+        return fetched
     raise _pick_error(artifact, errors)
+
+
+def _trying(src: Source) -> str:
+    """What the status line says while ``src`` is tried."""
+    if source_types.is_local(src):
+        return f"copying from {src.kind} {src.location}"
+    if src.kind == "hf":
+        return f"connecting to the Hugging Face Hub for {src.location}"
+    host = urlparse(src.location).hostname if "://" in src.location else None
+    if src.location.startswith("s3://"):
+        host = f"S3 bucket {host}"
+    return f"resolving and connecting to {host or src.location} ({src.kind})"
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message, at most ``limit`` characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fetch_one(ctx: FetchContext, src: Source) -> Fetched:
@@ -202,23 +249,58 @@ def _fetch_one(ctx: FetchContext, src: Source) -> Fetched:
 
 def _pick_error(artifact: Artifact, errors: list[tuple[Source, ModelhubError]]) -> ModelhubError:
     """The most telling error: bad bytes, then refused access, then not
-    found everywhere, else the last failure; the message lists every source."""
+    found everywhere, else the last failure; the message lists every source,
+    one line each.  When no source could be reached at all it is one short
+    paragraph: what was tried, the likely cause, what to do."""
+    if errors and all(isinstance(e, Unreachable) for _, e in errors):
+        return _unreachable(artifact, errors)
     if len(errors) == 1:
         return errors[0][1]
-    summary = "; ".join(f"{s.kind} {s.location}: {e}" for s, e in errors)
+    summary = "".join(f"\n  {s.kind} {s.location}: {_short(e)}" for s, e in errors)
     for cls in (IntegrityError, AccessDenied):
         for _, e in errors:
             if isinstance(e, cls):
                 return e
     if all(isinstance(e, ModelNotFound) for _, e in errors):
         return ModelNotFound(
-            f"{artifact.name}: not found in any source ({summary})",
+            f"{artifact.name}: not found in any source:{summary}",
             name=artifact.name,
             language=artifact.language,
         )
     last = errors[-1][1]
     return FetchError(
-        f"{artifact.name}: every source failed ({summary})",
+        f"{artifact.name}: every source failed:{summary}",
         url=getattr(last, "url", None),
         status=getattr(last, "status", None),
+    )
+
+
+def _unreachable(artifact: Artifact, errors: list[tuple[Source, ModelhubError]]) -> Unreachable:
+    downs = [e for _, e in errors if isinstance(e, Unreachable)]
+    tried = "".join(
+        # the Hub's line names the endpoint it tried (HF_ENDPOINT)
+        f"\n  {s.kind} {e.url if s.kind == 'hf' and e.url else s.location}: "
+        + (describe(e.reason, e.host) if isinstance(e, Unreachable) else _short(e))
+        for s, e in errors
+    )
+    if any(e.reason == "dns" for e in downs):
+        cause = "host names do not resolve: most likely this machine has no network (or no DNS)"
+    elif any(e.reason == "unreachable" for e in downs):
+        cause = "there is no route to the hosts: most likely this machine has no network"
+    else:
+        cause = (
+            "the connections were refused: the servers (or the endpoints set in HF_ENDPOINT / "
+            "MODELHUB_S3_ENDPOINT, or a proxy) are down or wrong"
+        )
+    what = f"{artifact.name} ({artifact.language or 'xx'})"
+    return Unreachable(
+        f"{what}: no source could be reached ({len(errors)} tried):{tried}\n"
+        f"Likely cause: {cause}.\n"
+        "What to do: use a copy on this machine (the cache with MODELHUB_OFFLINE=1, a mirror "
+        "in MODELHUB_MIRROR or `modelhub import DIR`), point HF_ENDPOINT or "
+        "MODELHUB_S3_ENDPOINT at a server you can reach, check HTTPS_PROXY, or pull where "
+        "there is a network (with credentials for private folders)",
+        url=downs[-1].url,
+        host=downs[-1].host,
+        reason=downs[-1].reason,
     )

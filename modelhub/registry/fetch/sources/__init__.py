@@ -3,7 +3,8 @@ this table of them.
 
 A source module defines one fetcher, ``fetch(ctx, source) -> Fetched``
 (:class:`Fetcher`), and registers it here with its kind, its priority (lower
-is tried first) and the URL schemes it also serves.  Adding a source is one
+is tried first), the URL schemes it also serves and whether it is local (reads
+this machine's files, never the network: the only kinds offline mode uses).  Adding a source is one
 module plus one :func:`register` line below; :mod:`modelhub.registry.fetch.fetcher`
 orders an artifact's sources by priority and asks :func:`fetcher_for` for each.
 Fetchers are named as ``"module:function"`` and imported on first use, so
@@ -44,6 +45,7 @@ class SourceType:
     # False: a source of this kind goes where its URL's scheme says (an
     # "https" source whose location is s3:// is fetched by the S3 source)
     kind_decides: bool = True
+    local: bool = False  # on this machine: tried offline, never opens a socket
 
     def load(self) -> Fetcher:
         module, _, name = self.target.partition(":")
@@ -62,9 +64,11 @@ def register(
     schemes: tuple[str, ...] = (),
     group: str | None = None,
     kind_decides: bool = True,
+    local: bool = False,
 ) -> None:
-    """Adds (or replaces) the fetcher for ``kind``."""
-    _TYPES[kind] = SourceType(kind, target, priority, schemes, group, kind_decides)
+    """Adds (or replaces) the fetcher for ``kind``; ``local``: it reads only
+    this machine (offline mode tries it, a network failure cannot be its)."""
+    _TYPES[kind] = SourceType(kind, target, priority, schemes, group, kind_decides, local)
 
 
 def priority(kind: str) -> int:
@@ -79,21 +83,34 @@ def kinds(choice: str) -> set[str]:
     return grouped or {choice}
 
 
-def fetcher_for(source: Source) -> Fetcher:
-    """The fetcher for ``source``: by its kind, else by its URL's scheme."""
+def source_type(source: Source) -> SourceType | None:
+    """What serves ``source``: its kind, else its URL's scheme."""
     found = _TYPES.get(source.kind)
     if found is None or not found.kind_decides:
         scheme = source.location.partition("://")[0].lower() if "://" in source.location else ""
         found = next((t for t in _TYPES.values() if scheme and scheme in t.schemes), None)
+    return found
+
+
+def is_local(source: Source) -> bool:
+    """Whether ``source`` is read from this machine (no network)."""
+    found = source_type(source)
+    return found is not None and found.local
+
+
+def fetcher_for(source: Source) -> Fetcher:
+    """The fetcher for ``source``: by its kind, else by its URL's scheme."""
+    found = source_type(source)
     if found is None:
         raise FetchError(f"unsupported source {source.kind}:{source.location}", url=source.location)
     return found.load()
 
 
 _HERE = __name__
-register("mirror", f"{_HERE}.local:fetch_local", priority=0, group=LOCAL)
-register("file", f"{_HERE}.local:fetch_local", priority=0, schemes=("file",), group=LOCAL)
-register("package", f"{_HERE}.local:fetch_local", priority=0, schemes=("package",), group=LOCAL)
+_LOCAL = f"{_HERE}.local:fetch_local"
+register("mirror", _LOCAL, priority=0, group=LOCAL, local=True)
+register("file", _LOCAL, priority=0, schemes=("file",), group=LOCAL, local=True)
+register("package", _LOCAL, priority=0, schemes=("package",), group=LOCAL, local=True)
 register("s3", f"{_HERE}.s3:fetch_s3", priority=1, schemes=("s3",))
 register(
     "https",

@@ -5,6 +5,7 @@ hand :mod:`modelhub.registry.pulling` a :class:`Fetched` to install."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -126,6 +127,14 @@ def finish_object(
         raise
 
 
+def received_nothing(partial: Partial) -> bool:
+    """Whether no byte of the object reached ``partial`` (its file is empty)."""
+    try:
+        return os.fstat(partial.fd).st_size == 0 if partial.fd >= 0 else False
+    except OSError:
+        return False
+
+
 def run_download(
     ctx: FetchContext,
     transport: Any,
@@ -149,7 +158,14 @@ def run_download(
             partial.discard()  # disk full: leave nothing partial behind
             raise
         except BaseException:
-            partial.close()  # keep the bytes and sidecar for resume
+            if received_nothing(partial):
+                # nothing to resume (no such host, refused): no empty
+                # .part/.json for `cache ls` to report as a download
+                partial.discard()
+                with contextlib.suppress(OSError):
+                    partial.path.parent.rmdir()  # only when empty
+            else:
+                partial.close()  # keep the bytes and sidecar for resume
             raise
         exp = expectations(ctx.artifact, size=result.total, **remote_exp(result))
         info = {

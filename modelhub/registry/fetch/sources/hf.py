@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from modelhub.config import ENV, KNOBS
-from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound
+from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound, Unreachable
 from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
 from modelhub.registry.fetch.verify import git_blob_sha1
 from modelhub.registry.files import hash_file
+from modelhub.registry.netfail import describe, unreachable
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
 
@@ -89,6 +90,17 @@ def _map_error(exc: BaseException, repo: str, revision: str, endpoint: str) -> B
                 f"{where}: access denied (HTTP {status}); set HF_TOKEN", url=where, status=status
             )
         return FetchError(f"{where}: {exc}", url=where, status=status)
+    down = (
+        unreachable(exc, endpoint) if _is_transport_error(exc) or isinstance(exc, OSError) else None
+    )
+    if down is not None:
+        return Unreachable(
+            f"{where}: {describe(down.reason, down.host)} (the Hugging Face Hub; HF_ENDPOINT "
+            "chooses another)",
+            url=where,
+            host=down.host,
+            reason=down.reason,
+        )
     if _is_transport_error(exc):
         return FetchError(
             f"{where}: cannot reach the Hugging Face Hub ({exc}); check the network and "
@@ -151,7 +163,7 @@ def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
             shutil.rmtree(staged, ignore_errors=True)
             raise
     except (IntegrityError, FetchError, ModelNotFound):
-        raise
+        raise  # Unreachable included
     except Exception as exc:
         mapped = _map_error(exc, repo, revision, endpoint)
         if mapped is exc:

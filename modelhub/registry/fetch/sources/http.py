@@ -19,6 +19,7 @@ from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
 from modelhub.registry.fetch.transport import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
+from modelhub.registry.netfail import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,13 @@ def status_error(url: str, status: int, *, private: bool, what: str) -> Exceptio
     return FetchError(f"{url}: HTTP {status}", url=url, status=status)
 
 
+def connection_failure(exc: BaseException, url: str) -> Exception:
+    """No such host, refused, no route: :class:`Unreachable`, the same on
+    every retry; anything else (a timeout, a reset): :class:`Transient`."""
+    down = unreachable(exc, url)
+    return down if down is not None else Transient(f"{type(exc).__name__}: {exc}")
+
+
 class HttpTransport:
     def __init__(
         self,
@@ -127,7 +135,7 @@ class HttpTransport:
         try:
             r = session().get(self.url, headers=headers, stream=True, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+            raise connection_failure(exc, self.url) from exc
         status = r.status_code
         if status not in (200, 206):
             r.close()

@@ -23,6 +23,7 @@ from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_priva
 from modelhub.registry.fetch.sources.http import READ_TIMEOUT, status_error
 from modelhub.registry.fetch.transport import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
+from modelhub.registry.netfail import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,19 @@ class S3Transport:
                 status = 404
             return status_error(self.url, status or 400, private=self.private, what=self.what)
         if isinstance(exc, be.BotoCoreError | ConnectionError | TimeoutError):
+            # EndpointConnectionError wraps both a name that does not resolve
+            # and a refused connection: the same on every retry
+            down = unreachable(exc, self.url, host=self._host())
+            if down is not None:
+                return down
             return Transient(f"{type(exc).__name__}: {exc}")
         return exc
+
+    def _host(self) -> str:
+        if self.endpoint:
+            u = urlparse(self.endpoint)
+            return f"{u.hostname}:{u.port}" if u.port else str(u.hostname)
+        return "s3.amazonaws.com"
 
     def head(self) -> dict[str, Any]:
         if self._head is None:
