@@ -352,7 +352,8 @@ def _home() -> str:
     return home
 
 
-def _default_cache_text() -> str:
+def default_cache_text() -> str:
+    """The default cache directory (no config, no variable), as text."""
     fast = _xdg_text("XDG_CACHE_HOME", ".cache")
     if fast is not None:
         return fast
@@ -488,6 +489,32 @@ def _str_tuple(data: dict[str, Any], key: str, path: str) -> tuple[str, ...] | N
 _KNOWN = frozenset(_FIELDS) - {"config_file", "extra"}  # every config key
 
 
+def setting_names() -> list[tuple[str, str | None]]:
+    """``(config key, variable or None)`` of every setting, in the README's order."""
+    pairs = [(k, v) for k, v in ENV.items() if k != "config_file"]
+    pairs += [("folders", None), ("private_folders", None)]
+    return pairs + [(k.key, k.env) for k in KNOBS.values()]
+
+
+def setting_sources(env: dict[str, str] | None = None) -> list[tuple[str, str | None, str]]:
+    """``(config key, variable or None, source)`` for every setting, where the
+    source is ``env VAR``, ``config FILE`` or ``default``: what ``modelhub env``
+    shows beside each value. Raises ConfigError as :func:`load_settings` does."""
+    env = dict(os.environ) if env is None else env
+    cfg_path = _config_path(env)
+    data = _read_file(cfg_path) if cfg_path else {}
+    out = []
+    for key, var in setting_names():
+        if var is not None and (var in env if key == "offline" else env.get(var)):
+            source = f"env {var}"
+        elif key in data:
+            source = f"config {cfg_path}"
+        else:
+            source = "default"
+        out.append((key, var, source))
+    return out
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from defaults, the config file and ``env``
     (``os.environ`` when not given)."""
@@ -503,7 +530,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if env.get("MODELHUB_CACHE"):
         cache_dir = _expand(env["MODELHUB_CACHE"])
     if cache_dir is None:
-        cache_dir = _default_cache_text()
+        cache_dir = default_cache_text()
 
     offline, offline_source = offline_value(data, env, where, ENV["offline"])
 

@@ -196,8 +196,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not filtered:
         # the common case, rendered when the index was built
         text = catalog.list_text(lang=args.lang, task=args.task)
-        # The index pads its pre-rendered table by len(): right for ASCII
-        # only; anything else is laid out here by display width.
+        # Indexes written before the renderer padded by display width are
+        # right for ASCII only; anything else is laid out here again.
         if text is not None and text.isascii():
             sys.stdout.write(text)
             return 0

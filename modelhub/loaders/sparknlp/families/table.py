@@ -4,7 +4,7 @@ them. Plain data; look rows up through ``families.family_for``."""
 
 from __future__ import annotations
 
-from modelhub.loaders.sparknlp.family_records import (
+from modelhub.loaders.sparknlp.families.records import (
     CLS_OR_MEAN_L2,
     FIRST_PIECE_BY_OFFSET,
     FIRST_PIECE_WORD_START,

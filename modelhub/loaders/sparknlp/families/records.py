@@ -1,6 +1,6 @@
 """The record types of :mod:`modelhub.loaders.sparknlp.families` (one row per Spark NLP
 embeddings annotator) and the named rules its rows share; the rows themselves live in
-:mod:`modelhub.loaders.sparknlp.family_table`."""
+:mod:`modelhub.loaders.sparknlp.families.table`."""
 
 from __future__ import annotations
 

@@ -88,8 +88,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from modelhub.errors import ArtifactFormatError
-from modelhub.loaders.sparknlp.family_records import ENGINE_SUFFIXES, SPP_SUFFIX, Family, Param
-from modelhub.loaders.sparknlp.family_table import ALIASES, FAMILIES
+from modelhub.loaders.sparknlp.families.records import ENGINE_SUFFIXES, SPP_SUFFIX, Family, Param
+from modelhub.loaders.sparknlp.families.table import ALIASES, FAMILIES
 
 _BY_NAME: dict[str, Family] = {f.annotator.lower(): f for f in FAMILIES}
 
