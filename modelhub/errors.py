@@ -120,6 +120,11 @@ class NoLoaderError(ModelhubError):
     """No installed loader accepts an artifact."""
 
 
+class EngineUnavailable(ModelhubError, RuntimeError):
+    """An inference engine asked for by name (``engine="onnx"``) cannot run
+    this model here: not installed, or the model could not be exported."""
+
+
 __all__ = [
     "AccessDenied",
     "ArtifactFormatError",
@@ -127,6 +132,7 @@ __all__ = [
     "CardError",
     "CatalogError",
     "ConfigError",
+    "EngineUnavailable",
     "FetchError",
     "IntegrityError",
     "ModelNotFound",
