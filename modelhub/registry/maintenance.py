@@ -26,10 +26,11 @@ import stat
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from modelhub.derived import DERIVED_DIR, repair_tree, verify_tree
 from modelhub.errors import CacheError, ModelhubError
 from modelhub.registry.inventory import (
     DAY,
@@ -408,14 +409,30 @@ def verify(
             problems=tuple(problems),
         )
         record_verification(entry, problems)
-        if problems:
+        # Files derived from the entry (an ONNX export): re-hashed against their own
+        # derived.json; damage there is reported, and --repair deletes the folder so
+        # the next load derives it again. The entry's own files are not at fault.
+        derived = verify_tree(entry.dir / DERIVED_DIR)
+        found = problems + [
+            FileProblem(x.path.relative_to(entry.dir).as_posix(), "derived", None, x.problem)
+            for x in derived
+        ]
+        if found:
+            base = replace(base, problems=tuple(found))
             log.warning(
                 "%s: %s",
                 entry.key,
-                ", ".join(f"{p.path}: {p.problem}" for p in problems),
+                ", ".join(f"{p.path}: {p.problem}" for p in found),
             )
         if problems and repair:
-            base = _repair(entry, problems, base, settings)
+            base = replace(_repair(entry, problems, base, settings), problems=tuple(found))
+        if derived and repair:
+            gone = tuple(
+                f"{p.relative_to(entry.dir).as_posix()} (deleted)" for p in repair_tree(derived)
+            )
+            base = replace(
+                base, repaired=not problems or base.repaired, replaced=base.replaced + gone
+            )
         results.append(base)
     return VerifyReport(tuple(results), nbytes, seconds, n)
 
@@ -423,8 +440,6 @@ def verify(
 def _repair(
     entry: Entry, problems: list[FileProblem], base: VerifyResult, settings: Any
 ) -> VerifyResult:
-    from dataclasses import replace
-
     from modelhub.registry.pull import repair_entry
 
     try:

@@ -16,6 +16,9 @@ Layout under the cache root (``Settings.cache_dir``)::
                                  exclusively (non-blocking) by prune/rm
     tmp/<id>.<token>/            staging for extraction/snapshots; renamed into place
     trash/                       entries renamed out of the way before deletion
+    entries/<id>/derived/        files derived from the entry (ONNX exports), each
+                                 folder verified by its own derived.json
+    derived/local/<digest>/      the same for model directories outside the cache
 
 ``<id>`` is a readable, filesystem-safe form of the artifact key plus 8 hex
 digits of its SHA-256 (``public--models--ner_dl_en_...zip-1a2b3c4d``).
@@ -69,7 +72,17 @@ CACHEDIR_TAG = (
 # Names modelhub itself puts at the cache root (the catalog index included):
 # a root holding anything else and no marker is not ours.
 _OWN_NAMES = frozenset(
-    {"CACHEDIR.TAG", "catalog", "entries", "downloads", "locks", "tmp", "trash", MARKER_NAME}
+    {
+        "CACHEDIR.TAG",
+        "catalog",
+        "entries",
+        "downloads",
+        "locks",
+        "tmp",
+        "trash",
+        "derived",  # derived/local/<digest>/: ONNX exports of local model directories
+        MARKER_NAME,
+    }
 )
 # Where maintenance deletes things.  Names are not proof of ownership: a root
 # without the marker is only taken as a cache while these are empty (what a
