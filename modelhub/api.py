@@ -7,12 +7,14 @@ and it imports both lazily so ``import modelhub`` stays cheap.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelhub.derived import DERIVED_DIR
 from modelhub.loaders.discovery import (
     accepted_engines,
     get_loader,
@@ -96,6 +98,22 @@ def local_model_dir(name: str | Path) -> Path | None:
     return None
 
 
+def _local_derived_dir(path: Path) -> Path | None:
+    """Where files derived from a model directory outside the cache live:
+    ``<cache>/derived/local/<digest of its resolved path>/`` (what is inside
+    is keyed by the model files' SHA-256, so an edited directory is derived
+    again). None when the settings name no usable cache."""
+    from modelhub.config import load_settings
+
+    try:
+        root = Path(load_settings().cache_dir)
+    except Exception as exc:  # a bad setting must not stop a local load
+        log.debug("no derived folder for %s: %s", path, exc)
+        return None
+    digest = hashlib.sha256(str(path.expanduser().resolve()).encode()).hexdigest()[:16]
+    return root / DERIVED_DIR / "local" / digest
+
+
 def pretrained(
     name: str | Path,
     lang: str = "en",
@@ -116,7 +134,11 @@ def pretrained(
     loader that accepts it. ``name`` may also be a local model directory
     (a ``Path`` or a path string starting with ``/``, ``./``, ``../`` or
     ``~``). ``loader_options`` go to the loader (``batch_size``,
-    ``max_length``, ``normalize``, ``overflow`` for the BERT loader)."""
+    ``max_length``, ``normalize``, ``overflow``, ``engine`` for the BERT
+    loader). Loaders that derive files from the model (the BERT loader's
+    ONNX export) keep them in ``entries/<id>/derived/`` of the cache entry,
+    or ``<cache>/derived/local/`` for a local directory; pass
+    ``derived_dir=None`` to keep nothing."""
     return _pretrained(
         name,
         lang,
@@ -145,6 +167,7 @@ def _pretrained(
     options = {"device": device, "dtype": dtype, **loader_options}
     local = local_model_dir(name)
     if local is not None:
+        options.setdefault("derived_dir", _local_derived_dir(local))
         return load_path(local, None, loader=loader, annotator=annotator, **options)
 
     from modelhub.registry.pull import pull_leased
@@ -158,6 +181,10 @@ def _pretrained(
     # The shared lease keeps `modelhub cache prune/rm` off the entry while the
     # model lives (it may read files lazily); it goes with the model.
     path, lease = pull_leased(artifact, offline=offline)
+    if "derived_dir" not in options:
+        from modelhub.registry.store import Store
+
+        options["derived_dir"] = Store.from_settings().entry_dir(artifact.key) / DERIVED_DIR
     try:
         model = load_path(path, artifact.record, loader=loader, annotator=annotator, **options)
     except BaseException:
