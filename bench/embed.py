@@ -28,6 +28,7 @@ Targets (issue 17): default >= 2.0x sentence-transformers at min cosine >=
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -162,9 +163,10 @@ def line(label: str, t: list[float], ref_t: list[float], cos: float | None, n: i
 
 
 def bench_throughput(path: Path, n: int, rounds: int, *, plain: bool) -> None:
+    from sentence_transformers import SentenceTransformer
+
     import modelhub
     from modelhub.loaders.runtime import cpu_has_native_bf16
-    from sentence_transformers import SentenceTransformer
 
     texts = make_texts(n)
     st = SentenceTransformer(str(path), device="cpu")
@@ -190,9 +192,9 @@ def bench_throughput(path: Path, n: int, rounds: int, *, plain: bool) -> None:
     if plain:
         run_plain = plain_transformers(path)
         sides["plain transformers loop fp32"] = lambda: run_plain(texts)
-    for fn in sides.values():  # warm-up: first-call allocations, kernel choice
-        fn.__call__ if False else None
-    warm = texts[:64]
+    warm = texts[:64]  # first-call allocations, kernel choice
+    for fn in sides.values():
+        _ = fn  # (each side warms below, on the first 64 texts)
     st.encode(warm, batch_size=32)
     default.encode(warm, batch_size=32)
     times, outs = interleaved(sides, rounds)
@@ -211,8 +213,9 @@ def _engine(model: object) -> str:
 
 
 def bench_load(path: Path, repeat: int) -> None:
-    import modelhub
     from sentence_transformers import SentenceTransformer
+
+    import modelhub
 
     probe = ["warm up the tokenizer and the engine"]
     with tempfile.TemporaryDirectory() as cache:
@@ -273,10 +276,8 @@ def stream_child(path: Path, n: int, chunk: int) -> None:
     model = modelhub.pretrained(path)
     model.encode(make_texts(64, seed=1))  # warm: tokenizer, engine buffers
     before = _status_kb("VmRSS")
-    try:  # reset the peak (VmHWM) to the current RSS (Linux >= 4.0)
+    with contextlib.suppress(OSError):  # reset the peak (VmHWM) to now (Linux >= 4.0)
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
     start = time.perf_counter()
     rows = 0
     total = 0.0

@@ -21,6 +21,7 @@ from modelhub.errors import (
     ModelNotFound,
     NoLoaderError,
     NotCachedError,
+    OptionError,
     UnsafeArchiveError,
 )
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from modelhub.cards import ModelCard, load_card, load_cards, parse_card
+    from modelhub.loaders.model import EmbeddingModel
 
 __version__ = "0.1.0"
 
@@ -43,6 +45,7 @@ _LAZY: dict[str, str] = {
     "pull": "modelhub.registry",
     "Artifact": "modelhub.registry",
     "pretrained": "modelhub.api",
+    "EmbeddingModel": "modelhub.loaders.model",
 }
 _LAZY_MODULES = {"cache": "modelhub.cache", "cards": "modelhub.cards"}
 
@@ -65,6 +68,7 @@ __all__ = [
     "CardError",
     "CatalogError",
     "ConfigError",
+    "EmbeddingModel",
     "FetchError",
     "IntegrityError",
     "ModelCard",
@@ -72,6 +76,7 @@ __all__ = [
     "ModelhubError",
     "NoLoaderError",
     "NotCachedError",
+    "OptionError",
     "UnsafeArchiveError",
     "__version__",
     "cache",

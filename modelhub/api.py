@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelhub.derived import DERIVED_DIR
+from modelhub.errors import OptionError
 from modelhub.loaders.discovery import (
     accepted_engines,
     get_loader,
@@ -24,6 +25,7 @@ from modelhub.loaders.discovery import (
 from modelhub.registry.resolve import DEFAULT_FOLDER
 
 if TYPE_CHECKING:
+    from modelhub.loaders.model import EmbeddingModel
     from modelhub.registry.artifact import Artifact
     from modelhub.registry.catalog import Catalog
 
@@ -88,13 +90,20 @@ def resolve(
 
 def local_model_dir(name: str | Path) -> Path | None:
     """``name`` as a local model directory: a ``Path``, or a string that is
-    clearly a path (``/``, ``./``, ``../``, ``~``) naming a directory."""
+    clearly a path (``/``, ``./``, ``../``, ``~``) naming a directory; such
+    a string naming no directory is an :class:`~modelhub.errors.OptionError`."""
     if isinstance(name, Path):
         return name
     if name.startswith(("/", "./", "../", "~")):
         path = Path(name).expanduser()
         if path.is_dir():
             return path
+        # A path-like name is never a catalog name: say what is wrong with it.
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise OptionError(
+            f"no directory {name} ({path} {what}); a NAME starting with /, ./, ../ or ~ "
+            "is a local model directory"
+        )
     return None
 
 
@@ -124,8 +133,10 @@ def pretrained(
     offline: bool | None = None,
     loader: str | None = None,
     **loader_options: Any,
-) -> Any:
-    """The model called ``name`` in language ``lang``, ready to run.
+) -> EmbeddingModel:
+    """The model called ``name`` in language ``lang``, ready to run: an
+    :class:`~modelhub.loaders.model.EmbeddingModel` (``encode``,
+    ``encode_stream``, ``embed``, ``embed_sentences``).
 
     Resolves the name (only to artifacts whose engine an installed loader
     runs, or the forced ``loader``), fetches and verifies the artifact into
@@ -133,12 +144,15 @@ def pretrained(
     hands the verified directory and its record to the highest-priority
     loader that accepts it. ``name`` may also be a local model directory
     (a ``Path`` or a path string starting with ``/``, ``./``, ``../`` or
-    ``~``). ``loader_options`` go to the loader (``batch_size``,
-    ``max_length``, ``normalize``, ``overflow``, ``engine`` for the BERT
-    loader). Loaders that derive files from the model (the BERT loader's
-    ONNX export) keep them in ``entries/<id>/derived/`` of the cache entry,
-    or ``<cache>/derived/local/`` for a local directory; pass
-    ``derived_dir=None`` to keep nothing."""
+    ``~``). ``loader_options`` go to the loader (``engine``, ``batch_size``,
+    ``max_length``, ``normalize``, ``overflow``, ``num_threads`` for the BERT
+    loader). ``device``/``dtype`` default to ``"auto"``: CUDA when available;
+    float32 on a CPU (the same vectors on every machine), bfloat16 on GPUs that
+    support it. A bad value is an :class:`~modelhub.errors.OptionError`.
+    Loaders that derive files from the model (the BERT loader's ONNX export)
+    keep them in ``entries/<id>/derived/`` of the cache entry, or
+    ``<cache>/derived/local/`` for a local directory; ``derived_dir=None``
+    keeps nothing (and ``engine="auto"`` then runs torch)."""
     return _pretrained(
         name,
         lang,
@@ -207,7 +221,9 @@ class BertEmbeddings:
     default_name = "small_bert_L2_768"
 
     @classmethod
-    def pretrained(cls, name: str | Path | None = None, lang: str = "en", **options: Any) -> Any:
+    def pretrained(
+        cls, name: str | Path | None = None, lang: str = "en", **options: Any
+    ) -> EmbeddingModel:
         options.setdefault("version", None)
         options.setdefault("device", "auto")
         options.setdefault("dtype", "auto")

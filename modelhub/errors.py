@@ -20,6 +20,12 @@ class ConfigError(ModelhubError):
     """The configuration file or an environment variable has a bad value."""
 
 
+class OptionError(ConfigError, ValueError):
+    """An argument given to a function or a CLI flag has a bad value (``device``,
+    ``dtype``, ``engine``, ``precision``, ...). The message says what is accepted.
+    Also a ``ValueError``, so callers that caught that keep working."""
+
+
 class CardError(ModelhubError):
     """A model card could not be read or parsed.
 
@@ -139,5 +145,6 @@ __all__ = [
     "ModelhubError",
     "NoLoaderError",
     "NotCachedError",
+    "OptionError",
     "UnsafeArchiveError",
 ]

@@ -38,13 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sentence",
         action="store_true",
-        help="one vector per text (mean of its token states) instead of one per token",
+        help="one vector per text, as sentence-transformers' encode() gives it (the "
+        "model's modules.json: pooling, Dense, Normalize; else the mean of its token "
+        "states) instead of one per token",
     )
     p.add_argument(
         "--pooling",
         choices=("first", "mean", "cls"),
         help="tokens: first (default, Spark NLP's rule) or mean of the word pieces; "
-        "with --sentence: mean (default) or cls",
+        "with --sentence: mean or cls of the token states instead of the model's own "
+        "pooling",
     )
     p.add_argument("--normalize", action="store_true", help="L2-normalize the vectors")
     out = p.add_mutually_exclusive_group()
@@ -60,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "similarity",
         help="rank texts by cosine similarity to the first",
-        description="Embed every TEXT (mean-pooled, normalized) and print the texts after "
+        description="Embed every TEXT (the model's encode(), normalized) and print the texts after "
         "the first, most similar to it first, one per line with its cosine similarity.",
     )
     _model_args(p)
@@ -75,9 +78,27 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", default="en", help="language code (default: en)")
     p.add_argument("--version", help="Spark NLP version to resolve for (default: newest)")
     p.add_argument("--loader", help="force this loader (see `modelhub loaders`)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="auto", help="auto (default), float32, bfloat16")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        help="auto (default: float32 on a CPU, bfloat16 on a GPU that supports it), "
+        "float32 (also fp32, float), bfloat16 (bf16) or float16 (fp16, half); "
+        "bfloat16/float16 are faster and lossy",
+    )
+    p.add_argument(
+        "--engine",
+        default="auto",
+        help="what computes the hidden states: auto (default) or an engine of "
+        "`modelhub.loaders.engines` (torch)",
+    )
     p.add_argument("--max-length", type=int, help="word pieces per text, special tokens included")
+    p.add_argument(
+        "--overflow",
+        choices=("truncate", "window"),
+        help="texts longer than --max-length: truncate (default, with a warning) or embed "
+        "all of them in overlapping windows",
+    )
     p.add_argument("--offline", action="store_true", default=None, help="use the cache only")
 
 
@@ -119,22 +140,54 @@ def cmd_loaders(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Status:
+    """One status line on stderr while something slow happens, on a terminal
+    only, wiped afterwards (so it never ends up in a log or a pipe)."""
+
+    def __init__(self, text: str) -> None:
+        isatty = getattr(sys.stderr, "isatty", None)
+        self.shown = bool(isatty and not sys.stderr.closed and isatty())
+        if self.shown:
+            sys.stderr.write(f"\r{text}")
+            sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
 def _load(args: argparse.Namespace) -> Any:
     from modelhub.api import pretrained
+    from modelhub.loaders.engines import check_engine
+    from modelhub.loaders.runtime import check_device, check_dtype
 
+    # Bad values fail before anything is fetched or loaded (OptionError: exit 2).
+    check_device(args.device)
+    check_dtype(args.dtype)
+    check_engine(args.engine)
     options: dict[str, Any] = {}
     if args.max_length is not None:
         options["max_length"] = args.max_length
-    return pretrained(
-        args.name,
-        args.lang,
-        version=args.version,
-        device=args.device,
-        dtype=args.dtype,
-        offline=args.offline,
-        loader=args.loader,
-        **options,
-    )
+    if args.overflow is not None:
+        options["overflow"] = args.overflow
+    if args.engine != "auto":
+        options["engine"] = args.engine
+    status = _Status(f"loading {args.name} ({args.lang})\u2026")
+    try:
+        return pretrained(
+            args.name,
+            args.lang,
+            version=args.version,
+            device=args.device,
+            dtype=args.dtype,
+            offline=args.offline,
+            loader=args.loader,
+            **options,
+        )
+    finally:
+        status.clear()
 
 
 def _preview(values: Any) -> str:
@@ -191,9 +244,13 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def _embed_sentences(args: argparse.Namespace, model: Any) -> int:
-    vectors = model.embed_sentences(
-        args.texts, pooling=args.pooling or "mean", normalize=args.normalize or None
-    )
+    if args.pooling:
+        vectors = model.embed_sentences(
+            args.texts, pooling=args.pooling, normalize=args.normalize or None
+        )
+    else:
+        vectors = model.encode(args.texts, normalize_embeddings=args.normalize or None)
+    dim = int(vectors.shape[1])
     if args.npy:
         import numpy as np
 
@@ -204,7 +261,7 @@ def _embed_sentences(args: argparse.Namespace, model: Any) -> int:
         print_json(
             {
                 "model": model.name,
-                "dimension": model.dim,
+                "dimension": dim,
                 "results": [
                     {"text": t, "vector": v.tolist()}
                     for t, v in zip(args.texts, vectors, strict=True)
@@ -213,7 +270,7 @@ def _embed_sentences(args: argparse.Namespace, model: Any) -> int:
         )
         return 0
     print_table(
-        ("text", f"embedding ({model.dim} values)"),
+        ("text", f"embedding ({dim} values)"),
         [(t, _preview(v)) for t, v in zip(args.texts, vectors, strict=True)],
     )
     return 0
@@ -221,7 +278,7 @@ def _embed_sentences(args: argparse.Namespace, model: Any) -> int:
 
 def cmd_similarity(args: argparse.Namespace) -> int:
     model = _load(args)
-    vectors = model.embed_sentences([args.query, *args.texts], pooling="mean", normalize=True)
+    vectors = model.encode([args.query, *args.texts], normalize_embeddings=True)
     scores = vectors[1:] @ vectors[0]
     ranked = sorted(zip(args.texts, scores.tolist(), strict=True), key=lambda ts: -ts[1])
     if args.json:

@@ -2,7 +2,9 @@
 
 Loaders are plugins found through the entry-point group ``modelhub.loaders``
 (see :mod:`modelhub.loaders.base`). Nothing here imports torch until a model
-is loaded. ``BertEmbeddings`` and ``BertSentenceEmbeddings`` (Spark NLP-style
+is loaded. Every model implements :class:`EmbeddingModel`
+(:mod:`modelhub.loaders.model`: ``encode``, ``encode_stream``, ``embed``,
+``embed_sentences``). ``BertEmbeddings`` and ``BertSentenceEmbeddings`` (Spark NLP-style
 ``.pretrained(name, lang)``) live in :mod:`modelhub.api`, which joins the
 registry and the loaders; they are re-exported here lazily.
 """
@@ -29,6 +31,10 @@ _LAZY = {
     "BertEmbeddings": "modelhub.api",
     "BertSentenceEmbeddings": "modelhub.api",
     "BertEmbeddingsModel": "modelhub.loaders.bert_model",
+    # numpy stays off `import modelhub.loaders` (listing loaders is cheap)
+    "EmbeddingModel": "modelhub.loaders.model",
+    "Encoder": "modelhub.loaders.model",
+    "quantize_embeddings": "modelhub.loaders.model",
 }
 
 

@@ -52,9 +52,11 @@ class Loader(ABC):
 
     @abstractmethod
     def load(self, path: Path, record: ModelCard | None, **options: Any) -> Any:
-        """Load the model at ``path``. Heavy imports belong here, not at module
-        level. ``options`` always may hold ``device`` and ``dtype``
-        (``"auto"`` by default); unknown options should raise ``TypeError``."""
+        """Load the model at ``path``: an
+        :class:`~modelhub.loaders.model.EmbeddingModel` for embedding loaders.
+        Heavy imports belong here, not at module level. ``options`` always may
+        hold ``device`` and ``dtype`` (``"auto"`` by default); unknown options
+        should raise ``TypeError``."""
 
     def serves(self, annotator: str | None) -> bool:
         """Whether this loader serves ``annotator`` (``None`` or an empty

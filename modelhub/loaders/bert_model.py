@@ -1,75 +1,63 @@
-"""BERT-family token and sentence embeddings with torch + transformers.
+"""BERT-family token and sentence embeddings (``bert`` loader's model).
 
-Imported only by :meth:`modelhub.loaders.bert.BertLoader.load`: this module
-may import torch, transformers and numpy at module level.
+Imported only by :meth:`modelhub.loaders.bert.BertLoader.load`. The hidden
+states come from an :class:`~modelhub.loaders.model.Encoder` chosen at load
+time (``engine=``, see :mod:`modelhub.loaders.engines`); everything here works
+on numpy arrays.
 
 Word-level tokens come from the tokenizer's own pre-tokenizer (``word_ids``
 with character offsets); a word's vector is its first word piece, as in Spark
 NLP, or the mean of its pieces with ``pooling="mean"``. Texts are encoded
 without special tokens, cut to ``max_length`` (or into overlapping windows),
-then the special tokens are put back, so both modes share one path.
+then the special tokens are put back, so both modes share one path
+(:mod:`modelhub.loaders.windows`).
+
+``encode()`` follows a sentence-transformers directory's ``modules.json``
+(Pooling, Dense, Normalize; :mod:`modelhub.loaders.sentence_modules`); a
+directory without one is mean-pooled (what sentence-transformers does too).
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import logging
-import pickle
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from modelhub.cards.record import ModelCard
-from modelhub.errors import ArtifactFormatError
+from modelhub.errors import ArtifactFormatError, OptionError
+from modelhub.loaders.engines import check_engine, make_encoder
 from modelhub.loaders.hf import HFDirectory, inspect_dir
-from modelhub.loaders.runtime import resolve_device, resolve_dtype
+from modelhub.loaders.model import (
+    EmbeddingModel,
+    Encoder,
+    Progress,
+    _no_progress,
+    check_texts,
+    l2_normalize,
+)
+from modelhub.loaders.runtime import check_device, check_dtype
+from modelhub.loaders.sentence_modules import SentenceModules, pool, read_modules
 from modelhub.loaders.tokens import TokenEmbeddings
+from modelhub.loaders.windows import Overflow, Seq, batches, sequences, whole
 
 log = logging.getLogger(__name__)
 
 TokenPooling = Literal["first", "mean"]
 SentencePooling = Literal["mean", "cls"]
-Overflow = Literal["truncate", "window"]
+Pool = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 # Models whose position ids start after the padding index (fairseq heritage):
 # two positions fewer than max_position_embeddings are usable.
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert"}
-# Sequences are sorted by length, then cut into batches holding at most this
-# many padded tokens (and at most batch_size texts): short texts go in big
-# batches, long ones in small ones, and almost no compute is spent on padding.
-_TOKENS_PER_BATCH = 4096
 
-
-@dataclass(frozen=True, slots=True)
-class _Seq:
-    text: int  # index of the text it comes from
-    start: int  # first content piece it holds
-    stop: int  # one past its last content piece
-
-
-def _check_texts(texts: Any) -> list[str]:
-    if isinstance(texts, str | bytes):
-        raise TypeError("texts must be a list of str, not a single str: wrap it in a list")
-    try:
-        items = list(texts)
-    except TypeError:
-        raise TypeError(f"texts must be a list of str, not {type(texts).__name__}") from None
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise TypeError(f"texts[{i}] is {type(t).__name__}, not str")
-    return items
-
-
-def _l2_normalize(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+# kept for callers of the old private names
+_check_texts = check_texts
+_l2_normalize = l2_normalize
 
 
 def _config_dim(config: dict[str, Any]) -> int | None:
@@ -118,44 +106,21 @@ def _load_tokenizer(hf: HFDirectory) -> Any:
     return tok
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Library code does not draw progress bars on the user's terminal."""
-    from transformers.utils import logging as hf_logging
+def _lowercase_first(tok: Any) -> None:
+    """sentence-transformers' ``do_lower_case``: a Lowercase normalizer in
+    front of the tokenizer's own."""
+    from tokenizers import normalizers
 
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
-
-
-def _load_torch_model(hf: HFDirectory, device: torch.device) -> torch.nn.Module:
-    from transformers import AutoModel
-
-    with _quiet_transformers():
-        try:
-            model = AutoModel.from_pretrained(
-                str(hf.root),
-                trust_remote_code=False,  # never run code shipped with a model
-                local_files_only=True,
-                use_safetensors=hf.safetensors,
-                weights_only=True,  # a pickle may only hold tensors
-                dtype=torch.float32,
-            )
-        except (OSError, ValueError, RuntimeError, KeyError, pickle.UnpicklingError) as exc:
-            raise ArtifactFormatError(
-                f"{hf.root}: transformers could not load {hf.weights.name} ({exc})"
-            ) from exc
-    model.eval()
-    if device.type != "cpu":
-        model.to(device)
-    return model
+    current = tok.normalizer
+    if current is not None and ("Lowercase" in repr(current) or "lowercase=True" in repr(current)):
+        return
+    steps = [normalizers.Lowercase()]
+    if current is not None:
+        steps.append(current)
+    tok.normalizer = normalizers.Sequence(steps)
 
 
-class BertEmbeddingsModel:
+class BertEmbeddingsModel(EmbeddingModel):
     """A loaded BERT-family encoder. Build it with :meth:`from_directory` (or
     ``modelhub.pretrained``)."""
 
@@ -163,35 +128,35 @@ class BertEmbeddingsModel:
         self,
         *,
         hf: HFDirectory,
-        model: torch.nn.Module,
+        encoder: Encoder,
         tokenizer: Any,
         record: ModelCard | None,
-        device: torch.device,
-        dtype: torch.dtype,
         max_length: int,
         batch_size: int = 32,
         normalize: bool = False,
         overflow: Overflow = "truncate",
         stride: int | None = None,
+        modules: SentenceModules | None = None,
     ) -> None:
+        import torch  # the public device/dtype attributes are torch objects
+
         self.hf = hf
-        self.model = model
+        self.encoder = encoder
+        #: the engine's own model object (a transformers module for ``torch``)
+        self.model: Any = getattr(encoder, "module", encoder)
         self.record = record
-        self.device = device
-        self.dtype = dtype
+        self.device = torch.device(encoder.device)
+        self.dtype = getattr(torch, encoder.dtype)
         self.batch_size = batch_size
         self.normalize = normalize
         self.overflow = overflow
         self.stride = stride
+        self.modules = modules
         self.conflicts: list[str] = []
         self._max_length = max_length
         self._given_tokenizer = tokenizer
         self._tokenizer: Any = None
         self._lock = threading.Lock()
-        self._uses_token_types = (
-            "token_type_ids" in inspect.signature(model.forward).parameters
-            and int(hf.config.get("type_vocab_size", 0) or 0) > 0
-        )
         self._check_conflicts(lowercase=_tokenizer_lowercases(hf, None))
 
     # ----------------------------------------------------------------- loading
@@ -203,54 +168,68 @@ class BertEmbeddingsModel:
         *,
         device: Any = "auto",
         dtype: Any = "auto",
+        engine: str = "auto",
         batch_size: int = 32,
         max_length: int | None = None,
         normalize: bool = False,
         overflow: Overflow = "truncate",
         stride: int | None = None,
         num_threads: int | None = None,
+        derived_dir: Path | None = None,
     ) -> BertEmbeddingsModel:
         """Load the transformers directory at ``path``. ``max_length`` (word
         pieces, special tokens included) defaults to the record's, then
-        sentence-transformers' ``max_seq_length``, then the model's limit."""
+        sentence-transformers' ``max_seq_length``, then the model's limit.
+        ``engine`` computes the hidden states (``"auto"``, ``"torch"``,
+        ``"onnx"``; see :mod:`modelhub.loaders.engines`); ``derived_dir`` is
+        where the ONNX export is kept (``pretrained`` passes the cache entry's
+        ``derived/`` folder; without one, ``"auto"`` runs torch)."""
         found = inspect_dir(Path(path))
         if isinstance(found, str):
             raise ArtifactFormatError(f"{path}: {found}")
         hf = found
+        # Bad options fail before the weights are read.
+        check_device(device)
+        check_dtype(dtype)
+        check_engine(engine)
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+            raise OptionError(f"batch_size must be at least 1, not {batch_size}")
         if overflow not in ("truncate", "window"):
-            raise ValueError(f"overflow={overflow!r}: use 'truncate' or 'window'")
-        if num_threads is not None:
-            torch.set_num_threads(num_threads)
-        dev = resolve_device(device)
-        compute = resolve_dtype(dtype, dev)
+            raise OptionError(f"overflow={overflow!r}: use 'truncate' or 'window'")
+        modules = read_modules(hf.root)
         limit = cls._model_limit(hf)
         chosen = cls._default_max_length(hf, record, limit) if max_length is None else max_length
         if chosen > limit:
-            raise ValueError(f"max_length={chosen} exceeds what {hf.root} supports ({limit})")
+            raise OptionError(f"max_length={chosen} exceeds what {hf.root} supports ({limit})")
         started = time.perf_counter()
-        model = _load_torch_model(hf, dev)
+        encoder = make_encoder(
+            engine,
+            hf,
+            device=device,
+            dtype=dtype,
+            num_threads=num_threads,
+            derived_dir=None if derived_dir is None else Path(derived_dir),
+        )
         self = cls(
             hf=hf,
-            model=model,
+            encoder=encoder,
             tokenizer=None,
             record=record,
-            device=dev,
-            dtype=compute,
             max_length=chosen,
             batch_size=batch_size,
             normalize=normalize,
             overflow=overflow,
             stride=stride,
+            modules=modules,
         )
         log.info(
-            "loaded %s (%s, dim %d) on %s, compute %s, in %.2fs",
+            "loaded %s (%s, dim %d) with %s on %s, compute %s, in %.2fs",
             hf.root,
             hf.model_type,
             self.dim,
-            dev,
-            str(compute).removeprefix("torch."),
+            encoder.name,
+            encoder.device,
+            encoder.dtype,
             time.perf_counter() - started,
         )
         return self
@@ -294,6 +273,8 @@ class BertEmbeddingsModel:
             with self._lock:
                 if self._tokenizer is None:
                     value = self._given_tokenizer or _load_tokenizer(self.hf)
+                    if self.modules is not None and self.modules.do_lower_case:
+                        _lowercase_first(value)
                     self._prepare_specials(value)
                     self._tokenizer = value
                     if not isinstance(self.hf.tokenizer_config.get("do_lower_case"), bool):
@@ -338,7 +319,14 @@ class BertEmbeddingsModel:
     # -------------------------------------------------------------- properties
     @property
     def dim(self) -> int:
-        return _config_dim(self.hf.config) or int(self.model.config.hidden_size)
+        found = _config_dim(self.hf.config)
+        if found is None:
+            found = int(self.model.config.hidden_size)
+        return found
+
+    @property
+    def sentence_dim(self) -> int:
+        return self.modules.output_dim(self.dim) if self.modules is not None else self.dim
 
     @property
     def max_length(self) -> int:
@@ -348,13 +336,19 @@ class BertEmbeddingsModel:
     def name(self) -> str:
         return self.record.name if self.record is not None else self.hf.root.name
 
+    @property
+    def engine_name(self) -> str:
+        return str(self.encoder.name)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "path": str(self.hf.root),
             "model_type": self.hf.model_type,
             "dimension": self.dim,
+            "sentence_dimension": self.sentence_dim,
             "max_length": self.max_length,
+            "engine": self.engine_name,
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
             "conflicts": list(self.conflicts),
@@ -362,8 +356,8 @@ class BertEmbeddingsModel:
 
     def __repr__(self) -> str:
         return (
-            f"BertEmbeddingsModel({self.name!r}, dim={self.dim}, device={self.device}, "
-            f"dtype={str(self.dtype).removeprefix('torch.')})"
+            f"BertEmbeddingsModel({self.name!r}, dim={self.dim}, engine={self.engine_name}, "
+            f"device={self.device}, dtype={str(self.dtype).removeprefix('torch.')})"
         )
 
     # ---------------------------------------------------------------- encoding
@@ -371,134 +365,143 @@ class BertEmbeddingsModel:
         return self.tokenizer.encode_batch(texts, add_special_tokens=False)
 
     def _sequences(
-        self, encs: list[Any], max_length: int, overflow: Overflow, *, keep_empty: bool
-    ) -> list[_Seq]:
+        self, lengths: Sequence[int], max_length: int, overflow: Overflow, *, keep_empty: bool
+    ) -> list[Seq]:
         room = max_length - len(self._prefix) - len(self._suffix)
-        if room < 1:
-            raise ValueError(f"max_length={max_length} leaves no room beside the special tokens")
-        seqs: list[_Seq] = []
-        cut = 0
-        for i, enc in enumerate(encs):
-            n = len(enc.ids)
-            if n == 0:
-                if keep_empty:
-                    seqs.append(_Seq(i, 0, 0))
-            elif n <= room:
-                seqs.append(_Seq(i, 0, n))
-            elif overflow == "truncate":
-                cut += 1
-                seqs.append(_Seq(i, 0, room))
-            else:
-                overlap = self.stride if self.stride is not None else room // 4
-                step = max(1, room - min(overlap, room - 1))
-                start = 0
-                while True:
-                    seqs.append(_Seq(i, start, min(start + room, n)))
-                    if start + room >= n:
-                        break
-                    start += step
-        if cut:
-            log.warning(
-                "%d of %d texts are longer than max_length=%d word pieces and were truncated "
-                "(overflow='window' embeds all of them)",
-                cut,
-                len(encs),
-                max_length,
-            )
-        return seqs
+        return sequences(
+            lengths,
+            room,
+            overflow,
+            keep_empty=keep_empty,
+            stride=self.stride,
+            max_length=max_length,
+        )
 
-    def _batches(self, seqs: list[_Seq], batch_size: int) -> Iterator[list[int]]:
-        order = sorted(range(len(seqs)), key=lambda k: seqs[k].stop - seqs[k].start, reverse=True)
-        extra = len(self._prefix) + len(self._suffix)
-        batch: list[int] = []
-        width = 0
-        for k in order:
-            length = seqs[k].stop - seqs[k].start + extra
-            width = max(width, length)
-            if batch and (len(batch) >= batch_size or width * (len(batch) + 1) > _TOKENS_PER_BATCH):
-                yield batch
-                batch, width = [], length
-            batch.append(k)
-        if batch:
-            yield batch
-
-    @contextlib.contextmanager
-    def _compute(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(torch.inference_mode())
-            if self.dtype != torch.float32:
-                stack.enter_context(torch.autocast(device_type=self.device.type, dtype=self.dtype))
-            yield
+    def _rows(self, ids: list[list[int]], seqs: list[Seq], batch: list[int]) -> np.ndarray:
+        """Right-padded int64 ids of ``batch``, special tokens put back."""
+        prefix, suffix = self._prefix, self._suffix
+        p, s = len(prefix), len(suffix)
+        width = max(seqs[k].stop - seqs[k].start for k in batch) + p + s
+        out = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+        for j, k in enumerate(batch):
+            q = seqs[k]
+            n = q.stop - q.start
+            out[j, :p] = prefix
+            out[j, p : p + n] = ids[q.text][q.start : q.stop]
+            out[j, p + n : p + n + s] = suffix
+        return out
 
     def _run(
         self,
-        encs: list[Any],
-        seqs: list[_Seq],
+        ids: list[list[int]],
+        seqs: list[Seq],
         batch_size: int,
         *,
-        pool: SentencePooling | None,
+        pool_fn: Pool | None,
         full: set[int] | None = None,
+        progress: Progress = _no_progress,
     ) -> list[Any]:
-        """Run the model on ``seqs``; for each: its hidden states
-        ``(len, dim)`` as float32 numpy (``pool is None`` or in ``full``), or
-        its pooled vector ``(dim,)``."""
+        """Run the encoder on ``seqs``; for each: its hidden states ``(len,
+        dim)`` as float32 numpy (``pool_fn is None`` or its text in ``full``),
+        or its pooled vector."""
         out: list[Any] = [None] * len(seqs)
-        prefix, suffix = self._prefix, self._suffix
-        with self._compute():
-            for batch in self._batches(seqs, batch_size):
-                rows = [
-                    prefix + encs[seqs[k].text].ids[seqs[k].start : seqs[k].stop] + suffix
-                    for k in batch
-                ]
-                width = max(len(r) for r in rows)
-                ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.long)
-                for j, r in enumerate(rows):
-                    ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
-                    mask[j, : len(r)] = 1
-                inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
-                if self._uses_token_types:
-                    inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
-                hidden = self.model(**inputs).last_hidden_state.float()
-                if pool is not None:
-                    if pool == "cls":
-                        pooled = hidden[:, 0]
-                    else:
-                        m = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-                    pooled_np = pooled.cpu().numpy()
-                need_full = pool is None or (
-                    full is not None and any(seqs[k].text in full for k in batch)
-                )
-                hidden_np = hidden.cpu().numpy() if need_full else None
-                for j, k in enumerate(batch):
-                    if pool is not None and (full is None or seqs[k].text not in full):
-                        out[k] = pooled_np[j]
-                    else:
-                        assert hidden_np is not None
-                        out[k] = hidden_np[j, : len(rows[j])]
+        extra = len(self._prefix) + len(self._suffix)
+        for batch in batches(seqs, batch_size, extra):
+            input_ids = self._rows(ids, seqs, batch)
+            lengths = np.array([seqs[k].stop - seqs[k].start + extra for k in batch])
+            mask = (np.arange(input_ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64)
+            hidden = self.encoder(input_ids, mask, None)
+            pooled = pool_fn(hidden, mask) if pool_fn is not None else None
+            for j, k in enumerate(batch):
+                if pooled is not None and (full is None or seqs[k].text not in full):
+                    out[k] = pooled[j]
+                else:
+                    out[k] = hidden[j, : lengths[j]]
+            progress(sum(1 for k in batch if seqs[k].last))
         return out
 
-    def _pieces(
-        self, seqs: list[_Seq], results: list[Any], text: int, n_kept: int
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """The hidden states of text ``text``'s content pieces (``n_kept``,
-        dim), each taken from the window where it has the most context; plus
-        the first window's prefix and the last window's suffix states."""
+    def _by_text(self, seqs: list[Seq]) -> dict[int, list[int]]:
+        groups: dict[int, list[int]] = {}
+        for k, q in enumerate(seqs):
+            groups.setdefault(q.text, []).append(k)
+        return groups
+
+    def _pooled(
+        self,
+        items: list[str],
+        *,
+        modes: tuple[str, ...],
+        batch_size: int,
+        max_length: int,
+        overflow: Overflow,
+        progress: Progress = _no_progress,
+    ) -> np.ndarray:
+        """One pooled vector per text, ``(len(items), dim * len(modes))``; a
+        windowed text is pooled over all its pieces put back together."""
+        encs = self._encode(items)
+        ids = [e.ids for e in encs]
+        del encs
+        seqs = self._sequences([len(x) for x in ids], max_length, overflow, keep_empty=True)
+        groups = self._by_text(seqs)
+        windowed = {t for t, ks in groups.items() if len(ks) > 1}
+
+        def pool_fn(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            return pool(hidden, mask, modes)
+
+        results = self._run(
+            ids, seqs, batch_size, pool_fn=pool_fn, full=windowed, progress=progress
+        )
+        out = np.zeros((len(items), self.dim * len(modes)), dtype=np.float32)
         p, s = len(self._prefix), len(self._suffix)
-        mine = [k for k, q in enumerate(seqs) if q.text == text]
-        vecs = np.zeros((n_kept, self.dim), dtype=np.float32)
-        best = np.full(n_kept, -1, dtype=np.int64)
-        for k in mine:
-            q = seqs[k]
-            idx = np.arange(q.start, q.stop)
-            score = np.minimum(idx - q.start, q.stop - 1 - idx)
-            better = score > best[q.start : q.stop]
-            vecs[idx[better]] = results[k][p : p + (q.stop - q.start)][better]
-            best[q.start : q.stop] = np.maximum(best[q.start : q.stop], score)
-        head = results[mine[0]][:p] if mine else None
-        tail = results[mine[-1]][len(results[mine[-1]]) - s :] if mine and s else None
-        return vecs, head, tail
+        for t, ks in groups.items():
+            if t in windowed:
+                states = whole(seqs, results, ks, self.dim, p, s)
+                out[t] = pool(states[None], np.ones((1, len(states)), dtype=np.int64), modes)[0]
+            else:
+                out[t] = results[ks[0]]
+        return out
+
+    def _token_states(
+        self, items: list[str], *, batch_size: int, progress: Progress
+    ) -> list[np.ndarray]:
+        """Each text's word-piece states, special tokens included."""
+        max_length, _, _, overflow = self._options(None, batch_size, None, None)
+        ids = [e.ids for e in self._encode(items)]
+        seqs = self._sequences([len(x) for x in ids], max_length, overflow, keep_empty=True)
+        results = self._run(ids, seqs, batch_size, pool_fn=None, progress=progress)
+        p, s = len(self._prefix), len(self._suffix)
+        out: list[np.ndarray] = []
+        groups = self._by_text(seqs)
+        for t in range(len(items)):
+            ks = groups[t]
+            out.append(results[ks[0]] if len(ks) == 1 else whole(seqs, results, ks, self.dim, p, s))
+        return out
+
+    def _encode_texts(
+        self,
+        texts: list[str],
+        *,
+        batch_size: int,
+        output_value: str,
+        progress: Progress,
+    ) -> np.ndarray | list[np.ndarray]:
+        if not texts:
+            if output_value == "token_embeddings":
+                return []
+            return np.zeros((0, self.sentence_dim), dtype=np.float32)
+        if output_value == "token_embeddings":
+            return self._token_states(texts, batch_size=batch_size, progress=progress)
+        max_length, _, _, overflow = self._options(None, batch_size, None, None)
+        modes = self.modules.modes if self.modules is not None else ("mean",)
+        pooled = self._pooled(
+            texts,
+            modes=modes,
+            batch_size=batch_size,
+            max_length=max_length,
+            overflow=overflow,
+            progress=progress,
+        )
+        return self.modules.head(pooled) if self.modules is not None else pooled
 
     # ------------------------------------------------------------------ public
     def embed(
@@ -516,27 +519,28 @@ class BertEmbeddingsModel:
         A word's vector is its first word piece (Spark NLP's rule), or the
         mean of its pieces with ``pooling="mean"``."""
         if pooling not in ("first", "mean"):
-            raise ValueError(f"pooling={pooling!r}: use 'first' or 'mean'")
-        items = _check_texts(texts)
+            raise OptionError(f"pooling={pooling!r}: use 'first' or 'mean'")
+        items = check_texts(texts, "texts")
         if not items:
             return []
         max_length, batch_size, normalize, overflow = self._options(
             max_length, batch_size, normalize, overflow
         )
         encs = self._encode(items)
-        seqs = self._sequences(encs, max_length, overflow, keep_empty=False)
-        results = self._run(encs, seqs, batch_size, pool=None)
-        kept = {q.text: 0 for q in seqs}
-        for q in seqs:
-            kept[q.text] = max(kept[q.text], q.stop)
+        ids = [e.ids for e in encs]
+        seqs = self._sequences([len(x) for x in ids], max_length, overflow, keep_empty=False)
+        results = self._run(ids, seqs, batch_size, pool_fn=None)
+        groups = self._by_text(seqs)
+        p, s = len(self._prefix), len(self._suffix)
         out: list[TokenEmbeddings] = []
         for i, (text, enc) in enumerate(zip(items, encs, strict=True)):
-            n = kept.get(i, 0)
-            if n == 0:
+            ks = groups.get(i)
+            if not ks:
                 out.append(TokenEmbeddings([], [], np.zeros((0, self.dim), dtype=np.float32)))
                 continue
-            pieces, _, _ = self._pieces(seqs, results, i, n)
-            out.append(self._words(text, enc, pieces, n, pooling, normalize))
+            n = max(seqs[k].stop for k in ks)
+            states = whole(seqs, results, ks, self.dim, p, s)
+            out.append(self._words(text, enc, states[p : p + n], n, pooling, normalize))
         return out
 
     def _words(
@@ -577,7 +581,7 @@ class BertEmbeddingsModel:
             rows.append(pieces[first] if pooling == "first" else pieces[first : last + 1].mean(0))
         vectors = np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
         if normalize and len(rows):
-            vectors = _l2_normalize(vectors)
+            vectors = l2_normalize(vectors)
         return TokenEmbeddings(tokens, offs, vectors.astype(np.float32, copy=False))
 
     def embed_sentences(
@@ -592,35 +596,24 @@ class BertEmbeddingsModel:
     ) -> np.ndarray:
         """One vector per text, ``(len(texts), dim)`` float32: the mean of
         its token states (special tokens included, as sentence-transformers
-        does) or the ``[CLS]`` state."""
+        does) or the ``[CLS]`` state. Unlike :meth:`encode`, no Dense or
+        Normalize module of a sentence-transformers directory applies."""
         if pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling={pooling!r}: use 'mean' or 'cls'")
-        items = _check_texts(texts)
+            raise OptionError(f"pooling={pooling!r}: use 'mean' or 'cls'")
+        items = check_texts(texts, "texts")
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         max_length, batch_size, normalize, overflow = self._options(
             max_length, batch_size, normalize, overflow
         )
-        encs = self._encode(items)
-        seqs = self._sequences(encs, max_length, overflow, keep_empty=True)
-        counts: dict[int, int] = {}
-        for q in seqs:
-            counts[q.text] = counts.get(q.text, 0) + 1
-        windowed = {t for t, c in counts.items() if c > 1}
-        results = self._run(encs, seqs, batch_size, pool=pooling, full=windowed)
-        out = np.zeros((len(items), self.dim), dtype=np.float32)
-        for k, q in enumerate(seqs):
-            if q.text not in windowed:
-                out[q.text] = results[k]
-        for t in windowed:
-            n = max(q.stop for q in seqs if q.text == t)
-            pieces, head, tail = self._pieces(seqs, results, t, n)
-            if pooling == "cls":
-                out[t] = head[0] if head is not None and len(head) else pieces[0]
-            else:
-                parts = [x for x in (head, pieces, tail) if x is not None and len(x)]
-                out[t] = np.concatenate(parts).mean(0)
-        return _l2_normalize(out) if normalize else out
+        out = self._pooled(
+            items,
+            modes=(pooling,),
+            batch_size=batch_size,
+            max_length=max_length,
+            overflow=overflow,
+        )
+        return l2_normalize(out) if normalize else out
 
     def _options(
         self,
@@ -633,11 +626,11 @@ class BertEmbeddingsModel:
         ml = self._max_length if max_length is None else max_length
         limit = self._model_limit(self.hf)
         if ml > limit:
-            raise ValueError(f"max_length={ml} exceeds what {self.hf.root} supports ({limit})")
+            raise OptionError(f"max_length={ml} exceeds what {self.hf.root} supports ({limit})")
         bs = self.batch_size if batch_size is None else batch_size
         if bs < 1:
-            raise ValueError(f"batch_size must be at least 1, not {bs}")
+            raise OptionError(f"batch_size must be at least 1, not {bs}")
         ov = self.overflow if overflow is None else overflow
         if ov not in ("truncate", "window"):
-            raise ValueError(f"overflow={ov!r}: use 'truncate' or 'window'")
+            raise OptionError(f"overflow={ov!r}: use 'truncate' or 'window'")
         return ml, bs, self.normalize if normalize is None else normalize, ov

@@ -84,6 +84,8 @@ class OnnxEncoder:
     returns the last hidden states as float32 numpy ``[batch, seq, hidden]``."""
 
     name = "onnx"
+    device = "cpu"
+    dtype = "float32"
 
     def __init__(self, path: Path, *, num_threads: int | None = None) -> None:
         self.path = Path(path)

@@ -61,17 +61,18 @@ class ExportSettings:
 
 
 def versions() -> dict[str, str]:
-    """The library versions the exported graph depends on."""
-    import onnxruntime
-    import torch
-    import transformers
+    """The library versions the exported graph depends on, read from the
+    installed distributions (importing transformers would cost a warm load
+    about a second)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {
-        "format": str(EXPORT_FORMAT),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "onnxruntime": onnxruntime.__version__,
-    }
+    found = {"format": str(EXPORT_FORMAT)}
+    for dist in ("torch", "transformers", "onnxruntime"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            raise ImportError(f"{dist} is not installed") from None
+    return found
 
 
 def source_files(hf: HFDirectory) -> list[Path]:

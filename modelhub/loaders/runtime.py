@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from modelhub.errors import OptionError
+
 log = logging.getLogger(__name__)
 
 _DTYPES = {
@@ -51,33 +53,78 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+#: What ``device=`` accepts, in words (the messages and the CLI's help).
+DEVICES_TEXT = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+#: What ``dtype=`` accepts, in words: ``auto`` and every alias of ``_DTYPES``.
+DTYPES_TEXT = (
+    "'auto', 'float32' (also 'fp32', 'float'), 'bfloat16' ('bf16') or 'float16' ('fp16', 'half')"
+)
+
+
+def check_device(device: Any) -> str:
+    """``device`` as a lower-case string, checked without importing torch; an
+    :class:`~modelhub.errors.OptionError` naming what is accepted otherwise. A
+    ``torch.device`` passes as its string."""
+    text = "auto" if device is None else str(device).strip().lower()
+    kind, _, index = text.partition(":")
+    if kind in ("auto", "cpu", "mps") and not index:
+        return text
+    if kind == "cuda" and (not index or index.isdigit()):
+        return text
+    raise OptionError(f"device={device!r}: use {DEVICES_TEXT}")
+
+
+def check_dtype(dtype: Any) -> str:
+    """``dtype``'s canonical name (``auto``, ``float32``, ``bfloat16``,
+    ``float16``), checked without importing torch; a ``torch.dtype`` passes.
+    An :class:`~modelhub.errors.OptionError` listing what is accepted otherwise."""
+    if dtype is None:
+        return "auto"
+    text = str(dtype).removeprefix("torch.").strip().lower()
+    if text == "auto":
+        return text
+    name = _DTYPES.get(text)
+    if name is None:
+        raise OptionError(f"dtype={dtype!r}: use {DTYPES_TEXT}")
+    return name
+
+
 def resolve_device(device: Any = "auto") -> Any:
-    """A ``torch.device``: ``"auto"`` is CUDA when available, else CPU."""
+    """A ``torch.device``: ``"auto"`` is CUDA when available, else CPU. A
+    device this machine lacks is an :class:`~modelhub.errors.OptionError`."""
     import torch
 
-    if device is None or device == "auto":
+    text = check_device(device)
+    if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    dev = torch.device(text)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} asked for, but CUDA is not available here")
+        built = "a CPU-only torch build" if torch.version.cuda is None else "no CUDA device found"
+        raise OptionError(
+            f"device={device!r} asked for, but CUDA is not available here ({built}, "
+            f"torch {torch.__version__}); use device='cpu' or 'auto'"
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise OptionError(
+            f"device={device!r} asked for, but MPS is not available here; use device='cpu' "
+            "or 'auto'"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise OptionError(
+            f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
     return dev
 
 
 def resolve_dtype(dtype: Any, device: Any) -> Any:
-    """The compute dtype: ``"auto"`` is bfloat16 on GPUs that support it and
-    on CPUs with native BF16, float32 otherwise."""
+    """The compute dtype. ``"auto"`` is float32 on CPUs (exact, the same
+    vectors on every machine; bfloat16/float16 are opt-in) and bfloat16 on
+    GPUs that support it (float32 otherwise)."""
     import torch
 
-    if dtype is None or dtype == "auto":
+    name = check_dtype(dtype)
+    if name == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-        if device.type == "cpu" and cpu_has_native_bf16():
-            return torch.bfloat16
         return torch.float32
-    if isinstance(dtype, torch.dtype):
-        name = str(dtype).removeprefix("torch.")
-    else:
-        name = _DTYPES.get(str(dtype).lower(), "")
-    if name not in ("float32", "bfloat16", "float16"):
-        raise ValueError(f"dtype={dtype!r}: use 'auto', 'float32', 'bfloat16' or 'float16'")
     return getattr(torch, name)

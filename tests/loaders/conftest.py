@@ -93,3 +93,28 @@ def minilm_dir() -> Path:
     if not (path / "config.json").is_file():
         pytest.skip(f"{path} has no config.json")
     return path
+
+
+@pytest.fixture(scope="session")
+def st_dense(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sentence-transformers directory saved by the real package: the tiny BERT, mean
+    Pooling, Dense 32 -> 16 (Tanh), Normalize."""
+    st = pytest.importorskip("sentence_transformers")
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sentence_transformers import models
+
+    torch.manual_seed(2)
+    target = tmp_path_factory.mktemp("st") / "st-dense"
+    modules = [
+        models.Transformer(str(tiny_bert), max_seq_length=32),
+        models.Pooling(32, pooling_mode="mean"),
+        models.Dense(32, 16, activation_function=torch.nn.Tanh()),
+        models.Normalize(),
+    ]
+    st.SentenceTransformer(modules=modules, device="cpu").save(str(target))
+    return target

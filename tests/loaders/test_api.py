@@ -67,13 +67,13 @@ def fake_cpuinfo(
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        ({"avx512f", "avx512_bf16"}, "bfloat16"),
-        ({"amx_bf16", "amx_tile"}, "bfloat16"),
+        ({"avx512f", "avx512_bf16"}, "float32"),
+        ({"amx_bf16", "amx_tile"}, "float32"),
         ({"avx512f"}, "float32"),
         ({"avx2"}, "float32"),
     ],
 )
-def test_auto_dtype_on_cpu_follows_the_cpu_flags(
+def test_auto_dtype_on_cpu_is_float32_whatever_the_cpu_flags(
     fake_cpuinfo: Callable[[set[str]], None], flags: set[str], expected: str
 ) -> None:
     import torch

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,98 @@ def test_similarity_makes_sense_on_real_weights(minilm_dir: Path, capsys) -> Non
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split(maxsplit=1)[1] for ln in lines] == ["myocardial infarction", "tax return"]
     assert float(lines[0].split()[0]) > float(lines[1].split()[0]) + 0.3
+
+
+def _reference(path: Path, texts: list[str]) -> np.ndarray:
+    st = pytest.importorskip("sentence_transformers")
+    return st.SentenceTransformer(str(path), device="cpu").encode(texts)
+
+
+def test_embed_sentence_and_similarity_use_encode(st_dense: Path, capsys) -> None:
+    texts = ["I hate cancer", "heart attack", "cancer"]
+    expected = _reference(st_dense, texts)  # Dense to 16 values, normalized
+    assert main(["embed", str(st_dense), "--sentence", "--json", *texts]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["dimension"] == 16
+    got = np.array([r["vector"] for r in data["results"]])
+    assert np.abs(got - expected).max() <= 1e-5
+    assert main(["similarity", str(st_dense), "--json", *texts]) == 0
+    rows = {r["text"]: r["score"] for r in json.loads(capsys.readouterr().out)}
+    for i, text in enumerate(texts[1:], 1):
+        assert rows[text] == pytest.approx(float(expected[0] @ expected[i]), abs=1e-5)
+
+
+def test_dtype_help_lists_exactly_what_is_accepted(capsys) -> None:
+    from modelhub.loaders.runtime import _DTYPES
+
+    with pytest.raises(SystemExit) as info:
+        main(["embed", "--help"])
+    assert info.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    dtype_help = help_text.split("--dtype DTYPE")[-1].split("--engine ENGINE", 1)[0]
+    for spelling in ["auto", *_DTYPES]:
+        assert spelling in dtype_help
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--dtype", "int8", "dtype='int8': use 'auto', 'float32'"),
+        ("--device", "gpu", "device='gpu': use 'auto', 'cpu', 'cuda'"),
+        ("--engine", "fast", "engine='fast': use 'auto', 'torch'"),
+    ],
+)
+def test_bad_values_are_one_line_and_exit_2(
+    tiny_bert: Path, capsys, flag: str, value: str, says: str
+) -> None:
+    assert main(["embed", str(tiny_bert), "x", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "Traceback" not in err
+
+
+def test_device_cuda_without_cuda(tiny_bert: Path, capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["embed", str(tiny_bert), "x", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA is not available here" in err
+
+
+def test_embed_a_missing_directory(capsys) -> None:
+    assert main(["embed", "./missing-dir", "hello"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("modelhub: error: no directory ./missing-dir")
+    assert "catalog" not in err
+
+
+def test_overflow_flag(tiny_bert: Path, capsys, caplog) -> None:
+    long_text = "aspirin lowers the risk of myocardial infarction " * 12  # > 64 pieces
+    args = ["embed", str(tiny_bert), "--sentence", "--json", long_text]
+    assert main(args) == 0
+    truncated = json.loads(capsys.readouterr().out)["results"][0]["vector"]
+    assert "overflow='window'" in caplog.text and "--overflow window" in caplog.text
+    caplog.clear()
+    assert main([*args, "--overflow", "window"]) == 0
+    windowed = json.loads(capsys.readouterr().out)["results"][0]["vector"]
+    assert "truncated" not in caplog.text
+    assert not np.allclose(truncated, windowed, atol=1e-4)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_status_line_while_loading_on_a_terminal_only(
+    tiny_bert: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["embed", str(tiny_bert), "x"]) == 0
+    assert "loading" not in capsys.readouterr().err  # not a terminal
+    fake = _Terminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    assert main(["embed", str(tiny_bert), "x"]) == 0
+    err = fake.getvalue()
+    assert f"\rloading {tiny_bert} (en)\u2026" in err
+    assert err.endswith("\r\033[K")  # cleared before the output

@@ -59,3 +59,16 @@ def test_bf16_is_close_to_fp32_for_every_token(fp32, minilm_dir: Path) -> None:
     s32 = fp32.embed_sentences(TEXTS)
     s16 = bf16.embed_sentences(TEXTS)
     assert cosines(s32, s16).min() >= 0.999
+
+
+def test_default_encode_equals_sentence_transformers(minilm_dir: Path) -> None:
+    """All defaults on both sides (modules.json: mean Pooling, then Normalize), on any CPU."""
+    st = pytest.importorskip("sentence_transformers")
+    reference = st.SentenceTransformer(str(minilm_dir), device="cpu").encode(TEXTS)
+    model = modelhub.pretrained(minilm_dir)
+    got = model.encode(TEXTS)
+    assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
+    assert np.abs(got - reference).max() <= 1e-5
+    assert cosines(got, reference).min() >= 0.99999
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert np.abs(model.encode(TEXTS[1]) - reference[1]).max() <= 1e-5

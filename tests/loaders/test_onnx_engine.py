@@ -14,9 +14,8 @@ import pytest
 pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
-from modelhub.derived import MANIFEST_NAME, check_folder, read_manifest  # noqa: E402
+from modelhub.derived import check_folder, read_manifest  # noqa: E402
 from modelhub.errors import EngineUnavailable  # noqa: E402
-from modelhub.loaders.bert_model import _load_torch_model  # noqa: E402
 from modelhub.loaders.hf import HFDirectory, inspect_dir  # noqa: E402
 from modelhub.loaders.onnx_engine import (  # noqa: E402
     CHECK_BOUND,
@@ -25,6 +24,7 @@ from modelhub.loaders.onnx_engine import (  # noqa: E402
     torch_hidden,
 )
 from modelhub.loaders.onnx_export import ONNX_NAME, ExportSettings  # noqa: E402
+from modelhub.loaders.torch_engine import load_torch_model  # noqa: E402
 from tests.loaders.conftest import _save_tiny  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def _hf(path: Path) -> HFDirectory:
 
 
 def _torch(hf: HFDirectory):
-    return lambda: _load_torch_model(hf, torch.device("cpu"))
+    return lambda: load_torch_model(hf, torch.device("cpu"))
 
 
 def _never():
@@ -164,9 +164,7 @@ def test_a_failed_export_falls_back_and_forcing_onnx_raises(
     hf = _hf(tiny_bert)
     bad = ExportSettings(opset=3)  # no exporter writes opset 3
     with caplog.at_level(logging.WARNING):
-        assert (
-            onnx_encoder(hf, derived_dir=tmp_path, torch_model=_torch(hf), settings=bad) is None
-        )
+        assert onnx_encoder(hf, derived_dir=tmp_path, torch_model=_torch(hf), settings=bad) is None
     assert "could not be exported" in caplog.text
     manifest = read_manifest(_folder(tmp_path))
     assert manifest is not None and manifest["error"] and manifest["files"] == {}

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from modelhub.cards.record import ModelCard
 from modelhub.errors import ArtifactFormatError
 from modelhub.loaders.bert_model import BertEmbeddingsModel, _check_texts, _l2_normalize
 from modelhub.loaders.hf import HFDirectory
+from modelhub.loaders.model import Progress
 from modelhub.loaders.sparknlp.artifact import SparkNlpBert, check_params, open_artifact
 from modelhub.loaders.sparknlp.convert import (
     check_vocab_size,
@@ -43,15 +44,6 @@ class SparkNlpBertModel(BertEmbeddingsModel):
     sparknlp: SparkNlpBert
     engine: str
 
-    @contextlib.contextmanager
-    def _compute(self) -> Iterator[None]:
-        if self.engine == "onnx":  # onnxruntime computes in float32 on its own
-            with torch.inference_mode():
-                yield
-        else:
-            with super()._compute():
-                yield
-
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(
@@ -64,6 +56,24 @@ class SparkNlpBertModel(BertEmbeddingsModel):
 
     def __repr__(self) -> str:
         return f"SparkNlpBertModel({self.name!r}, engine={self.engine}, dim={self.dim})"
+
+    def _encode_texts(
+        self,
+        texts: list[str],
+        *,
+        batch_size: int,
+        output_value: str,
+        progress: Progress,
+    ) -> np.ndarray | list[np.ndarray]:
+        """Spark NLP's semantics: a ``BertSentenceEmbeddings`` zip's sentence
+        vector is its pooler output; a token zip's is the mean of its states."""
+        if output_value != "sentence_embedding" or not self.sparknlp.sentence:
+            return super()._encode_texts(
+                texts, batch_size=batch_size, output_value=output_value, progress=progress
+            )
+        out = self.embed_sentences(texts, pooling="pooler", batch_size=batch_size, normalize=False)
+        progress(len(texts))
+        return out
 
     def embed_sentences(  # type: ignore[override]
         self,
@@ -100,7 +110,7 @@ class SparkNlpBertModel(BertEmbeddingsModel):
             )
         encs = self._encode(items)
         # one sequence per text, cut to max_length with the shared warning
-        seqs = self._sequences(encs, ml, "truncate", keep_empty=True)
+        seqs = self._sequences([len(e.ids) for e in encs], ml, "truncate", keep_empty=True)
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         for start in range(0, len(items), bs):
             rows = [
@@ -116,7 +126,12 @@ class SparkNlpBertModel(BertEmbeddingsModel):
             if isinstance(self.model, OnnxBert):
                 pooled = self.model.run(SENTENCE_OUTPUT, ids, mask)
             else:
-                with self._compute():
+                with contextlib.ExitStack() as stack:
+                    stack.enter_context(torch.inference_mode())
+                    if self.dtype != torch.float32:
+                        stack.enter_context(
+                            torch.autocast(device_type=self.device.type, dtype=self.dtype)
+                        )
                     result = self.model(
                         input_ids=torch.from_numpy(ids).to(self.device),
                         attention_mask=torch.from_numpy(mask).to(self.device),
@@ -203,6 +218,7 @@ def load(
             record,
             device=device,
             dtype=dtype,
+            engine="torch",  # the converted weights live in a temporary folder
             batch_size=batch_size,
             max_length=_default_max_length(art, limit, max_length),
             normalize=normalize,
@@ -264,11 +280,9 @@ def _load_onnx(
     limit = int(config["max_position_embeddings"])
     model = SparkNlpBertModel(
         hf=hf,
-        model=session,  # type: ignore[arg-type]
+        encoder=session,
         tokenizer=tokenizer,
         record=record,
-        device=torch.device("cpu"),
-        dtype=torch.float32,
         max_length=_default_max_length(art, limit, max_length),
         batch_size=batch_size,
         normalize=normalize,

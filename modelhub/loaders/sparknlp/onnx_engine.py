@@ -11,7 +11,6 @@ import logging
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 
@@ -25,8 +24,8 @@ _REQUIRED_INPUTS = ("input_ids", "attention_mask")
 
 
 class OnnxBert:
-    """A BERT graph run by onnxruntime; ``forward`` takes and returns torch tensors like a
-    transformers ``BertModel`` (``.last_hidden_state`` / ``.pooler_output``)."""
+    """A BERT graph run by onnxruntime: an :class:`~modelhub.loaders.model.Encoder` (numpy
+    ids in, ``last_hidden_state`` out), and ``run`` for any named output (``pooler_output``)."""
 
     def __init__(self, path: Path, *, num_threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -75,20 +74,18 @@ class OnnxBert:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
         return np.asarray(self.session.run([output], feed)[0], dtype=np.float32)
 
-    # The torch-module face used by the shared BertEmbeddingsModel code.
-    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
-        import torch
+    # The Encoder face (modelhub.loaders.model) used by the shared BERT code.
+    name = "onnx"
+    device = "cpu"
+    dtype = "float32"
 
-        hidden = self.run(TOKEN_OUTPUT, input_ids.cpu().numpy(), attention_mask.cpu().numpy())
-        return SimpleNamespace(last_hidden_state=torch.from_numpy(hidden))
-
-    __call__ = forward
-
-    def eval(self) -> OnnxBert:
-        return self
-
-    def to(self, *_args: Any, **_kwargs: Any) -> OnnxBert:
-        return self
+    def __call__(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        token_type_ids: np.ndarray | None = None,
+    ) -> np.ndarray:
+        return self.run(TOKEN_OUTPUT, input_ids, attention_mask)
 
 
 # -- weights out of the graph ------------------------------------------------------------
