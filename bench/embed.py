@@ -139,14 +139,14 @@ def plain_transformers(path: Path) -> Callable[[list[str]], np.ndarray]:
 
 
 def interleaved(
-    sides: dict[str, Callable[[], np.ndarray]], rounds: int
+    sides: dict[str, Callable[[list[str]], np.ndarray]], texts: list[str], rounds: int
 ) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
     times: dict[str, list[float]] = {k: [] for k in sides}
     outs: dict[str, np.ndarray] = {}
     for _ in range(rounds):
         for label, fn in sides.items():
             start = time.perf_counter()
-            outs[label] = fn()
+            outs[label] = fn(texts)
             times[label].append(time.perf_counter() - start)
     return times, outs
 
@@ -171,33 +171,30 @@ def bench_throughput(path: Path, n: int, rounds: int, *, plain: bool) -> None:
     texts = make_texts(n)
     st = SentenceTransformer(str(path), device="cpu")
     default = modelhub.pretrained(path)
-    sides: dict[str, Callable[[], np.ndarray]] = {
-        "sentence-transformers fp32": lambda: st.encode(texts, batch_size=32),
-        f"modelhub default ({_engine(default)})": lambda: default.encode(texts, batch_size=32),
+    Side = Callable[[list[str]], np.ndarray]
+    sides: dict[str, Side] = {
+        "sentence-transformers fp32": lambda t: st.encode(t, batch_size=32),
+        f"modelhub default ({_engine(default)})": lambda t: default.encode(t, batch_size=32),
     }
     on_torch = modelhub.pretrained(path, engine="torch", dtype="float32")
-    sides["modelhub engine='torch' fp32"] = lambda: on_torch.encode(texts, batch_size=32)
+    sides["modelhub engine='torch' fp32"] = lambda t: on_torch.encode(t, batch_size=32)
     if cpu_has_native_bf16():
         bf16 = modelhub.pretrained(path, engine="torch", dtype="bfloat16")
-        sides["modelhub dtype='bfloat16' (lossy)"] = lambda: bf16.encode(texts, batch_size=32)
+        sides["modelhub dtype='bfloat16' (lossy)"] = lambda t: bf16.encode(t, batch_size=32)
     else:
         print("  (no native bf16 on this CPU: the bf16 mode is not measured)")
     try:
         int8 = modelhub.pretrained(path, dtype="int8")
-        sides[f"modelhub dtype='int8' ({_engine(int8)}, lossy)"] = lambda: int8.encode(
-            texts, batch_size=32
+        sides[f"modelhub dtype='int8' ({_engine(int8)}, lossy)"] = lambda t: int8.encode(
+            t, batch_size=32
         )
     except (ValueError, TypeError) as exc:
-        print(f"  (int8 not available: {exc})")
+        print(f"  (int8 not available: {str(exc)[:120]})")
     if plain:
-        run_plain = plain_transformers(path)
-        sides["plain transformers loop fp32"] = lambda: run_plain(texts)
-    warm = texts[:64]  # first-call allocations, kernel choice
-    for fn in sides.values():
-        _ = fn  # (each side warms below, on the first 64 texts)
-    st.encode(warm, batch_size=32)
-    default.encode(warm, batch_size=32)
-    times, outs = interleaved(sides, rounds)
+        sides["plain transformers loop fp32"] = plain_transformers(path)
+    for fn in sides.values():  # warm: first-call allocations, kernel choice
+        fn(texts[:64])
+    times, outs = interleaved(sides, texts, rounds)
     ref_label = "sentence-transformers fp32"
     ref = outs[ref_label]
     print(f"throughput: {n} texts of 5-200 words, batch 32, {rounds} interleaved rounds")

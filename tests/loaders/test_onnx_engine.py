@@ -187,23 +187,17 @@ def test_engine_torch_and_no_derived_folder(tiny_bert: Path, tmp_path: Path) -> 
         onnx_encoder(hf, engine="tensorrt", derived_dir=tmp_path, torch_model=_never)
 
 
-def test_a_read_only_derived_dir_means_torch(tiny_bert: Path, tmp_path: Path) -> None:
+def test_an_unwritable_derived_dir_means_torch(
+    tiny_bert: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     hf = _hf(tiny_bert)
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        if (ro / "probe").parent.stat().st_mode & 0o200 or _is_root():
-            pytest.skip("running as root: permissions do not stop writes")
-        assert onnx_encoder(hf, derived_dir=ro, torch_model=_torch(hf)) is None
-    finally:
-        ro.chmod(0o700)
-
-
-def _is_root() -> bool:
-    import os
-
-    return os.geteuid() == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")  # stops mkdir even for root
+    with caplog.at_level(logging.WARNING):
+        assert onnx_encoder(hf, derived_dir=blocker / "derived", torch_model=_torch(hf)) is None
+    assert "cannot write the ONNX export" in caplog.text
+    with pytest.raises(EngineUnavailable, match="cannot write"):
+        onnx_encoder(hf, engine="onnx", derived_dir=blocker / "derived", torch_model=_torch(hf))
 
 
 def test_source_memo_is_trusted_only_while_the_files_are_unchanged(
@@ -221,3 +215,80 @@ def test_source_memo_is_trusted_only_while_the_files_are_unchanged(
         (model / "config.json").read_text().replace('"hidden_act"', '"hidden_act" ')
     )
     assert source_digest(hf, tmp_path) != first
+
+
+# -- through pretrained(): where the export lives, engine choice, cache verify -------------
+
+
+def test_pretrained_local_dir_runs_onnx_by_default_and_torch_when_asked(
+    tiny_bert: Path, isolated_env: Path
+) -> None:
+    import modelhub
+
+    texts = ["i hate cancer", "aspirin lowers the risk of myocardial infarction", ""]
+    default = modelhub.pretrained(tiny_bert)
+    assert default.describe()["engine"] == "onnx"
+    # The export lives in the cache, under derived/local/, keyed by the files' hashes.
+    exports = list((isolated_env / "derived" / "local").glob("*/onnx-*/model.onnx"))
+    assert len(exports) == 1
+    on_torch = modelhub.pretrained(tiny_bert, engine="torch")
+    assert on_torch.describe()["engine"] == "torch"
+    a, b = default.encode(texts), on_torch.encode(texts)
+    assert np.abs(a - b).max() <= 1e-5
+    tokens_a = default.embed(texts[:2])
+    tokens_b = on_torch.embed(texts[:2])
+    for x, y in zip(tokens_a, tokens_b, strict=True):
+        assert x.tokens == y.tokens and np.abs(x.vectors - y.vectors).max() <= 1e-4
+    # No place to keep an export: torch.
+    assert modelhub.pretrained(tiny_bert, derived_dir=None).describe()["engine"] == "torch"
+    forced = modelhub.pretrained(tiny_bert, engine="onnx")
+    assert forced.describe()["engine"] == "onnx"
+    with pytest.raises(ValueError, match="engine='onnx' computes in float32"):
+        modelhub.pretrained(tiny_bert, engine="onnx", dtype="bfloat16")
+
+
+def test_cache_verify_reports_a_damaged_derived_file_and_repair_deletes_it(
+    tiny_bert: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelhub.derived import DERIVED_DIR
+    from tests.cache.conftest import cli, cli_json, install
+
+    files = {p.name: p.read_bytes() for p in tiny_bert.iterdir() if p.is_file()}
+    entry = install("tiny_bert", files, engine="pytorch")
+    derived = entry.dir / DERIVED_DIR
+    hf = _hf(entry.path)
+    assert onnx_encoder(hf, derived_dir=derived, torch_model=_torch(hf)) is not None
+    rc, out, _err = cli("cache", "verify", "--all", capsys=capsys)
+    assert rc == 0, out
+    rc, listing = cli_json("cache", "ls", capsys=capsys)
+    assert rc == 0 and not listing.get("unknown"), listing
+    graph = next(derived.glob("onnx-*/model.onnx"))
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    graph.write_bytes(bytes(data))
+    rc, out, _err = cli("cache", "verify", "--all", capsys=capsys)
+    assert rc == 1
+    assert "derived/onnx-" in out and "SHA-256 differs" in out
+    rc, report = cli_json("cache", "verify", "--all", "--repair", capsys=capsys)
+    assert rc == 0 and report["ok"]
+    assert not graph.exists()
+    rc, out, _err = cli("cache", "verify", "--all", capsys=capsys)
+    assert rc == 0
+    # The next load exports again.
+    assert onnx_encoder(hf, derived_dir=derived, torch_model=_torch(hf)) is not None
+    assert check_folder(graph.parent) == []
+
+
+def test_cache_rm_removes_the_export_with_the_entry(
+    tiny_bert: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelhub.derived import DERIVED_DIR
+    from tests.cache.conftest import cli, install
+
+    files = {p.name: p.read_bytes() for p in tiny_bert.iterdir() if p.is_file()}
+    entry = install("tiny_bert", files, engine="pytorch")
+    hf = _hf(entry.path)
+    assert onnx_encoder(hf, derived_dir=entry.dir / DERIVED_DIR, torch_model=_torch(hf))
+    rc, _out, _err = cli("cache", "rm", "tiny_bert", "--yes", capsys=capsys)
+    assert rc == 0
+    assert not entry.dir.exists()
