@@ -4,7 +4,7 @@ length-sorted batches, round-robin (torch, A, B, ..., torch, A, B, ...) so a
 busy shared CPU hits every variant alike. Each line: best time, spread
 (slowest/best run), ratio to torch eager's best, min sentence cosine.
 
-    python bench/onnx_matrix.py [--texts 160] [--rounds 3] [--unsorted]
+    python bench/onnx_matrix.py [--texts 160] [--rounds 3] [--unsorted] [--only A,I]
 
 Variants (the first column names what differs from the line above it):
 
@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import io
 import logging
-import statistics
 import sys
 import tempfile
 import time
@@ -187,73 +186,74 @@ def main() -> int:
             exports["dynamo18.fused"] = fuse(exports["dynamo18"], tmp / "dyn18.fused.onnx", 12, 384)
         except Exception as exc:  # onnxscript missing, or the exporter failed
             print(f"  dynamo exporter: failed ({type(exc).__name__}: {str(exc)[:200]})")
-        v = variants
-        # embed_engines.py's session: TorchScript sdpa export, 2 threads, no spinning
-        v["A ts17 ALL 2t nospin (embed_engines.py)"] = runner(session(ts, spin=False))
-        v["B ts17 ALL 2t spin"] = runner(session(ts))
-        v["C ts17 ALL 1t spin"] = runner(session(ts, threads=1))
-        v["D ts17 ALL 2t spin parallel inter2"] = runner(session(ts, par=True))
-        v["E ts17 BASIC 2t spin"] = runner(session(ts, level="BASIC"))
-        v["F ts17 EXTENDED 2t spin"] = runner(session(ts, level="EXTENDED"))
-        v["G ts17eager ALL 2t spin"] = runner(session(ts_e))
-        v["H ts14 ALL 2t spin"] = runner(session(ts14))
-        v["I ts17+fused ALL 2t spin"] = runner(session(fused))
-        v["J ts17+fused ALL 2t nospin"] = runner(session(fused, spin=False))
-        v["K ts17eager+fused ALL 2t spin"] = runner(session(fused_e))
-        v["L ts17+fused BASIC 2t spin"] = runner(session(fused, level="BASIC"))
+        # label -> (graph, session options); the sessions are made one at a time
+        # (each holds its own arena: fifteen at once need gigabytes).
+        plan: dict[str, tuple[Path, dict]] = {
+            "A sdpa ts17, ALL, 2t, no spin (embed_engines.py)": (ts, {"spin": False}),
+            "B sdpa ts17, ALL, 2t": (ts, {}),
+            "C sdpa ts17, ALL, 1t": (ts, {"threads": 1}),
+            "D sdpa ts17, ALL, 2t, parallel inter 2": (ts, {"par": True}),
+            "E sdpa ts17, BASIC, 2t": (ts, {"level": "BASIC"}),
+            "F sdpa ts14, ALL, 2t": (ts14, {}),
+            "G sdpa ts17 + bert fusions, ALL, 2t": (fused, {}),
+            "H eager ts17, ALL, 2t": (ts_e, {}),
+            "I eager ts17 + bert fusions, ALL, 2t": (fused_e, {}),
+            "J eager ts17 + bert fusions, ALL, 2t, no spin": (fused_e, {"spin": False}),
+            "K eager ts17 + bert fusions, ALL, 1t": (fused_e, {"threads": 1}),
+            "L eager ts17 + bert fusions, BASIC, 2t": (fused_e, {"level": "BASIC"}),
+        }
         if "dynamo18" in exports:
-            v["M dynamo18 ALL 2t spin"] = runner(session(exports["dynamo18"]))
-            v["N dynamo18+fused ALL 2t spin"] = runner(session(exports["dynamo18.fused"]))
+            plan["M dynamo opset 18, ALL, 2t"] = (exports["dynamo18"], {})
+            plan["N dynamo opset 18 + bert fusions, ALL, 2t"] = (exports["dynamo18.fused"], {})
         if args.only:
             keep = tuple(args.only.split(","))
-            v = {k: f for k, f in v.items() if k.startswith(keep) or k.startswith("torch")}
-        ref = run_torch(torch_model, batches)
-        for fn in v.values():  # warm every variant once
-            fn(batches[:2])
-        # Interleaved per batch (torch, A, B, ... on batch 1, then batch 2, ...), each
-        # batch timed ``rounds`` times: the sum of per-batch minima is what a quiet
-        # machine would show; the median round total says how noisy it was.
-        best = {k: [float("inf")] * len(batches) for k in v}
-        totals = {k: [0.0] * args.rounds for k in v}
-        outs: dict[str, list[np.ndarray]] = {k: [None] * len(batches) for k in v}  # type: ignore[misc]
-        for r in range(args.rounds):
-            for i, b in enumerate(batches):
-                for label, fn in v.items():
+            plan = {k: v for k, v in plan.items() if k.startswith(keep)}
+        torch_fn = variants["torch eager fp32 (sdpa)"]
+        ref = torch_fn(batches)
+        torch_fn(batches[:2])
+        print(
+            "each line: ONNX Runtime variant vs torch eager fp32, timed alternately per batch "
+            f"(torch, ort, torch, ort, ...), {args.rounds} rounds; sum of per-batch best times"
+        )
+        for label, (graph, opts) in plan.items():
+            fn = runner(session(graph, **opts))
+            fn(batches[:2])  # warm
+            best_t = [float("inf")] * len(batches)
+            best_o = [float("inf")] * len(batches)
+            got: list[np.ndarray] = [None] * len(batches)  # type: ignore[list-item]
+            for _ in range(args.rounds):
+                for i, b in enumerate(batches):
                     start = time.perf_counter()
-                    outs[label][i] = fn([b])[0]
-                    t = time.perf_counter() - start
-                    best[label][i] = min(best[label][i], t)
-                    totals[label][r] += t
-        base = sum(best["torch eager fp32 (sdpa)"])
-        for label in v:
-            t_best = sum(best[label])
-            med = statistics.median(totals[label])
-            sent, _tok = min_cosines(ref, outs[label], batches)
+                    torch_fn([b])
+                    best_t[i] = min(best_t[i], time.perf_counter() - start)
+                    start = time.perf_counter()
+                    got[i] = fn([b])[0]
+                    best_o[i] = min(best_o[i], time.perf_counter() - start)
+            sent, _tok = min_cosines(ref, got, batches)
+            t_t, t_o = sum(best_t), sum(best_o)
             print(
-                f"{label:44s} {t_best:6.2f}s (median round {med:6.2f}s)  "
-                f"{base / t_best:5.2f}x  min cos {sent:.6f}",
+                f"{label:50s} ort {t_o:6.2f}s  torch {t_t:6.2f}s  {t_t / t_o:5.2f}x  "
+                f"min cos {sent:.6f}",
                 flush=True,
             )
+            del fn
         if args.unsorted:
             ub = unsorted_batches(path, texts)
             pad_u = sum(m.size for _, m in ub)
-            print(f"input-order batches: {pad_u / n_tok:.2f}x padded")
-            best_ort = v.get("I ts17+fused ALL 2t spin") or next(iter(v.values()))
-            pair = {
-                "torch unsorted": variants["torch eager fp32 (sdpa)"],
-                "ort I unsorted": best_ort,
-            }
-            tu: dict[str, list[float]] = {k: [] for k in pair}
-            for _ in range(args.rounds):
-                for label, fn in pair.items():
+            print(f"input-order batches ({pad_u / n_tok:.2f}x padded) vs the sorted ones:")
+            fn = runner(session(fused_e))
+            for label, f_, bs in (
+                ("torch sorted", torch_fn, batches),
+                ("torch input order", torch_fn, ub),
+                ("ort I sorted", fn, batches),
+                ("ort I input order", fn, ub),
+            ):
+                t = []
+                for _ in range(args.rounds):
                     start = time.perf_counter()
-                    fn(ub)
-                    tu[label].append(time.perf_counter() - start)
-            for label, ts_ in tu.items():
-                print(
-                    f"{label:44s} {min(ts_):6.2f}s  spread {max(ts_) / min(ts_):4.2f}  "
-                    f"{base / min(ts_):5.2f}x (vs torch sorted)"
-                )
+                    f_(bs)
+                    t.append(time.perf_counter() - start)
+                print(f"  {label:20s} best {min(t):6.2f}s  spread {max(t) / min(t):4.2f}")
     return 0
 
 

@@ -55,6 +55,7 @@ class ExportSettings:
     exporter: str = "torchscript"  # or "dynamo"
     attention: str = "eager"  # transformers' attn_implementation while exporting
     fusion: str = "bert"  # onnxruntime.transformers.optimizer model_type, or "none"
+    quantize: str = "none"  # "int8": dynamic int8 quantization of the weights (lossy)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,7 +214,21 @@ def export_onnx(hf: HFDirectory, folder: Path, settings: ExportSettings) -> dict
     if settings.fusion != "none":
         fusions = _fuse(hf, raw, folder / ONNX_NAME, settings.fusion)
         raw.unlink()
+    if settings.quantize == "int8":
+        _quantize_int8(folder / ONNX_NAME)
     return {"inputs": names, "output": OUTPUT_NAME, "fusions": fusions}
+
+
+def _quantize_int8(graph: Path) -> None:
+    """Dynamic int8 quantization (int8 weights, activations quantized per
+    batch at run time): MatMul/Attention in int8, VNNI kernels where the CPU
+    has them. Lossy: the self-check bounds it by cosine, not 1e-4."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = graph.with_name("int8.onnx")
+    with contextlib.redirect_stdout(io.StringIO()):
+        quantize_dynamic(str(graph), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    os.replace(target, graph)
 
 
 def _fuse(hf: HFDirectory, source: Path, target: Path, model_type: str) -> dict[str, int]:
