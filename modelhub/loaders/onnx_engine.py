@@ -15,8 +15,10 @@ The export (:mod:`modelhub.loaders.onnx_export`) runs once per model and
 settings, on the first load; the self-check then compares the graph's hidden
 states with torch's on a fixed probe batch (padded rows included) and passes
 when the largest absolute difference over real tokens is at most
-:data:`CHECK_BOUND`. Later loads verify the derived file's SHA-256 and open
-it without touching torch. Without a derived folder (``load_path`` on a
+:data:`CHECK_BOUND`. Later loads check the derived file's size and mtime
+against its manifest, re-hashing it when they differ (a rewritten or truncated
+file is never loaded: it is deleted and exported again), and open it without
+touching torch. Without a derived folder (``load_path`` on a
 directory, no cache) ``engine="onnx"`` exports into a temporary folder on
 every load; ``"auto"`` stays on torch.
 """
@@ -206,7 +208,9 @@ def onnx_encoder(
         return None
     folder = derived_dir / f"{FOLDER_PREFIX}{key}"
     if read_manifest(folder) is not None:
-        problems = check_folder(folder)
+        # Size and mtime, re-hashing only a file that was rewritten (the cache's
+        # policy for its entries); `modelhub cache verify` re-hashes everything.
+        problems = check_folder(folder, hashes="stamp")
         if not problems:
             return _open(hf, folder, forced=forced, fresh=False, num_threads=num_threads)
         log.warning(
