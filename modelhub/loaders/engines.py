@@ -9,7 +9,8 @@ time with ``engine=``:
 - ``"torch"``: transformers' ``AutoModel`` run eagerly by torch, on any device,
   in float32 (or bf16/fp16 autocast when ``dtype`` asks for it);
 - ``"onnx"``: the directory exported once to ONNX and run by ONNX Runtime on
-  the CPU in float32 (:mod:`modelhub.loaders.onnx_engine`); an
+  the CPU in float32, or int8 with ``dtype="int8"`` (lossy, opt-in; also what
+  ``"auto"`` runs for it) (:mod:`modelhub.loaders.onnx_engine`); an
   :class:`~modelhub.errors.EngineUnavailable` when onnxruntime is missing or
   the export fails;
 - ``"auto"`` (the default): ``"onnx"`` when the model runs on the CPU in
@@ -65,9 +66,12 @@ def _onnx(
 
     if check_device(device) not in ("auto", "cpu"):
         raise OptionError(f"engine='onnx' runs on the CPU, not device={device!r}")
-    if check_dtype(dtype) not in ("auto", "float32"):
+    from modelhub.loaders.onnx_export import ExportSettings
+
+    compute = check_dtype(dtype)
+    if compute not in ("auto", "float32", "int8"):
         raise OptionError(
-            f"engine='onnx' computes in float32, not dtype={dtype!r}; use engine='torch'"
+            f"engine='onnx' computes in float32 or int8, not dtype={dtype!r}; use engine='torch'"
         )
     encoder = onnx_encoder(
         hf,
@@ -75,6 +79,7 @@ def _onnx(
         derived_dir=derived_dir,
         num_threads=num_threads,
         torch_model=lambda: _cpu_torch_model(hf),
+        settings=ExportSettings(quantize="int8" if compute == "int8" else "none"),
     )
     assert encoder is not None  # engine="onnx" raises rather than giving None
     return encoder
@@ -117,6 +122,10 @@ def _auto(
     torch otherwise; see the module doc."""
     from modelhub.loaders.onnx_engine import onnx_encoder, onnxruntime_installed
 
+    if check_dtype(dtype) == "int8":  # only ONNX Runtime computes in int8
+        return _onnx(
+            hf, device=device, dtype=dtype, num_threads=num_threads, derived_dir=derived_dir
+        )
     if (
         derived_dir is not None
         and check_device(device) in ("auto", "cpu")

@@ -92,8 +92,11 @@ class OnnxEncoder:
     device = "cpu"
     dtype = "float32"
 
-    def __init__(self, path: Path, *, num_threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, num_threads: int | None = None, dtype: str = "float32"
+    ) -> None:
         self.path = Path(path)
+        self.dtype = dtype
         self.session = make_session(self.path, num_threads=num_threads)
         self.inputs = tuple(i.name for i in self.session.get_inputs())
         self.output = self.session.get_outputs()[0].name
@@ -306,4 +309,7 @@ def _open(
             (log.warning if fresh else log.info)("%s: using torch", message)
             return None
         log.warning("%s: using it anyway (engine='onnx')", message)
-    return OnnxEncoder(folder / ONNX_NAME, num_threads=num_threads)
+    quantized = (manifest.get("settings") or {}).get("quantize", "none") != "none"
+    return OnnxEncoder(
+        folder / ONNX_NAME, num_threads=num_threads, dtype="int8" if quantized else "float32"
+    )

@@ -223,12 +223,36 @@ def _quantize_int8(graph: Path) -> None:
     """Dynamic int8 quantization (int8 weights, activations quantized per
     batch at run time): MatMul/Attention in int8, VNNI kernels where the CPU
     has them. Lossy: the self-check bounds it by cosine, not 1e-4."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target = graph.with_name("int8.onnx")
-    with contextlib.redirect_stdout(io.StringIO()):
-        quantize_dynamic(str(graph), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    # The quantizer advises pre-processing through the root logger; not the user's business.
+    hush = _DropFrom("quantize")
+    logging.getLogger().addFilter(hush)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_dynamic(
+                str(graph),
+                str(target),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                # The fused contrib ops (Attention, SkipLayerNormalization) defeat
+                # shape inference: their outputs are float32.
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+    finally:
+        logging.getLogger().removeFilter(hush)
     os.replace(target, graph)
+
+
+class _DropFrom(logging.Filter):
+    def __init__(self, module: str) -> None:
+        super().__init__()
+        self.module = module
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.module != self.module
 
 
 def _fuse(hf: HFDirectory, source: Path, target: Path, model_type: str) -> dict[str, int]:

@@ -292,3 +292,21 @@ def test_cache_rm_removes_the_export_with_the_entry(
     rc, _out, _err = cli("cache", "rm", "tiny_bert", "--yes", capsys=capsys)
     assert rc == 0
     assert not entry.dir.exists()
+
+
+def test_int8_is_opt_in_lossy_and_only_on_onnx(tiny_bert: Path, isolated_env: Path) -> None:
+    import modelhub
+    from modelhub.errors import OptionError
+
+    texts = ["i hate cancer", "aspirin lowers the risk of myocardial infarction"]
+    exact = modelhub.pretrained(tiny_bert, engine="torch").encode(texts)
+    int8 = modelhub.pretrained(tiny_bert, dtype="int8")
+    assert int8.describe()["engine"] == "onnx" and int8.describe()["dtype"] == "int8"
+    got = int8.encode(texts)
+    cos = (got * exact).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(exact, axis=1)
+    assert cos.min() >= 0.98
+    assert not np.array_equal(got, exact)  # it is another graph: int8 weights
+    manifest = read_manifest(int8.encoder.path.parent)
+    assert manifest is not None and manifest["settings"]["quantize"] == "int8"
+    with pytest.raises(OptionError, match="runs on ONNX Runtime"):
+        modelhub.pretrained(tiny_bert, engine="torch", dtype="int8")
