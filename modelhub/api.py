@@ -107,6 +107,21 @@ def local_model_dir(name: str | Path) -> Path | None:
     return None
 
 
+def _entry_derived_dir(key: str, path: Path) -> Path | None:
+    """``entries/<id>/derived`` of the cache entry ``path`` lies in (None when
+    the model was not served from a cache entry: nothing is derived then)."""
+    from modelhub.registry.store import Store
+
+    try:
+        entry = Store.from_settings().lookup(key)
+    except Exception as exc:  # the cache became unusable since the pull
+        log.debug("no derived folder for %s: %s", key, exc)
+        return None
+    if entry is None or not Path(path).resolve().is_relative_to(entry.dir.resolve()):
+        return None
+    return entry.dir / DERIVED_DIR
+
+
 def _local_derived_dir(path: Path) -> Path | None:
     """Where files derived from a model directory outside the cache live:
     ``<cache>/derived/local/<digest of its resolved path>/`` (what is inside
@@ -196,9 +211,7 @@ def _pretrained(
     # model lives (it may read files lazily); it goes with the model.
     path, lease = pull_leased(artifact, offline=offline)
     if "derived_dir" not in options:
-        from modelhub.registry.store import Store
-
-        options["derived_dir"] = Store.from_settings().entry_dir(artifact.key) / DERIVED_DIR
+        options["derived_dir"] = _entry_derived_dir(artifact.key, path)
     try:
         model = load_path(path, artifact.record, loader=loader, annotator=annotator, **options)
     except BaseException:
