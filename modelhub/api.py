@@ -7,12 +7,14 @@ and it imports both lazily so ``import modelhub`` stays cheap.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelhub.derived import DERIVED_DIR
 from modelhub.errors import OptionError
 from modelhub.loaders.discovery import (
     accepted_engines,
@@ -105,6 +107,37 @@ def local_model_dir(name: str | Path) -> Path | None:
     return None
 
 
+def _entry_derived_dir(key: str, path: Path) -> Path | None:
+    """``entries/<id>/derived`` of the cache entry ``path`` lies in (None when
+    the model was not served from a cache entry: nothing is derived then)."""
+    from modelhub.registry.store import Store
+
+    try:
+        entry = Store.from_settings().lookup(key)
+    except Exception as exc:  # the cache became unusable since the pull
+        log.debug("no derived folder for %s: %s", key, exc)
+        return None
+    if entry is None or not Path(path).resolve().is_relative_to(entry.dir.resolve()):
+        return None
+    return entry.dir / DERIVED_DIR
+
+
+def _local_derived_dir(path: Path) -> Path | None:
+    """Where files derived from a model directory outside the cache live:
+    ``<cache>/derived/local/<digest of its resolved path>/`` (what is inside
+    is keyed by the model files' SHA-256, so an edited directory is derived
+    again). None when the settings name no usable cache."""
+    from modelhub.config import load_settings
+
+    try:
+        root = Path(load_settings().cache_dir)
+    except Exception as exc:  # a bad setting must not stop a local load
+        log.debug("no derived folder for %s: %s", path, exc)
+        return None
+    digest = hashlib.sha256(str(path.expanduser().resolve()).encode()).hexdigest()[:16]
+    return root / DERIVED_DIR / "local" / digest
+
+
 def pretrained(
     name: str | Path,
     lang: str = "en",
@@ -130,7 +163,11 @@ def pretrained(
     ``max_length``, ``normalize``, ``overflow``, ``num_threads`` for the BERT
     loader). ``device``/``dtype`` default to ``"auto"``: CUDA when available;
     float32 on a CPU (the same vectors on every machine), bfloat16 on GPUs that
-    support it. A bad value is an :class:`~modelhub.errors.OptionError`."""
+    support it. A bad value is an :class:`~modelhub.errors.OptionError`.
+    Loaders that derive files from the model (the BERT loader's ONNX export)
+    keep them in ``entries/<id>/derived/`` of the cache entry, or
+    ``<cache>/derived/local/`` for a local directory; ``derived_dir=None``
+    keeps nothing (and ``engine="auto"`` then runs torch)."""
     return _pretrained(
         name,
         lang,
@@ -159,6 +196,7 @@ def _pretrained(
     options = {"device": device, "dtype": dtype, **loader_options}
     local = local_model_dir(name)
     if local is not None:
+        options.setdefault("derived_dir", _local_derived_dir(local))
         return load_path(local, None, loader=loader, annotator=annotator, **options)
 
     from modelhub.registry.catalog.resolve import resolve
@@ -172,6 +210,8 @@ def _pretrained(
     # The shared lease keeps `modelhub cache prune/rm` off the entry while the
     # model lives (it may read files lazily); it goes with the model.
     path, lease = pull_leased(artifact, offline=offline)
+    if "derived_dir" not in options:
+        options["derived_dir"] = _entry_derived_dir(artifact.key, path)
     try:
         model = load_path(path, artifact.record, loader=loader, annotator=annotator, **options)
     except BaseException:

@@ -147,6 +147,11 @@ class NoLoaderError(ModelhubError):
     """No installed loader accepts an artifact."""
 
 
+class EngineUnavailable(ModelhubError, RuntimeError):
+    """An inference engine asked for by name (``engine="onnx"``) cannot run
+    this model here: not installed, or the model could not be exported."""
+
+
 __all__ = [
     "AccessDenied",
     "ArtifactFormatError",
@@ -154,6 +159,7 @@ __all__ = [
     "CardError",
     "CatalogError",
     "ConfigError",
+    "EngineUnavailable",
     "FetchError",
     "IntegrityError",
     "ModelNotFound",

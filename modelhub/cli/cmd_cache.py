@@ -242,7 +242,11 @@ def _verify(args: argparse.Namespace) -> int:
         for r in report.results:
             label = f"{r.name} {r.language or 'xx'} {r.version or ''}".rstrip()
             for p in r.problems:
-                detail = f" (expected {p.expected}, got {p.actual})" if p.expected else ""
+                detail = (
+                    f" (expected {p.expected}, got {p.actual})"
+                    if p.expected
+                    else (f" ({p.actual})" if p.actual else "")
+                )
                 print(f"BAD  {label}: {p.path}: {p.problem}{detail}")
             if r.repaired:
                 print(

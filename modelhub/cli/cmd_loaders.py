@@ -83,8 +83,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         "--dtype",
         default="auto",
         help="auto (default: float32 on a CPU, bfloat16 on a GPU that supports it), "
-        "float32 (also fp32, float), bfloat16 (bf16) or float16 (fp16, half); "
-        "bfloat16/float16 are faster and lossy",
+        "float32 (also fp32, float), bfloat16 (bf16), float16 (fp16, half) or int8 "
+        "(qint8; ONNX Runtime); bfloat16/float16/int8 are faster and lossy",
     )
     p.add_argument(
         "--engine",

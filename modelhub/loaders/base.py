@@ -40,6 +40,10 @@ class Loader(ABC):
     engines: ClassVar[tuple[str, ...]] = ()
     annotators: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
+    #: Whether ``load`` takes ``derived_dir``: a folder (inside the cache entry) where
+    #: the loader may keep files it derives from the model, such as an ONNX export,
+    #: as :mod:`modelhub.derived` folders (``modelhub cache verify`` checks them).
+    derives: ClassVar[bool] = False
 
     @abstractmethod
     def accepts(self, path: Path, record: ModelCard | None) -> str | None:

@@ -175,11 +175,15 @@ class BertEmbeddingsModel(EmbeddingModel):
         overflow: Overflow = "truncate",
         stride: int | None = None,
         num_threads: int | None = None,
+        derived_dir: Path | None = None,
     ) -> BertEmbeddingsModel:
         """Load the transformers directory at ``path``. ``max_length`` (word
         pieces, special tokens included) defaults to the record's, then
         sentence-transformers' ``max_seq_length``, then the model's limit.
-        ``engine`` computes the hidden states (``"auto"``, ``"torch"``)."""
+        ``engine`` computes the hidden states (``"auto"``, ``"torch"``,
+        ``"onnx"``; see :mod:`modelhub.loaders.engines`); ``derived_dir`` is
+        where the ONNX export is kept (``pretrained`` passes the cache entry's
+        ``derived/`` folder; without one, ``"auto"`` runs torch)."""
         found = inspect_dir(Path(path))
         if isinstance(found, str):
             raise ArtifactFormatError(f"{path}: {found}")
@@ -198,7 +202,14 @@ class BertEmbeddingsModel(EmbeddingModel):
         if chosen > limit:
             raise OptionError(f"max_length={chosen} exceeds what {hf.root} supports ({limit})")
         started = time.perf_counter()
-        encoder = make_encoder(engine, hf, device=device, dtype=dtype, num_threads=num_threads)
+        encoder = make_encoder(
+            engine,
+            hf,
+            device=device,
+            dtype=dtype,
+            num_threads=num_threads,
+            derived_dir=None if derived_dir is None else Path(derived_dir),
+        )
         self = cls(
             hf=hf,
             encoder=encoder,

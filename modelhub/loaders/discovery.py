@@ -204,9 +204,13 @@ def load_path(
     *,
     loader: str | Loader | None = None,
     annotator: str | None = None,
+    derived_dir: Path | None = None,
     **options: Any,
 ) -> Any:
-    """Load a local verified directory with the loader that accepts it."""
+    """Load a local verified directory with the loader that accepts it.
+    ``derived_dir`` goes to loaders that keep derived files (``derives``)."""
     chosen = select_loader(Path(path), record, loader=loader, annotator=annotator)
     log.info("loading %s with loader %s", path, chosen.name)
+    if derived_dir is not None and chosen.derives:
+        options["derived_dir"] = Path(derived_dir)
     return chosen.load(Path(path), record, **options)

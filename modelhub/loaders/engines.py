@@ -8,12 +8,19 @@ time with ``engine=``:
 
 - ``"torch"``: transformers' ``AutoModel`` run eagerly by torch, on any device,
   in float32 (or bf16/fp16 autocast when ``dtype`` asks for it);
-- ``"auto"`` (the default): the best engine that is installed and gives the same
-  vectors; today that is ``"torch"``.
+- ``"onnx"``: the directory exported once to ONNX and run by ONNX Runtime on
+  the CPU in float32, or int8 with ``dtype="int8"`` (lossy, opt-in; also what
+  ``"auto"`` runs for it) (:mod:`modelhub.loaders.onnx_engine`); an
+  :class:`~modelhub.errors.EngineUnavailable` when onnxruntime is missing or
+  the export fails;
+- ``"auto"`` (the default): ``"onnx"`` when the model runs on the CPU in
+  float32, onnxruntime is installed, the loader was given a ``derived_dir`` to
+  keep the export in and the export passed its self-check against torch;
+  ``"torch"`` otherwise.
 
-Adding an engine: put a factory ``(hf, *, device, dtype, num_threads) ->
-Encoder`` into :data:`ENGINES` (and, if it should be picked by ``"auto"``, into
-:func:`_auto`). ``device`` and ``dtype`` arrive as given by the caller
+Adding an engine: put a factory ``(hf, *, device, dtype, num_threads,
+derived_dir) -> Encoder`` into :data:`ENGINES` (and, if it should be picked by
+``"auto"``, into :func:`_auto`). ``device`` and ``dtype`` arrive as given by the caller
 (``"auto"`` included), checked by :func:`modelhub.loaders.runtime.check_device`
 / :func:`~modelhub.loaders.runtime.check_dtype`. No torch import here.
 """
@@ -21,9 +28,11 @@ Encoder`` into :data:`ENGINES` (and, if it should be picked by ``"auto"``, into
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelhub.errors import OptionError
+from modelhub.loaders.runtime import check_device, check_dtype
 
 if TYPE_CHECKING:
     from modelhub.loaders.hf import HFDirectory
@@ -33,15 +42,59 @@ EngineFactory = Callable[..., "Encoder"]
 
 
 def _torch(
-    hf: HFDirectory, *, device: Any = "auto", dtype: Any = "auto", num_threads: int | None = None
+    hf: HFDirectory,
+    *,
+    device: Any = "auto",
+    dtype: Any = "auto",
+    num_threads: int | None = None,
+    derived_dir: Path | None = None,  # torch derives nothing
 ) -> Encoder:
     from modelhub.loaders.torch_engine import TorchEncoder
 
     return TorchEncoder.load(hf, device=device, dtype=dtype, num_threads=num_threads)
 
 
+def _onnx(
+    hf: HFDirectory,
+    *,
+    device: Any = "auto",
+    dtype: Any = "auto",
+    num_threads: int | None = None,
+    derived_dir: Path | None = None,
+) -> Encoder:
+    from modelhub.loaders.onnx_engine import onnx_encoder
+
+    if check_device(device) not in ("auto", "cpu"):
+        raise OptionError(f"engine='onnx' runs on the CPU, not device={device!r}")
+    from modelhub.loaders.onnx_export import ExportSettings
+
+    compute = check_dtype(dtype)
+    if compute not in ("auto", "float32", "int8"):
+        raise OptionError(
+            f"engine='onnx' computes in float32 or int8, not dtype={dtype!r}; use engine='torch'"
+        )
+    encoder = onnx_encoder(
+        hf,
+        engine="onnx",
+        derived_dir=derived_dir,
+        num_threads=num_threads,
+        torch_model=lambda: _cpu_torch_model(hf),
+        settings=ExportSettings(quantize="int8" if compute == "int8" else "none"),
+    )
+    assert encoder is not None  # engine="onnx" raises rather than giving None
+    return encoder
+
+
+def _cpu_torch_model(hf: HFDirectory) -> Any:
+    import torch
+
+    from modelhub.loaders.torch_engine import load_torch_model
+
+    return load_torch_model(hf, torch.device("cpu"))
+
+
 #: engine name -> factory; ``"auto"`` is not a key (see :func:`make_encoder`).
-ENGINES: dict[str, EngineFactory] = {"torch": _torch}
+ENGINES: dict[str, EngineFactory] = {"torch": _torch, "onnx": _onnx}
 
 
 def engine_names() -> tuple[str, ...]:
@@ -57,8 +110,56 @@ def check_engine(engine: Any) -> str:
     return name
 
 
-def _auto(hf: HFDirectory, **options: Any) -> Encoder:
-    return ENGINES["torch"](hf, **options)
+def _auto(
+    hf: HFDirectory,
+    *,
+    device: Any = "auto",
+    dtype: Any = "auto",
+    num_threads: int | None = None,
+    derived_dir: Path | None = None,
+) -> Encoder:
+    """ONNX Runtime where it gives the same float32 vectors faster (the CPU),
+    torch otherwise; see the module doc."""
+    from modelhub.loaders.onnx_engine import onnx_encoder, onnxruntime_installed
+
+    if check_dtype(dtype) == "int8":  # only ONNX Runtime computes in int8
+        return _onnx(
+            hf, device=device, dtype=dtype, num_threads=num_threads, derived_dir=derived_dir
+        )
+    if (
+        derived_dir is not None
+        and check_device(device) in ("auto", "cpu")
+        and check_dtype(dtype) in ("auto", "float32")
+        and onnxruntime_installed()
+    ):
+        from modelhub.loaders.runtime import resolve_device
+
+        if resolve_device(device).type == "cpu":
+            loaded: list[Any] = []  # the torch model of the export's self-check, reused
+
+            def torch_model() -> Any:
+                if not loaded:
+                    loaded.append(_cpu_torch_model(hf))
+                return loaded[0]
+
+            encoder = onnx_encoder(
+                hf,
+                engine="auto",
+                derived_dir=derived_dir,
+                num_threads=num_threads,
+                torch_model=torch_model,
+            )
+            if encoder is not None:
+                return encoder
+            if loaded:  # the export failed its check: run the model already loaded
+                import torch
+
+                from modelhub.loaders.torch_engine import TorchEncoder
+
+                if num_threads is not None:
+                    torch.set_num_threads(num_threads)
+                return TorchEncoder(loaded[0], device=torch.device("cpu"))
+    return _torch(hf, device=device, dtype=dtype, num_threads=num_threads)
 
 
 def make_encoder(
@@ -68,11 +169,14 @@ def make_encoder(
     device: Any = "auto",
     dtype: Any = "auto",
     num_threads: int | None = None,
+    derived_dir: Path | None = None,
 ) -> Encoder:
-    """The encoder of ``hf`` for ``engine`` (``"auto"``, ``"torch"``, ...)."""
+    """The encoder of ``hf`` for ``engine`` (``"auto"``, ``"torch"``,
+    ``"onnx"``). ``derived_dir``: where an engine may keep what it derives
+    from the model (the ONNX export), usually inside the cache entry."""
     name = check_engine(engine)
     factory = _auto if name == "auto" else ENGINES[name]
-    return factory(hf, device=device, dtype=dtype, num_threads=num_threads)
+    return factory(hf, device=device, dtype=dtype, num_threads=num_threads, derived_dir=derived_dir)
 
 
 __all__ = ["ENGINES", "EngineFactory", "check_engine", "engine_names", "make_encoder"]

@@ -20,6 +20,9 @@ _DTYPES = {
     "float16": "float16",
     "fp16": "float16",
     "half": "float16",
+    # int8 weights and activations, computed by ONNX Runtime (lossy, opt-in)
+    "int8": "int8",
+    "qint8": "int8",
 }
 
 
@@ -57,7 +60,8 @@ def cpu_has_native_bf16() -> bool:
 DEVICES_TEXT = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
 #: What ``dtype=`` accepts, in words: ``auto`` and every alias of ``_DTYPES``.
 DTYPES_TEXT = (
-    "'auto', 'float32' (also 'fp32', 'float'), 'bfloat16' ('bf16') or 'float16' ('fp16', 'half')"
+    "'auto', 'float32' (also 'fp32', 'float'), 'bfloat16' ('bf16'), 'float16' ('fp16', 'half') "
+    "or 'int8' ('qint8', ONNX Runtime)"
 )
 
 
@@ -76,7 +80,7 @@ def check_device(device: Any) -> str:
 
 def check_dtype(dtype: Any) -> str:
     """``dtype``'s canonical name (``auto``, ``float32``, ``bfloat16``,
-    ``float16``), checked without importing torch; a ``torch.dtype`` passes.
+    ``float16``, ``int8``), checked without importing torch; a ``torch.dtype`` passes.
     An :class:`~modelhub.errors.OptionError` listing what is accepted otherwise."""
     if dtype is None:
         return "auto"
@@ -127,4 +131,9 @@ def resolve_dtype(dtype: Any, device: Any) -> Any:
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
         return torch.float32
+    if name == "int8":
+        raise OptionError(
+            f"dtype={dtype!r} runs on ONNX Runtime (engine='auto' or 'onnx', onnxruntime "
+            "installed); torch computes in 'float32', 'bfloat16' or 'float16'"
+        )
     return getattr(torch, name)

@@ -129,7 +129,7 @@ def test_dtype_help_lists_exactly_what_is_accepted(capsys) -> None:
 @pytest.mark.parametrize(
     ("flag", "value", "says"),
     [
-        ("--dtype", "int8", "dtype='int8': use 'auto', 'float32'"),
+        ("--dtype", "int4", "dtype='int4': use 'auto', 'float32'"),
         ("--device", "gpu", "device='gpu': use 'auto', 'cpu', 'cuda'"),
         ("--engine", "fast", "engine='fast': use 'auto', 'torch'"),
     ],

@@ -33,7 +33,7 @@ def test_default_is_float32_exact_on_this_cpu(tiny_bert: Path) -> None:
 @pytest.mark.parametrize(
     ("call", "value", "accepted"),
     [
-        (check_dtype, "int8", "'float16' ('fp16', 'half')"),
+        (check_dtype, "int4", "'float16' ('fp16', 'half')"),
         (check_dtype, "fp64", "'bfloat16' ('bf16')"),
         (check_device, "gpu", "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
         (check_device, "cuda:x", "'cuda:N'"),
@@ -131,7 +131,7 @@ def test_an_engine_plugs_in_through_the_encoder_seam(
         return _Counting(engines.ENGINES["torch"](hf, **options))
 
     monkeypatch.setitem(engines.ENGINES, "counting", factory)
-    assert engines.engine_names() == ("auto", "torch", "counting")
+    assert engines.engine_names() == ("auto", "torch", "onnx", "counting")
     model = load_path(tiny_bert, engine="counting")
     assert model.encoder.name == "counting" and model.describe()["engine"] == "counting"
     torch_model = load_path(tiny_bert, engine="torch")

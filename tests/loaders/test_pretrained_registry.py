@@ -106,6 +106,12 @@ def test_pretrained_zip_from_the_local_s3(
     model = modelhub.pretrained("minilm_test", "en", dtype="float32", loader="bert")
     assert str(model.hf.root).startswith(str(Path(modelhub_cache())))
     _check(model, minilm_dir)
+    # The default engine is ONNX Runtime, exported once into the cache entry.
+    assert model.describe()["engine"] == "onnx"
+    (graph,) = Path(modelhub_cache()).glob("entries/*/derived/onnx-*/model.onnx")
+    again = modelhub.pretrained("minilm_test", "en", offline=True)
+    assert again.encoder.path == graph
+    assert np.array_equal(again.encode(TEXTS), model.encode(TEXTS))
 
 
 def modelhub_cache() -> str:

@@ -9,11 +9,12 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from modelhub.config import Settings
+from modelhub.derived import DERIVED_DIR, repair_tree, verify_tree
 from modelhub.errors import ModelhubError
 from modelhub.registry import files
 from modelhub.registry.store.inventory import (
@@ -233,14 +234,26 @@ def verify(
             problems=tuple(problems),
         )
         record_verification(entry, problems)
-        if problems:
-            log.warning(
-                "%s: %s",
-                entry.key,
-                ", ".join(f"{p.path}: {p.problem}" for p in problems),
-            )
+        # Files derived from the entry (an ONNX export): re-hashed against their own
+        # derived.json; damage there is reported, and a repair deletes the folder so
+        # the next load derives it again. The entry's own files are not at fault.
+        derived = verify_tree(entry.dir / DERIVED_DIR)
+        found = problems + [
+            FileProblem(x.path.relative_to(entry.dir).as_posix(), "derived", None, x.problem)
+            for x in derived
+        ]
+        if found:
+            base = replace(base, problems=tuple(found))
+            log.warning("%s: %s", entry.key, ", ".join(f"{p.path}: {p.problem}" for p in found))
         if problems and repair:
-            base = _repair(repair, entry, problems, base)
+            base = replace(_repair(repair, entry, problems, base), problems=tuple(found))
+        if derived and repair:
+            gone = tuple(
+                f"{p.relative_to(entry.dir).as_posix()} (deleted)" for p in repair_tree(derived)
+            )
+            base = replace(
+                base, repaired=not problems or base.repaired, replaced=base.replaced + gone
+            )
         results.append(base)
     return VerifyReport(tuple(results), nbytes, seconds, n)
 
@@ -260,8 +273,6 @@ Repairer = Callable[[Entry, list[FileProblem]], Repaired]
 def _repair(
     repair: Repairer, entry: Entry, problems: list[FileProblem], base: VerifyResult
 ) -> VerifyResult:
-    from dataclasses import replace
-
     try:
         r = repair(entry, problems)
     except ModelhubError as exc:

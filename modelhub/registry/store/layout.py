@@ -51,7 +51,17 @@ CACHEDIR_TAG = (
 # Names modelhub itself puts at the cache root (the catalog index included):
 # a root holding anything else and no marker is not ours.
 _OWN_NAMES = frozenset(
-    {"CACHEDIR.TAG", "catalog", "entries", "downloads", "locks", "tmp", "trash", MARKER_NAME}
+    {
+        "CACHEDIR.TAG",
+        "catalog",
+        "entries",
+        "downloads",
+        "locks",
+        "tmp",
+        "trash",
+        "derived",  # derived/local/<digest>/: ONNX exports of local model directories
+        MARKER_NAME,
+    }
 )
 
 

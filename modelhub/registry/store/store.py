@@ -16,6 +16,9 @@ Layout under the cache root (``Settings.cache_dir``)::
                                  exclusively (non-blocking) by prune/rm
     tmp/<id>.<token>/            staging for extraction/snapshots; renamed into place
     trash/                       entries renamed out of the way before deletion
+    entries/<id>/derived/        files derived from the entry (ONNX exports), each
+                                 folder verified by its own derived.json
+    derived/local/<digest>/      the same for model directories outside the cache
 
 ``<id>`` is a readable, filesystem-safe form of the artifact key plus 8 hex
 digits of its SHA-256 (``public--models--ner_dl_en_...zip-1a2b3c4d``).
