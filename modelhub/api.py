@@ -155,9 +155,9 @@ def pretrained(
 
     Resolves the name (only to artifacts whose engine an installed loader
     runs, or the forced ``loader``), fetches and verifies the artifact into
-    the cache (``offline``: cache only; default from the settings), then
-    hands the verified directory and its record to the highest-priority
-    loader that accepts it. ``name`` may also be a local model directory
+    the cache (``offline``: no network, the cache and local sources only;
+    default from the settings), then hands the verified directory and its
+    record to the highest-priority loader that accepts it. ``name`` may also be a local model directory
     (a ``Path`` or a path string starting with ``/``, ``./``, ``../`` or
     ``~``). ``loader_options`` go to the loader (``engine``, ``batch_size``,
     ``max_length``, ``normalize``, ``overflow``, ``num_threads`` for the BERT

@@ -99,7 +99,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         help="texts longer than --max-length: truncate (default, with a warning) or embed "
         "all of them in overlapping windows",
     )
-    p.add_argument("--offline", action="store_true", default=None, help="use the cache only")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="no network: the cache and local sources (package, mirror, file://) only",
+    )
 
 
 def cmd_loaders(args: argparse.Namespace) -> int:

@@ -15,14 +15,16 @@ from modelhub.cli.argtypes import path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Adds ``export``, ``import`` and ``lock``."""
+    from modelhub.config import ENV  # variable names for the help; no settings read
+
     p = sub.add_parser(
         "export",
         help="write models, their cards and a sha256 manifest into a mirror folder",
-        description="Resolve each NAME, pull it when it is not cached, and write its verified "
+        description=f"Resolve each NAME, pull it when it is not cached, and write its verified "
         "files (in the remote layout), its card and a manifest with the sha256 of every file "
         "into DIR. DIR may be new, empty or an existing mirror (models are added). Copy DIR "
         "to the air-gapped machine and run `modelhub import DIR` there, or point "
-        "MODELHUB_MIRROR at it.",
+        f"{ENV['mirrors']} at it.",
     )
     p.add_argument("names", nargs="+", metavar="NAME", help="model names")
     p.add_argument("--to", required=True, type=path, metavar="DIR", help="the mirror folder")
@@ -57,7 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", default="en", help="language code for every NAME (default: en)")
     p.add_argument("--version", metavar="V", help="pin a library version, artifact or timestamp")
-    p.add_argument("--offline", action="store_true", help="use cached models only")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="no network: the cache and local sources (package, mirror, file://) only",
+    )
 
 
 def _requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:

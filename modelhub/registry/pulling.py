@@ -320,7 +320,7 @@ def _not_cached(
         f"{' (damaged)' if bad_content else ''}{local}, and offline mode is on ({switch}); "
         f"run `{what}` on a machine with network access"
         + (f" (it downloads from {where})" if where else "")
-        + f" and copy it here with `modelhub export`/`import` or MODELHUB_MIRROR, or {fix}"
+        + f" and copy it here with `modelhub export`/`import` or {ENV['mirrors']}, or {fix}"
     )
 
 

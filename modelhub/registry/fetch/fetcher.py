@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from modelhub.config import ENV, KNOBS
 from modelhub.errors import (
     AccessDenied,
     CacheError,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 from modelhub.config import Settings
 
 log = logging.getLogger(__name__)
+HUB = KNOBS["hf_endpoint"].env
 
 ProgressCallback = Callable[[int, int | None], None]
 """``progress(bytes_done, bytes_total_or_None)``, called as bytes arrive."""
@@ -289,16 +291,16 @@ def _unreachable(artifact: Artifact, errors: list[tuple[Source, ModelhubError]])
         cause = "there is no route to the hosts: most likely this machine has no network"
     else:
         cause = (
-            "the connections were refused: the servers (or the endpoints set in HF_ENDPOINT / "
-            "MODELHUB_S3_ENDPOINT, or a proxy) are down or wrong"
+            f"the connections were refused: the servers (or the endpoints set in {HUB} / "
+            f"{ENV['s3_endpoint']}, or a proxy) are down or wrong"
         )
     what = f"{artifact.name} ({artifact.language or 'xx'})"
     return Unreachable(
         f"{what}: no source could be reached ({len(errors)} tried):{tried}\n"
         f"Likely cause: {cause}.\n"
-        "What to do: use a copy on this machine (the cache with MODELHUB_OFFLINE=1, a mirror "
-        "in MODELHUB_MIRROR or `modelhub import DIR`), point HF_ENDPOINT or "
-        "MODELHUB_S3_ENDPOINT at a server you can reach, check HTTPS_PROXY, or pull where "
+        f"What to do: use a copy on this machine (the cache with {ENV['offline']}=1, a mirror "
+        f"in {ENV['mirrors']} or `modelhub import DIR`), point {HUB} or "
+        f"{ENV['s3_endpoint']} at a server you can reach, check HTTPS_PROXY, or pull where "
         "there is a network (with credentials for private folders)",
         url=downs[-1].url,
         host=downs[-1].host,
