@@ -157,8 +157,8 @@ def pretrained(
     runs, or the forced ``loader``), fetches and verifies the artifact into
     the cache (``offline``: no network, the cache and local sources only;
     default from the settings), then hands the verified directory and its
-    record to the highest-priority loader that accepts it. ``name`` may also be a local model directory
-    (a ``Path`` or a path string starting with ``/``, ``./``, ``../`` or
+    record to the highest-priority loader that accepts it. ``name`` may also
+    be a local model directory (a ``Path`` or a path string starting with ``/``, ``./``, ``../`` or
     ``~``). ``loader_options`` go to the loader (``engine``, ``batch_size``,
     ``max_length``, ``normalize``, ``overflow``, ``num_threads`` for the BERT
     loader). ``device``/``dtype`` default to ``"auto"``: CUDA when available;
