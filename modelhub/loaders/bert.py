@@ -17,7 +17,7 @@ from modelhub.loaders.hf import inspect_dir
 class BertLoader(Loader):
     name: ClassVar[str] = "bert"
     priority: ClassVar[int] = 100
-    derives: ClassVar[bool] = True  # the ONNX export (modelhub.loaders.onnx_engine)
+    derives: ClassVar[bool] = True  # the ONNX export (modelhub.loaders.engines.onnx_engine)
     formats: ClassVar[tuple[str, ...]] = ("hf-transformers",)
     engines: ClassVar[tuple[str, ...]] = ("pytorch", "safetensors", "transformers")
     annotators: ClassVar[tuple[str, ...]] = (

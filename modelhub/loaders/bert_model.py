@@ -32,6 +32,12 @@ from modelhub.cards.record import ModelCard
 from modelhub.errors import ArtifactFormatError, OptionError
 from modelhub.loaders.engines import check_engine, make_encoder
 from modelhub.loaders.hf import HFDirectory, inspect_dir
+from modelhub.loaders.hf_tokenizer import (
+    config_dim,
+    load_tokenizer,
+    lowercase_first,
+    tokenizer_lowercases,
+)
 from modelhub.loaders.model import (
     EmbeddingModel,
     Encoder,
@@ -58,66 +64,6 @@ _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert"}
 # kept for callers of the old private names
 _check_texts = check_texts
 _l2_normalize = l2_normalize
-
-
-def _config_dim(config: dict[str, Any]) -> int | None:
-    for key in ("hidden_size", "dim", "d_model"):
-        if isinstance(config.get(key), int):
-            return int(config[key])
-    return None
-
-
-def _tokenizer_lowercases(hf: HFDirectory, tokenizer: Any | None) -> bool | None:
-    """Whether the artifact's tokenizer lowercases: tokenizer_config.json's
-    ``do_lower_case``, else its normalizer; ``None`` when it cannot tell."""
-    value = hf.tokenizer_config.get("do_lower_case")
-    if isinstance(value, bool):
-        return value
-    if tokenizer is None:
-        return None
-    text = repr(tokenizer.normalizer)
-    return "lowercase=True" in text or "Lowercase" in text
-
-
-def _load_tokenizer(hf: HFDirectory) -> Any:
-    from tokenizers import Tokenizer
-
-    if hf.tokenizer_json is not None:
-        try:
-            tok = Tokenizer.from_file(str(hf.tokenizer_json))
-        except Exception as exc:
-            raise ArtifactFormatError(
-                f"{hf.tokenizer_json}: not a tokenizers file ({exc})"
-            ) from exc
-    else:
-        # Only a vocabulary: let transformers build the fast tokenizer from it.
-        from transformers import AutoTokenizer
-
-        slow_or_fast = AutoTokenizer.from_pretrained(
-            str(hf.root), trust_remote_code=False, local_files_only=True
-        )
-        if not getattr(slow_or_fast, "is_fast", False):
-            raise ArtifactFormatError(
-                f"{hf.root}: no fast tokenizer could be built (word offsets need one)"
-            )
-        tok = slow_or_fast.backend_tokenizer
-    tok.no_truncation()
-    tok.no_padding()
-    return tok
-
-
-def _lowercase_first(tok: Any) -> None:
-    """sentence-transformers' ``do_lower_case``: a Lowercase normalizer in
-    front of the tokenizer's own."""
-    from tokenizers import normalizers
-
-    current = tok.normalizer
-    if current is not None and ("Lowercase" in repr(current) or "lowercase=True" in repr(current)):
-        return
-    steps = [normalizers.Lowercase()]
-    if current is not None:
-        steps.append(current)
-    tok.normalizer = normalizers.Sequence(steps)
 
 
 class BertEmbeddingsModel(EmbeddingModel):
@@ -157,7 +103,7 @@ class BertEmbeddingsModel(EmbeddingModel):
         self._given_tokenizer = tokenizer
         self._tokenizer: Any = None
         self._lock = threading.Lock()
-        self._check_conflicts(lowercase=_tokenizer_lowercases(hf, None))
+        self._check_conflicts(lowercase=tokenizer_lowercases(hf, None))
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -272,14 +218,14 @@ class BertEmbeddingsModel(EmbeddingModel):
         if self._tokenizer is None:
             with self._lock:
                 if self._tokenizer is None:
-                    value = self._given_tokenizer or _load_tokenizer(self.hf)
+                    value = self._given_tokenizer or load_tokenizer(self.hf)
                     if self.modules is not None and self.modules.do_lower_case:
-                        _lowercase_first(value)
+                        lowercase_first(value)
                     self._prepare_specials(value)
                     self._tokenizer = value
                     if not isinstance(self.hf.tokenizer_config.get("do_lower_case"), bool):
                         self._check_conflicts(
-                            lowercase=_tokenizer_lowercases(self.hf, value), dim=False
+                            lowercase=tokenizer_lowercases(self.hf, value), dim=False
                         )
         return self._tokenizer
 
@@ -319,7 +265,7 @@ class BertEmbeddingsModel(EmbeddingModel):
     # -------------------------------------------------------------- properties
     @property
     def dim(self) -> int:
-        found = _config_dim(self.hf.config)
+        found = config_dim(self.hf.config)
         if found is None:
             found = int(self.model.config.hidden_size)
         return found

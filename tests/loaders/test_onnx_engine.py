@@ -16,15 +16,15 @@ torch = pytest.importorskip("torch")
 
 from modelhub.derived import check_folder, read_manifest  # noqa: E402
 from modelhub.errors import EngineUnavailable  # noqa: E402
-from modelhub.loaders.hf import HFDirectory, inspect_dir  # noqa: E402
-from modelhub.loaders.onnx_engine import (  # noqa: E402
+from modelhub.loaders.engines.onnx_engine import (  # noqa: E402
     CHECK_BOUND,
     OnnxEncoder,
     onnx_encoder,
     torch_hidden,
 )
-from modelhub.loaders.onnx_export import ONNX_NAME, ExportSettings  # noqa: E402
-from modelhub.loaders.torch_engine import load_torch_model  # noqa: E402
+from modelhub.loaders.engines.onnx_export import ONNX_NAME, ExportSettings  # noqa: E402
+from modelhub.loaders.engines.torch_engine import load_torch_model  # noqa: E402
+from modelhub.loaders.hf import HFDirectory, inspect_dir  # noqa: E402
 from tests.loaders.conftest import _save_tiny  # noqa: E402
 
 
@@ -203,7 +203,7 @@ def test_an_unwritable_derived_dir_means_torch(
 def test_source_memo_is_trusted_only_while_the_files_are_unchanged(
     tiny_bert: Path, tmp_path: Path
 ) -> None:
-    from modelhub.loaders.onnx_export import SOURCE_NAME, source_digest
+    from modelhub.loaders.engines.onnx_export import SOURCE_NAME, source_digest
 
     model = tmp_path / "model"
     shutil.copytree(tiny_bert, model)

@@ -10,7 +10,7 @@ time with ``engine=``:
   in float32 (or bf16/fp16 autocast when ``dtype`` asks for it);
 - ``"onnx"``: the directory exported once to ONNX and run by ONNX Runtime on
   the CPU in float32, or int8 with ``dtype="int8"`` (lossy, opt-in; also what
-  ``"auto"`` runs for it) (:mod:`modelhub.loaders.onnx_engine`); an
+  ``"auto"`` runs for it) (:mod:`modelhub.loaders.engines.onnx_engine`); an
   :class:`~modelhub.errors.EngineUnavailable` when onnxruntime is missing or
   the export fails;
 - ``"auto"`` (the default): ``"onnx"`` when the model runs on the CPU in
@@ -49,7 +49,7 @@ def _torch(
     num_threads: int | None = None,
     derived_dir: Path | None = None,  # torch derives nothing
 ) -> Encoder:
-    from modelhub.loaders.torch_engine import TorchEncoder
+    from modelhub.loaders.engines.torch_engine import TorchEncoder
 
     return TorchEncoder.load(hf, device=device, dtype=dtype, num_threads=num_threads)
 
@@ -62,11 +62,11 @@ def _onnx(
     num_threads: int | None = None,
     derived_dir: Path | None = None,
 ) -> Encoder:
-    from modelhub.loaders.onnx_engine import onnx_encoder
+    from modelhub.loaders.engines.onnx_engine import onnx_encoder
 
     if check_device(device) not in ("auto", "cpu"):
         raise OptionError(f"engine='onnx' runs on the CPU, not device={device!r}")
-    from modelhub.loaders.onnx_export import ExportSettings
+    from modelhub.loaders.engines.onnx_export import ExportSettings
 
     compute = check_dtype(dtype)
     if compute not in ("auto", "float32", "int8"):
@@ -88,7 +88,7 @@ def _onnx(
 def _cpu_torch_model(hf: HFDirectory) -> Any:
     import torch
 
-    from modelhub.loaders.torch_engine import load_torch_model
+    from modelhub.loaders.engines.torch_engine import load_torch_model
 
     return load_torch_model(hf, torch.device("cpu"))
 
@@ -120,7 +120,7 @@ def _auto(
 ) -> Encoder:
     """ONNX Runtime where it gives the same float32 vectors faster (the CPU),
     torch otherwise; see the module doc."""
-    from modelhub.loaders.onnx_engine import onnx_encoder, onnxruntime_installed
+    from modelhub.loaders.engines.onnx_engine import onnx_encoder, onnxruntime_installed
 
     if check_dtype(dtype) == "int8":  # only ONNX Runtime computes in int8
         return _onnx(
@@ -154,7 +154,7 @@ def _auto(
             if loaded:  # the export failed its check: run the model already loaded
                 import torch
 
-                from modelhub.loaders.torch_engine import TorchEncoder
+                from modelhub.loaders.engines.torch_engine import TorchEncoder
 
                 if num_threads is not None:
                     torch.set_num_threads(num_threads)

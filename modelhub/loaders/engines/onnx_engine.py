@@ -11,7 +11,7 @@ meaning "run torch":
   derived folder, so later loads go straight to torch).
 * ``engine="onnx"``: ONNX, or :class:`~modelhub.errors.EngineUnavailable`.
 
-The export (:mod:`modelhub.loaders.onnx_export`) runs once per model and
+The export (:mod:`modelhub.loaders.engines.onnx_export`) runs once per model and
 settings, on the first load; the self-check then compares the graph's hidden
 states with torch's on a fixed probe batch (padded rows included) and passes
 when the largest absolute difference over real tokens is at most
@@ -37,8 +37,7 @@ import numpy as np
 
 from modelhub.derived import check_folder, discard, read_manifest, write_folder
 from modelhub.errors import ArtifactFormatError, EngineUnavailable
-from modelhub.loaders.hf import HFDirectory
-from modelhub.loaders.onnx_export import (
+from modelhub.loaders.engines.onnx_export import (
     FOLDER_PREFIX,
     ONNX_NAME,
     ExportSettings,
@@ -47,6 +46,7 @@ from modelhub.loaders.onnx_export import (
     source_digest,
     versions,
 )
+from modelhub.loaders.hf import HFDirectory
 
 log = logging.getLogger(__name__)
 
