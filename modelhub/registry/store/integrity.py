@@ -269,7 +269,44 @@ def verify(
         if problems and repair:
             base = _repair(repair, entry, problems, base)
         results.append(base)
+    if not (lang or version):
+        results += _damaged_manifests(store, names)
     return VerifyReport(tuple(results), nbytes, seconds, n)
+
+
+def _damaged_manifests(store: Any, names: Sequence[str]) -> list[VerifyResult]:
+    """One failed result per entry whose manifest is damaged (nothing in it
+    is trusted, so it is not repaired here: ``modelhub pull`` fetches it
+    again from the catalog's sources)."""
+    from modelhub.registry.store.inventory import _read_entry, damaged_row
+
+    out: list[VerifyResult] = []
+    try:
+        dirs = sorted(p for p in store.entries_dir.iterdir() if not p.is_symlink() and p.is_dir())
+    except OSError:
+        return out
+    wanted = set(names)
+    for d in dirs:
+        why = _read_entry(store, d)
+        if not isinstance(why, str):
+            continue
+        row = damaged_row(d, why)
+        if wanted and not (row.name in wanted or row.key in wanted or d.name in wanted):
+            continue
+        log.warning("%s: damaged manifest: %s", d, why)
+        out.append(
+            VerifyResult(
+                key=row.key,
+                name=row.name,
+                language=None,
+                version=None,
+                files=0,
+                bytes=row.size,
+                problems=row.problems,
+                error=f"the manifest is damaged ({why}); `modelhub pull` fetches it again",
+            )
+        )
+    return out
 
 
 class Repaired(Protocol):

@@ -43,7 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from modelhub.errors import CacheError
-from modelhub.registry.files import DIR_MODE, FILE_MODE, SHARED_DIR_MODE, atomic_write
+from modelhub.registry.files import (
+    DIR_MODE,
+    FILE_MODE,
+    SHARED_DIR_MODE,
+    atomic_write,
+    read_json,
+)
 from modelhub.registry.store.layout import (
     _DATA_DIRS,
     _OWN_NAMES,
@@ -63,7 +69,7 @@ from modelhub.registry.store.layout import (
     permission_error,
 )
 from modelhub.registry.store.locks import ArtifactLock, EntryLease, _open_use_file
-from modelhub.registry.store.manifest import Entry, FileRecord, Manifest
+from modelhub.registry.store.manifest import Entry, FileRecord, Manifest, load_manifest
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +209,14 @@ class Store:
     # ---- reading
     def _read_entry(self, d: Path, key: str | None = None) -> Entry | None:
         try:
-            data = json.loads((d / MANIFEST_NAME).read_bytes())
-            manifest = Manifest.from_dict(data)
+            manifest = load_manifest(d)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable manifest in %s: %s", d, exc)
+        except (OSError, ValueError) as exc:
+            # Damaged (or planted): the entry counts as absent, so pull
+            # fetches it again into a new content directory; nothing the
+            # manifest names is read, written or fetched.
+            log.warning("ignoring the damaged manifest in %s: %s", d, exc)
             return None
         if key is not None and manifest.key != key:
             return None
@@ -339,14 +347,14 @@ class Store:
         _shared_mkdir(d)
         for sidecar_path in sorted(d.glob("*.json")):
             try:
-                sidecar = json.loads(sidecar_path.read_text())
+                sidecar = read_json(sidecar_path, limit=1 << 20)
             except (OSError, ValueError):
                 continue
-            if not isinstance(sidecar, dict) or sidecar.get("url") != url:
+            if sidecar.get("url") != url:
                 continue
             part = sidecar_path.with_suffix(".part")
             try:
-                fd = os.open(part, os.O_RDWR)
+                fd = os.open(part, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
             except FileNotFoundError:
                 # its writer died before making the part (see below): nothing to resume
                 with contextlib.suppress(OSError):
