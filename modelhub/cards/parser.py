@@ -110,6 +110,7 @@ class _Card:
         self.source = source
         self.file_name = _file_name(source) if source else None
         self.warnings: list[str] = []
+        self.text: str | None = None
         self.table: dict[str, list[str]] = {}
         for key, cells in [*body.rows, *body.heading_rows]:
             field = _TABLE_KEYS.get(key)
@@ -333,6 +334,34 @@ def _language_from_file(file_name: str | None, name: str | None) -> str | None:
     return None
 
 
+_LONG_NUMBER_RE = re.compile(r"\d{11,}")
+
+
+def _check_versions(card: _Card, fields: dict[str, str | None]) -> None:
+    """A version number has parts of at most 10 digits: a longer run of
+    digits in a version field makes the card unusable (skipped with one
+    warning naming the file), never a crash in ``int()`` later on."""
+    for label, value in fields.items():
+        if value and _LONG_NUMBER_RE.search(value):
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            line = _front_matter_line(card, label)
+            raise CardError(
+                f"{label} {shown!r} is not a version (each part is at most 10 digits)",
+                path=card.source,
+                line=line,
+            )
+
+
+def _front_matter_line(card: _Card, key: str) -> int | None:
+    """The line of front matter field ``key``, or None (a table cell)."""
+    text = card.text
+    if text is not None and key.isidentifier():
+        m = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
+        if m:
+            return text.count("\n", 0, m.start()) + 1
+    return None
+
+
 def _pick(
     card: _Card, field: str, candidates: list[tuple[str, str | None]], same: Any = None
 ) -> str | None:
@@ -387,7 +416,9 @@ def parse_card(text: str, source: str | None = None) -> ModelCard:
         raise CardError(
             "body is nested too deeply to parse", path=source, line=split.body_line
         ) from None
-    return _build(_Card(split.meta, body, source))
+    card = _Card(split.meta, body, source)
+    card.text = text  # for the line of a field in errors
+    return _build(card)
 
 
 def _build(card: _Card) -> ModelCard:
@@ -440,6 +471,15 @@ def _build(card: _Card) -> ModelCard:
     edition = V.text(meta.get("edition"))
     compat_text = card.cell("compat")
     spark_cell = card.cell("spark")
+    _check_versions(
+        card,
+        {
+            "edition": edition,
+            "spark_version": " ".join(V.str_list(meta.get("spark_version"))),
+            "the table's Spark NLP Compatibility": compat_text,
+            "the table's Spark Compatibility": spark_cell,
+        },
+    )
     table_lib = V.find_version(compat_text)
     table_spark = V.find_version(spark_cell) if spark_cell else None
     if (

@@ -205,6 +205,9 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
         except OSError as exc:
             log.warning("%s: cannot read the metadata copy (%s); skipped", copy, exc.strerror)
             lines = []
+        except ValueError as exc:  # not a regular file, too large
+            log.warning("cannot read the metadata copy (%s); skipped", exc)
+            lines = []
         metas.append(build.MetadataInput(lines, origin, settings.bucket))
         entry.update(records=len(lines), mtime_ns=sig[1], url=headers.get("url"))
         inputs.append(entry)
