@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelhub.config import KNOBS
 from modelhub.errors import IntegrityError, UnsafeArchiveError
 from modelhub.registry.store.layout import is_disk_full
 from modelhub.registry.store.manifest import FileRecord
@@ -61,8 +62,8 @@ def _check_members(infos: list[zipfile.ZipInfo], artifact: str, limits: ExtractL
 
     if len(infos) > limits.max_members:
         raise unsafe(
-            f"{len(infos)} members (limit {limits.max_members}; MODELHUB_EXTRACT_MAX_FILES "
-            "raises it for an archive you trust)"
+            f"{len(infos)} members (limit {limits.max_members}; "
+            f"{KNOBS['extract_max_files'].env} raises it for an archive you trust)"
         )
     total = 0
     seen: set[str] = set()
@@ -85,16 +86,16 @@ def _check_members(infos: list[zipfile.ZipInfo], artifact: str, limits: ExtractL
         total += info.file_size
         if total > limits.max_total:
             raise unsafe(
-                f"expands to more than {limits.max_total} bytes (MODELHUB_EXTRACT_MAX_GB raises "
-                "the limit for an archive you trust)"
+                f"expands to more than {limits.max_total} bytes "
+                f"({KNOBS['extract_max_gb'].env} raises the limit for an archive you trust)"
             )
         if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
             1, info.compress_size
         ):
             raise unsafe(
                 f"compression ratio {info.file_size / max(1, info.compress_size):.0f}:1 "
-                f"exceeds {limits.max_ratio:.0f}:1 (MODELHUB_EXTRACT_MAX_RATIO raises the limit "
-                "for an archive you trust)",
+                f"exceeds {limits.max_ratio:.0f}:1 ({KNOBS['extract_max_ratio'].env} raises "
+                "the limit for an archive you trust)",
                 info,
             )
 

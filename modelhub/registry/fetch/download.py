@@ -52,6 +52,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelhub.config import Settings
 from modelhub.errors import CacheError, FetchError
 from modelhub.registry.fetch.verify import Buffer, Digests, OrderedHasher
 from modelhub.registry.store.layout import is_disk_full
@@ -125,25 +126,9 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap, self.base * (2 ** (attempt - 1))))
 
     @classmethod
-    def from_env(cls) -> RetryPolicy:
-        def num(name: str, default: float) -> float:
-            try:
-                return float(os.environ.get(name, default))
-            except ValueError:
-                return default
-
-        return cls(
-            attempts=int(num("MODELHUB_RETRIES", cls.attempts)),
-            base=num("MODELHUB_RETRY_BASE", cls.base),
-            total=num("MODELHUB_RETRY_TOTAL", cls.total),
-        )
-
-
-def _env_flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """``retries``, ``retry_base`` and ``retry_total`` of the settings."""
+        return cls(attempts=settings.retries, base=settings.retry_base, total=settings.retry_total)
 
 
 @dataclass
@@ -155,7 +140,7 @@ class DownloadOptions:
     start_connections: int = 2
     probe_window: float = 0.25  # seconds of transfer behind each connection-count decision
     probe_gain: float = 1.3  # doubling the connections must raise the rate this much
-    direct_io: bool = field(default_factory=lambda: _env_flag("MODELHUB_DIRECT_IO", True))
+    direct_io: bool = True  # settings.direct_io
     # Flush page-cache writes during the download: only worth it when the
     # install fsyncs (MODELHUB_FSYNC=0 turns both off).
     flush_during: bool = True

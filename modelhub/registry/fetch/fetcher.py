@@ -8,16 +8,15 @@ extraction caps from the settings."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from modelhub.errors import (
     AccessDenied,
     CacheError,
-    ConfigError,
     FetchError,
     IntegrityError,
     ModelhubError,
@@ -35,12 +34,15 @@ if TYPE_CHECKING:
     from modelhub.registry.store.locks import ArtifactLock
 
 
-from modelhub.registry.results import ProgressCallback
+from modelhub.config import Settings
 
 log = logging.getLogger(__name__)
 
+ProgressCallback = Callable[[int, int | None], None]
+"""``progress(bytes_done, bytes_total_or_None)``, called as bytes arrive."""
 
-def _settings(settings: Any) -> Any:
+
+def _settings(settings: Settings | None) -> Settings:
     if settings is None:
         from modelhub.config import load_settings
 
@@ -48,23 +50,8 @@ def _settings(settings: Any) -> Any:
     return settings
 
 
-def _num(settings: Any, key: str, env: str, default: float) -> float:
-    """A positive number from the variable ``env``, else the config file's
-    ``key``, else ``default``; anything else is a ConfigError naming both."""
-    raw = os.environ.get(env, "").strip() or settings.extra.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
-    if not value > 0:
-        raise ConfigError(f"{env} ({key}) = {raw!r} must be more than 0")
-    return value
-
-
 def _download_options(
-    settings: Any,
+    settings: Settings,
     store: Store,
     lock: ArtifactLock,
     bar: _Bar,
@@ -72,41 +59,31 @@ def _download_options(
     connections: int | None = None,
 ) -> DownloadOptions:
     return DownloadOptions(
-        connections=int(
-            connections or _num(settings, "download_connections", "MODELHUB_CONNECTIONS", 8)
-        ),
-        chunk=int(_num(settings, "download_chunk_mb", "MODELHUB_CHUNK_MB", 16) * (1 << 20)),
-        policy=retry or RetryPolicy.from_env(),
+        connections=connections or settings.download_connections,
+        chunk=settings.download_chunk,
+        policy=retry or RetryPolicy.from_settings(settings),
+        direct_io=settings.direct_io,
         progress=bar,
         heartbeat=lock.beat,
         flush_during=store.fsync,
     )
 
 
-def extract_limits(settings: Any) -> ExtractLimits:
-    """The zip-bomb caps: :class:`ExtractLimits` defaults, raised or lowered
-    by ``MODELHUB_EXTRACT_MAX_GB`` / ``extract_max_gb`` (uncompressed bytes),
-    ``MODELHUB_EXTRACT_MAX_FILES`` / ``extract_max_files`` and
-    ``MODELHUB_EXTRACT_MAX_RATIO`` / ``extract_max_ratio``."""
+def extract_limits(settings: Settings) -> ExtractLimits:
+    """The zip-bomb caps from the settings (``extract_max_gb``,
+    ``extract_max_files``, ``extract_max_ratio``)."""
     from modelhub.registry.fetch.archive import ExtractLimits
 
-    defaults = ExtractLimits()
     return ExtractLimits(
-        max_total=int(
-            _num(settings, "extract_max_gb", "MODELHUB_EXTRACT_MAX_GB", defaults.max_total / 2**30)
-            * 2**30
-        ),
-        max_members=int(
-            _num(settings, "extract_max_files", "MODELHUB_EXTRACT_MAX_FILES", defaults.max_members)
-        ),
-        max_ratio=_num(
-            settings, "extract_max_ratio", "MODELHUB_EXTRACT_MAX_RATIO", defaults.max_ratio
-        ),
-        ratio_floor=defaults.ratio_floor,
+        max_total=settings.extract_max_bytes,
+        max_members=settings.extract_max_files,
+        max_ratio=settings.extract_max_ratio,
     )
 
 
-def ordered_sources(artifact: Artifact, settings: Any, only: str | None = None) -> list[Source]:
+def ordered_sources(
+    artifact: Artifact, settings: Settings, only: str | None = None
+) -> list[Source]:
     """Configured mirrors first, then the artifact's own sources by kind
     (local, S3, HTTPS, Hugging Face), keeping the catalog's order within a
     kind; ``only`` keeps one kind."""
@@ -195,7 +172,7 @@ def _fetch_any(
     key: str,
     sources: list[Source],
     opts: DownloadOptions,
-    settings: Any,
+    settings: Settings,
     pin: _Pin | None = None,
 ) -> Any:
     pin = pin or _Pin()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import CacheError
 from modelhub.registry.files import atomic_write, read_json
 from modelhub.registry.store.layout import MANIFEST_NAME, entry_id, not_a_cache
@@ -41,7 +42,7 @@ STATUS_FAILED = "failed verification"
 STATUS_DAMAGED = "damaged manifest"  # pull fetches it again; prune removes it
 
 
-def open_store(settings: Any = None, *, create: bool = False) -> Store:
+def open_store(settings: Settings | None = None, *, create: bool = False) -> Store:
     """The configured cache, refusing a directory that is not one.
 
     A root that exists without the ``.modelhub-cache`` marker (``/``, a home
@@ -398,7 +399,9 @@ def _read_entry(store: Store, d: Path) -> Entry | str | None:
     return Entry(key=manifest.key, dir=d, manifest=manifest)
 
 
-def scan(settings: Any = None, *, store: Store | None = None, check: bool = True) -> Inventory:
+def scan(
+    settings: Settings | None = None, *, store: Store | None = None, check: bool = True
+) -> Inventory:
     """Reads the whole cache: complete entries (with a quick size-and-stamp
     check when ``check``), unfinished downloads and leftovers."""
     store = store or open_store(settings)
