@@ -220,3 +220,55 @@ def read_json(
     and parsed the safe way (:func:`parse_json`).  FileNotFoundError when
     absent; :class:`UnsafeFileError` for anything else that is wrong."""
     return parse_json(read_small(path, limit=limit), path, max_depth=max_depth, expect=expect)
+
+
+# --------------------------------------------------------------------------- cache root
+
+CACHE_MARKER = ".modelhub-cache"
+
+
+# Names modelhub itself puts at the cache root (the catalog index included):
+# a root holding anything else and no marker is not ours.
+CACHE_OWN_NAMES = frozenset(
+    {"CACHEDIR.TAG", "catalog", "entries", "downloads", "locks", "tmp", "trash", CACHE_MARKER}
+)
+
+
+# Where maintenance deletes things.  Names are not proof of ownership: a root
+# without the marker is only taken as a cache while these are empty (what a
+# first pull leaves if it stops before writing the marker), so a user's
+# ``downloads/`` or ``tmp/`` is never adopted, nor pruned.
+CACHE_DATA_DIRS = frozenset({"entries", "downloads", "tmp", "trash"})
+
+
+def foreign_cache_item(root: Path) -> Path | None:
+    """For a cache root without the marker: something in it modelhub did not
+    make (the root is then not a cache), or None when it is empty or holds
+    only what exists before the marker: the catalog index, lock files and
+    empty layout directories.  Raises OSError when the root is unreadable.
+    A root that is a link is followed (the user named it); links inside are
+    not.  Shared by the store and the catalog (which must not write its
+    index into a folder the store refuses)."""
+    if not root.is_dir():
+        return root
+    for p in sorted(root.iterdir()):
+        if p.name not in CACHE_OWN_NAMES:
+            return p
+        if p.name in CACHE_DATA_DIRS:
+            if p.is_symlink() or not p.is_dir():
+                return p
+            inside = next(p.iterdir(), None)
+            if inside is not None:
+                return inside
+    return None
+
+
+def refused_cache_root(root: Path) -> Path | None:
+    """What makes ``root`` a folder modelhub refuses as a cache (see
+    :func:`foreign_cache_item`), or None when it is a cache, empty or absent."""
+    try:
+        if not os.path.lexists(root) or (root / CACHE_MARKER).is_file():
+            return None
+        return foreign_cache_item(root)
+    except OSError:
+        return root

@@ -196,7 +196,17 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
         "build_s": round(time.perf_counter() - started, 3),
         "version": _package_version(),
     }
+    import errno
+    from pathlib import Path
+
+    from modelhub.registry.files import refused_cache_root
+
+    refused = refused_cache_root(Path(settings.path_text("cache_dir")))
     try:
+        if refused is not None:
+            # Not a modelhub cache (a user's folder): nothing is written
+            # into it; the store refuses it with the full explanation.
+            raise OSError(errno.EPERM, f"the cache folder holds {refused}, not made by modelhub")
         write_index(path, header, sections)
     except OSError as exc:
         log.warning(

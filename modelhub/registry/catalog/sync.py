@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from modelhub.errors import ConfigError
+from modelhub.errors import CacheError, ConfigError
 
 if TYPE_CHECKING:
     from modelhub.config import Settings
@@ -231,5 +231,17 @@ def sync(
         raise ConfigError(
             "offline mode is on (MODELHUB_OFFLINE or 'offline' in the config): "
             "catalog sync needs the network; the cached copies stay in use"
+        )
+    from pathlib import Path
+
+    from modelhub.registry.files import refused_cache_root
+
+    root = Path(settings.path_text("cache_dir"))
+    refused = refused_cache_root(root)
+    if refused is not None:
+        raise CacheError(
+            f"{root} is not a modelhub cache (it holds {refused}, not made by modelhub): "
+            "catalog sync writes nothing into it; point MODELHUB_CACHE at a modelhub cache "
+            "or an empty directory"
         )
     return [sync_folder(settings, f, timeout=timeout) for f in (folders or settings.folders)]

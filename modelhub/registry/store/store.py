@@ -49,11 +49,10 @@ from modelhub.registry.files import (
     FILE_MODE,
     SHARED_DIR_MODE,
     atomic_write,
+    foreign_cache_item,
     read_json,
 )
 from modelhub.registry.store.layout import (
-    _DATA_DIRS,
-    _OWN_NAMES,
     CACHE_FORMAT,
     CACHEDIR_TAG,
     DEFAULT_STALE_AFTER,
@@ -152,18 +151,7 @@ class Store:
         only what exists before the marker: the catalog index, lock files and
         empty layout directories.  Raises OSError when the root is unreadable.
         A root that is a link is followed (the user named it); links inside are not."""
-        if not self.root.is_dir():
-            return self.root
-        for p in sorted(self.root.iterdir()):
-            if p.name not in _OWN_NAMES:
-                return p
-            if p.name in _DATA_DIRS:
-                if p.is_symlink() or not p.is_dir():
-                    return p
-                inside = next(p.iterdir(), None)
-                if inside is not None:
-                    return inside
-        return None
+        return foreign_cache_item(self.root)
 
     def ensure_layout(self) -> None:
         try:
