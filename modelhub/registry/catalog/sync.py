@@ -64,12 +64,12 @@ def metadata_url(settings: Settings, folder: str) -> str:
 def read_copy_headers(copy_path: str) -> dict[str, Any]:
     """What the last sync recorded about a copy; ``{}`` when nothing (or
     something unreadable) is there."""
+    from modelhub.registry.files import read_json
+
     try:
-        with open(copy_path + HEADERS_SUFFIX, encoding="utf-8") as fh:
-            data = json.load(fh)
+        return read_json(copy_path + HEADERS_SUFFIX, limit=1 << 20)
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _write_atomic(path: str, data: bytes) -> None:

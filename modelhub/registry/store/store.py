@@ -36,6 +36,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,6 +116,25 @@ class Partial:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
             self.fd = -1
+
+
+def _chmod_nofollow(path: str, mode: int, kind: Any) -> int:
+    """Sets ``mode`` on a staged file or folder through a no-follow
+    descriptor (``os.chmod`` would follow a link out of the cache) and
+    returns the descriptor; anything but ``kind`` (a link, a FIFO) is
+    refused: fetchers stage only regular files and folders."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not kind(os.fstat(fd).st_mode):
+            raise CacheError(f"{path}: staged item is not a regular file or folder")
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    if kind is stat.S_ISDIR:
+        os.close(fd)
+        return -1
+    return fd
 
 
 # --------------------------------------------------------------------------- store
@@ -394,16 +414,14 @@ class Store:
         try:
             for root, dirs, names in os.walk(staged):
                 for n in dirs:
-                    os.chmod(os.path.join(root, n), DIR_MODE)
+                    _chmod_nofollow(os.path.join(root, n), DIR_MODE, stat.S_ISDIR)
                 for n in names:
-                    p = os.path.join(root, n)
-                    os.chmod(p, FILE_MODE)
-                    if self.fsync:
-                        fd = os.open(p, os.O_RDONLY)
-                        try:
+                    fd = _chmod_nofollow(os.path.join(root, n), FILE_MODE, stat.S_ISREG)
+                    try:
+                        if self.fsync:
                             os.fsync(fd)
-                        finally:
-                            os.close(fd)
+                    finally:
+                        os.close(fd)
             os.chmod(staged, DIR_MODE)
             target = d / content
             os.rename(staged, target)
