@@ -30,8 +30,9 @@ from modelhub.config import Settings
 
 if TYPE_CHECKING:
     from modelhub.registry.store.integrity import VerifyReport
-    from modelhub.registry.store.inventory import CacheEntry, DiskUsage, Inventory, Totals
+    from modelhub.registry.store.inventory import CacheEntry, Inventory
     from modelhub.registry.store.maintenance import RemovalReport
+    from modelhub.registry.store.usage import DiskUsage, Totals
 
 SORT_KEYS = ("name", "size", "last-used")
 
@@ -117,14 +118,14 @@ def sort_rows(rows: Any, sort: str) -> list[CacheEntry]:
 
 
 def totals(*, settings: Settings | None = None) -> Totals:
-    from modelhub.registry.store.inventory import totals as _totals
+    from modelhub.registry.store.usage import totals as _totals
 
     return _totals(inventory(check=False, settings=settings))
 
 
 def du(*, settings: Settings | None = None) -> DiskUsage:
     """Total bytes, per source, per model, and what could be reclaimed."""
-    from modelhub.registry.store.inventory import disk_usage
+    from modelhub.registry.store.usage import disk_usage
 
     return disk_usage(inventory(check=False, settings=settings))
 
@@ -228,17 +229,17 @@ def unpin(
 
 _TYPES = {
     "CacheEntry": "modelhub.registry.store.inventory",
-    "DiskUsage": "modelhub.registry.store.inventory",
+    "DiskUsage": "modelhub.registry.store.usage",
     "Inventory": "modelhub.registry.store.inventory",
     "Leftover": "modelhub.registry.store.inventory",
-    "ModelUsage": "modelhub.registry.store.inventory",
-    "Totals": "modelhub.registry.store.inventory",
+    "ModelUsage": "modelhub.registry.store.usage",
+    "Totals": "modelhub.registry.store.usage",
     "Removal": "modelhub.registry.store.maintenance",
     "RemovalReport": "modelhub.registry.store.maintenance",
     "Skipped": "modelhub.registry.store.maintenance",
-    "VerifyReport": "modelhub.registry.store.maintenance",
-    "VerifyResult": "modelhub.registry.store.maintenance",
-    "FileProblem": "modelhub.registry.store.store",
+    "VerifyReport": "modelhub.registry.store.integrity",
+    "VerifyResult": "modelhub.registry.store.integrity",
+    "FileProblem": "modelhub.registry.store.manifest",
 }
 
 

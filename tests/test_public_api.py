@@ -88,3 +88,19 @@ def test_no_public_name_is_both_a_function_and_a_submodule() -> None:
             if name in submodules:
                 clashes.append(f"{pkg.__name__}.{name}")
     assert clashes == []
+
+
+def test_every_lazy_export_resolves() -> None:
+    """Each name a package exports lazily is found where its table says."""
+    import modelhub.cache
+    import modelhub.cards
+    import modelhub.registry
+
+    missing = []
+    for pkg in (modelhub, modelhub.registry, modelhub.cache, modelhub.cards):
+        for name in sorted(_lazy_names(pkg)):
+            try:
+                getattr(pkg, name)
+            except AttributeError as exc:
+                missing.append(f"{pkg.__name__}.{name}: {exc}")
+    assert missing == []

@@ -23,7 +23,6 @@ from modelhub.errors import (
     NotCachedError,
 )
 from modelhub.registry.artifact import Artifact
-from modelhub.registry.fetch.download import RetryPolicy
 from modelhub.registry.fetch.fetcher import (
     ProgressCallback,
     _Bar,
@@ -33,6 +32,7 @@ from modelhub.registry.fetch.fetcher import (
     _settings,
     ordered_sources,
 )
+from modelhub.registry.fetch.transport import RetryPolicy
 from modelhub.registry.repair import _repair
 from modelhub.registry.results import PullResult, _manifest_for
 from modelhub.registry.store.locks import EntryLease

@@ -21,7 +21,6 @@ from modelhub.errors import (
     ModelNotFound,
 )
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.fetch.download import DownloadOptions, RetryPolicy
 from modelhub.registry.fetch.fetcher import (
     ProgressCallback,
     _Bar,
@@ -31,6 +30,7 @@ from modelhub.registry.fetch.fetcher import (
     _settings,
     ordered_sources,
 )
+from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
 from modelhub.registry.files import FILE_MODE
 from modelhub.registry.results import PullResult, _manifest_for
 from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord, Manifest, safe_relpath

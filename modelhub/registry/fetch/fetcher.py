@@ -24,8 +24,8 @@ from modelhub.errors import (
 )
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch import sources as source_types
-from modelhub.registry.fetch.download import DownloadOptions, RetryPolicy
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
+from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
 

@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 
 from modelhub.errors import AccessDenied, FetchError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.fetch.download import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
+from modelhub.registry.fetch.transport import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
 
 log = logging.getLogger(__name__)
