@@ -93,14 +93,19 @@ class ArtifactLock:
         """Stale when its process is gone, or its last progress is older than
         ``stale_after``, or lies in the future (a clock cannot be trusted
         to catch up: a holder stamped years ahead would block forever)."""
-        pid = info.get("pid")
-        if info.get("host") == socket.gethostname() and type(pid) is int:
-            if pid == os.getpid() and not self.held:
-                return False
-            if 0 < pid < 1 << 31 and not _pid_alive(pid):
-                return True
         age = time.time() - info["updated"]
-        return age > self.stale_after or age < -self.stale_after
+        if age < -self.stale_after:
+            return True
+        pid = info.get("pid")
+        if (
+            info.get("host") == socket.gethostname()
+            and type(pid) is int
+            and pid != os.getpid()  # alive: this very process (another thread)
+            and 0 < pid < 1 << 31
+            and not _pid_alive(pid)
+        ):
+            return True
+        return age > self.stale_after
 
     def holder(self) -> dict[str, Any] | None:
         """The recorded holder, or None when there is none we can trust
