@@ -243,3 +243,37 @@ def test_any_metadata_line_is_a_line_or_a_value_error(
     assert 0 <= line.time_ms <= MAX_TIME_MS
     assert all(0 <= p < 10**10 for p in (*line.lib_version, *line.spark_version))
     assert line.artifact  # builds the artifact name without OverflowError
+
+
+@PROPS
+@given(value=json_values, field=st.sampled_from(["size", "chunk", "done", "etag", None]))
+@example(value="abc", field="done")
+@example(value=0, field="chunk")
+@example(value=10**30, field="size")
+def test_any_json_in_a_partial_sidecar_resumes_or_starts_over(
+    tmp_path_factory: pytest.TempPathFactory, value: Any, field: str | None
+) -> None:
+    from modelhub.registry.store.store import Store, sidecar_ok
+
+    st_ = Store(tmp_path_factory.mktemp("cache"), fsync=False)
+    url = "https://example.invalid/x.zip"
+    p = st_.open_partial("k", url)
+    os.write(p.fd, b"x" * 10)
+    good = {"url": url, "size": 10, "chunk": 4, "done": [0], "etag": '"e"'}
+    p.save(**good)
+    p.close()
+    doc = dict(good)
+    if field is None:
+        doc = {"url": url, **(value if isinstance(value, dict) else {})}
+        doc["url"] = url
+    else:
+        doc[field] = value
+    p.sidecar_path.write_text(json.dumps(doc))
+    again = st_.open_partial("k", url)  # never raises, whatever the record holds
+    try:
+        assert again.path == p.path
+        assert sidecar_ok(again.sidecar)
+        if not sidecar_ok(doc):
+            assert os.fstat(again.fd).st_size == 0  # started over
+    finally:
+        again.close()

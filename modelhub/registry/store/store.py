@@ -137,6 +137,29 @@ def _chmod_nofollow(path: str, mode: int, kind: Any) -> int:
     return fd
 
 
+_MAX_CHUNKS = 1 << 20
+
+
+def sidecar_ok(sc: dict[str, Any]) -> bool:
+    """Whether a partial download's sidecar has the types the download
+    engine writes (``url``; once bound: ``size``, ``chunk``, ``done``, the
+    validators): anything else is a clean restart, never an exception in
+    the middle of a resume."""
+    if not isinstance(sc.get("url"), str):
+        return False
+    for k in ("etag", "version_id", "last_modified"):
+        if sc.get(k) is not None and not isinstance(sc[k], str):
+            return False
+    if not any(k in sc for k in ("size", "chunk", "done")):
+        return True
+    size, chunk, done = sc.get("size"), sc.get("chunk"), sc.get("done")
+    if type(size) is not int or not 0 <= size < 1 << 50:
+        return False
+    if type(chunk) is not int or not 0 < chunk < 1 << 40 or size // chunk > _MAX_CHUNKS:
+        return False
+    return isinstance(done, list) and all(type(i) is int for i in done)
+
+
 # --------------------------------------------------------------------------- store
 
 
@@ -372,10 +395,18 @@ class Store:
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(f"{part} is not a regular file")
             except OSError:
-                os.close(fd)  # a live process is writing it
+                os.close(fd)  # a live process is writing it (or not a partial)
                 continue
-            return Partial(part, sidecar_path, fd, sidecar)
+            found = Partial(part, sidecar_path, fd, sidecar)
+            if not sidecar_ok(sidecar):
+                # Not what a download wrote: its bytes cannot be trusted to
+                # resume from, so the download starts over in the same file.
+                log.warning("%s: the partial download's record is damaged; starting over", part)
+                found.reset()
+            return found
         token = secrets.token_hex(8)
         part = d / f"{token}.part"
         # The sidecar goes first: a process killed in between leaves a sidecar
