@@ -268,22 +268,9 @@ class Entry:
         return problems
 
     def verify(self) -> list[FileProblem]:
-        """Re-hash every file against the manifest (reads everything once)."""
-        from modelhub.registry.files import sha256_file
+        """Re-hash every file against the manifest (reads everything once),
+        the way ``cache verify`` does: never through a link, never blocking
+        on a FIFO (see :func:`modelhub.registry.store.integrity.hash_entries`)."""
+        from modelhub.registry.store.integrity import hash_entries
 
-        problems: list[FileProblem] = []
-        for f in self.manifest.files:
-            p = self.path / f.path
-            try:
-                if p.is_symlink() or not p.is_file():
-                    problems.append(FileProblem(f.path, "missing"))
-                    continue
-                digest, size = sha256_file(p)
-            except OSError:
-                problems.append(FileProblem(f.path, "missing"))
-                continue
-            if size != f.size:
-                problems.append(FileProblem(f.path, "size", str(f.size), str(size)))
-            elif digest != f.sha256:
-                problems.append(FileProblem(f.path, "sha256", f.sha256, digest))
-        return problems
+        return hash_entries([self], workers=1)[0][0]
