@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import mmap
 import os
 import secrets
 import stat
@@ -272,3 +273,39 @@ def refused_cache_root(root: Path) -> Path | None:
         return foreign_cache_item(root)
     except OSError:
         return root
+
+
+_MMAP_FROM = 1 << 20
+
+
+def hash_file(path: Path) -> tuple[str | None, int]:
+    """(sha256 hex or None when missing / not a regular file, size).  Never
+    follows a link; large files are hashed from one mmap (one call, the GIL
+    released throughout), small ones with one read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None, 0
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, 0
+        h = hashlib.sha256()
+        size = st.st_size
+        if size >= _MMAP_FROM:
+            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
+                with contextlib.suppress(AttributeError, OSError):
+                    mm.madvise(mmap.MADV_SEQUENTIAL)
+                h.update(mm)
+        else:
+            done = 0
+            while True:
+                data = os.read(fd, max(size - done, 0) + 65536)
+                if not data:
+                    break
+                h.update(data)
+                done += len(data)
+            size = done
+        return h.hexdigest(), size
+    finally:
+        os.close(fd)

@@ -118,6 +118,23 @@ class _MemoryIndex:
         return [self._sections[n] for n in names]
 
 
+def _write_owned(
+    settings: Settings, path: str, header: dict[str, Any], sections: dict[str, Any]
+) -> None:
+    """:func:`write_index`, unless the cache folder is one the store refuses
+    (a user's folder without the marker): then OSError, and nothing is
+    written into it (the store refuses it with the full explanation)."""
+    import errno
+    from pathlib import Path
+
+    from modelhub.registry.files import refused_cache_root
+
+    refused = refused_cache_root(Path(settings.path_text("cache_dir")))
+    if refused is not None:
+        raise OSError(errno.EPERM, f"the cache folder holds {refused}, not made by modelhub")
+    write_index(path, header, sections)
+
+
 def build_index(settings: Settings, path: str | None = None) -> IndexFile | _MemoryIndex:
     """Reads every input, merges and writes the index; returns a handle on it."""
     import time
@@ -196,18 +213,8 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
         "build_s": round(time.perf_counter() - started, 3),
         "version": _package_version(),
     }
-    import errno
-    from pathlib import Path
-
-    from modelhub.registry.files import refused_cache_root
-
-    refused = refused_cache_root(Path(settings.path_text("cache_dir")))
     try:
-        if refused is not None:
-            # Not a modelhub cache (a user's folder): nothing is written
-            # into it; the store refuses it with the full explanation.
-            raise OSError(errno.EPERM, f"the cache folder holds {refused}, not made by modelhub")
-        write_index(path, header, sections)
+        _write_owned(settings, path, header, sections)
     except OSError as exc:
         log.warning(
             "cannot write the catalog index %s (%s); using it from memory", path, exc.strerror

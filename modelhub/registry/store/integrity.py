@@ -4,12 +4,8 @@ passed in by the caller (:data:`Repairer`): the store never fetches."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import mmap
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,16 +15,16 @@ from typing import Any, Protocol
 
 from modelhub.config import Settings
 from modelhub.errors import ModelhubError
+from modelhub.registry.files import hash_file  # noqa: F401  (re-exported)
 from modelhub.registry.store.inventory import (
     open_store,
     record_verification,
     select,
 )
 from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord
+from modelhub.registry.store.manifest import check_file as _check_file
 
 log = logging.getLogger(__name__)
-
-_MMAP_FROM = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,59 +98,6 @@ class VerifyReport:
             "mb_per_s": round(self.mb_per_s, 1),
             "results": [r.to_dict() for r in self.results],
         }
-
-
-def hash_file(path: Path) -> tuple[str | None, int]:
-    """(sha256 hex or None when missing / not a regular file, size).  Never
-    follows a link; large files are hashed from one mmap (one call, the GIL
-    released throughout), small ones with one read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None, 0
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None, 0
-        h = hashlib.sha256()
-        size = st.st_size
-        if size >= _MMAP_FROM:
-            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
-                with contextlib.suppress(AttributeError, OSError):
-                    mm.madvise(mmap.MADV_SEQUENTIAL)
-                h.update(mm)
-        else:
-            done = 0
-            while True:
-                data = os.read(fd, max(size - done, 0) + 65536)
-                if not data:
-                    break
-                h.update(data)
-                done += len(data)
-            size = done
-        return h.hexdigest(), size
-    finally:
-        os.close(fd)
-
-
-def _check_file(base: Path, f: FileRecord) -> FileProblem | None:
-    parts = f.path.split("/")
-    if f.path.startswith("/") or ".." in parts:
-        return FileProblem(f.path, "unsafe path")
-    # Every directory on the way must be real: a link could lead out of the cache.
-    cur = base
-    for part in parts[:-1]:
-        cur = cur / part
-        if cur.is_symlink():
-            return FileProblem(f.path, "missing")
-    digest, size = hash_file(base / f.path)
-    if digest is None:
-        return FileProblem(f.path, "missing")
-    if size != f.size:
-        return FileProblem(f.path, "size", str(f.size), str(size))
-    if digest != f.sha256:
-        return FileProblem(f.path, "sha256", f.sha256, digest)
-    return None
 
 
 def hash_entries(

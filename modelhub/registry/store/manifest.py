@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelhub.errors import CacheError
-from modelhub.registry.files import read_json
+from modelhub.registry.files import hash_file, read_json
 from modelhub.registry.store.layout import (
     CACHE_FORMAT,
     LAST_USED_NAME,
@@ -225,6 +225,28 @@ class FileProblem:
     actual: str | None = None
 
 
+def check_file(base: Path, f: FileRecord) -> FileProblem | None:
+    """The problem of one file of an entry (None when it matches): never
+    read through a link on the way, never a FIFO opened."""
+    parts = f.path.split("/")
+    if f.path.startswith("/") or ".." in parts:
+        return FileProblem(f.path, "unsafe path")
+    # Every directory on the way must be real: a link could lead out of the cache.
+    cur = base
+    for part in parts[:-1]:
+        cur = cur / part
+        if cur.is_symlink():
+            return FileProblem(f.path, "missing")
+    digest, size = hash_file(base / f.path)
+    if digest is None:
+        return FileProblem(f.path, "missing")
+    if size != f.size:
+        return FileProblem(f.path, "size", str(f.size), str(size))
+    if digest != f.sha256:
+        return FileProblem(f.path, "sha256", f.sha256, digest)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A complete cache entry (its manifest parsed)."""
@@ -271,6 +293,4 @@ class Entry:
         """Re-hash every file against the manifest (reads everything once),
         the way ``cache verify`` does: never through a link, never blocking
         on a FIFO (see :func:`modelhub.registry.store.integrity.hash_entries`)."""
-        from modelhub.registry.store.integrity import hash_entries
-
-        return hash_entries([self], workers=1)[0][0]
+        return [p for f in self.manifest.files if (p := check_file(self.path, f)) is not None]

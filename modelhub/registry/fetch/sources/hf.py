@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import ENV, KNOBS
 from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
@@ -91,7 +92,8 @@ def _map_error(exc: BaseException, repo: str, revision: str, endpoint: str) -> B
     if _is_transport_error(exc):
         return FetchError(
             f"{where}: cannot reach the Hugging Face Hub ({exc}); check the network and "
-            "HF_ENDPOINT, or pull while online and use MODELHUB_OFFLINE=1 afterwards",
+            f"{KNOBS['hf_endpoint'].env}, or pull while online and use {ENV['offline']}=1 "
+            "afterwards",
             url=where,
         )
     if isinstance(exc, OSError | ValueError):
