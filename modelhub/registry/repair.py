@@ -39,7 +39,7 @@ from modelhub.registry.store.store import Store
 log = logging.getLogger(__name__)
 
 
-def artifact_for_entry(entry: Entry, settings: Any) -> Artifact:
+def artifact_for_entry(entry: Entry, settings: Settings) -> Artifact:
     """The artifact ``entry`` holds, as the catalog describes it today: its
     sources are the catalog's, never those recorded in the manifest (anyone
     who can write the cache could point those at ``file:///`` a private
