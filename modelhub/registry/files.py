@@ -283,7 +283,7 @@ def hash_file(path: Path) -> tuple[str | None, int]:
     follows a link; large files are hashed from one mmap (one call, the GIL
     released throughout), small ones with one read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None, 0
     try:

@@ -277,3 +277,19 @@ def test_any_json_in_a_partial_sidecar_resumes_or_starts_over(
             assert os.fstat(again.fd).st_size == 0  # started over
     finally:
         again.close()
+
+
+def test_a_fifo_in_place_of_an_entry_file_is_missing_not_a_hang(tmp_path: Path) -> None:
+    from modelhub.registry.store.integrity import hash_entries
+    from modelhub.registry.store.manifest import Entry
+
+    content = tmp_path / "c-1"
+    content.mkdir()
+    os.mkfifo(content / "a.bin")  # nobody ever writes the other end
+    m = Manifest(key="k", content="c-1", files=(FileRecord("a.bin", 3, SHA),))
+    t0 = time.monotonic()
+    entry = Entry("k", tmp_path, m)
+    [problem] = entry.verify()  # pull --verify
+    [[again]], _ = hash_entries([entry], workers=1)  # cache verify: opens the file
+    assert problem.problem == again.problem == "missing"
+    assert time.monotonic() - t0 < 2

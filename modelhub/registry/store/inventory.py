@@ -223,7 +223,7 @@ def tree_size(path: Path) -> int:
 def _lock_free(path: Path) -> bool:
     """True when nobody holds a flock on ``path`` (or it does not exist)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return True
     try:

@@ -205,7 +205,7 @@ def _open_use_file(path: Path) -> int | None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_MODE)
     except OSError:
         try:  # a read-only shared cache: flock works on a read-only descriptor too
-            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
     # The umask masked the mode: other members of the group open it too.  Only
