@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from modelhub.config import Settings
 from modelhub.errors import ModelhubError
-from modelhub.registry.files import hash_file  # noqa: F401  (re-exported)
 from modelhub.registry.store.inventory import (
     open_store,
     record_verification,

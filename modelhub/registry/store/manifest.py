@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from modelhub.errors import CacheError
-from modelhub.registry.files import hash_file, read_json
+from modelhub.registry import files
+from modelhub.registry.files import read_json
 from modelhub.registry.store.layout import (
     CACHE_FORMAT,
     LAST_USED_NAME,
@@ -223,6 +224,16 @@ class FileProblem:
     problem: str  # "missing", "size", "stamp", "sha256"
     expected: str | None = None
     actual: str | None = None
+
+
+def hash_file(path: Path) -> tuple[str | None, int]:
+    """(sha256 hex or None when missing / not a regular file, size), never
+    following a link nor waiting on a FIFO (:func:`modelhub.registry.files.hash_file`)."""
+    try:
+        got = files.hash_file(path, nofollow=True)
+    except OSError:
+        return None, 0
+    return got.sha256, got.size
 
 
 def check_file(base: Path, f: FileRecord) -> FileProblem | None:

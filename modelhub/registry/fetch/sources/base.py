@@ -5,7 +5,6 @@ hand :mod:`modelhub.registry.pulling` a :class:`Fetched` to install."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -19,7 +18,8 @@ from modelhub.config import Settings
 from modelhub.errors import CacheError, IntegrityError
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch.transport import DownloadOptions, DownloadResult
-from modelhub.registry.fetch.verify import Digests, Expectations, check
+from modelhub.registry.fetch.verify import Expectations, check
+from modelhub.registry.files import Digests
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Partial, Store
 
@@ -169,12 +169,6 @@ def run_download(
                 continue
             raise
     raise AssertionError("unreachable")
-
-
-def cleanup_path(path: Path | None) -> None:
-    if path is not None:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def is_private(artifact: Artifact, settings: Settings, location: str = "") -> bool:
