@@ -111,7 +111,34 @@ def parse_card(text: str, source: str | None = None) -> ModelCard:
         raise CardError(
             "body is nested too deeply to parse", path=source, line=split.body_line
         ) from None
-    return _build(_Card(split.meta, body, source))
+    card = _Card(split.meta, body, source)
+    _check_versions(card, text)
+    return _build(card)
+
+
+_LONG_NUMBER_RE = re.compile(r"\d{11,}")
+
+
+def _check_versions(card: _Card, text: str) -> None:
+    """A version number has parts of at most 10 digits: a longer run of
+    digits in a version field makes the card unusable (skipped with one
+    warning naming the file and line), never a crash in ``int()`` later on
+    (a 5,000-digit part exceeds Python's int conversion limit)."""
+    fields = {
+        "edition": V.text(card.meta.get("edition")),
+        "spark_version": " ".join(V.str_list(card.meta.get("spark_version"))),
+        "the table's Spark NLP Compatibility": card.cell("compat"),
+        "the table's Spark Compatibility": card.cell("spark"),
+    }
+    for label, value in fields.items():
+        if value and _LONG_NUMBER_RE.search(value):
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            m = re.search(rf"^{re.escape(label)}\s*:", text, re.M) if label.isidentifier() else None
+            raise CardError(
+                f"{label} {shown!r} is not a version (each part is at most 10 digits)",
+                path=card.source,
+                line=text.count("\n", 0, m.start()) + 1 if m else None,
+            )
 
 
 def _build(card: _Card) -> ModelCard:

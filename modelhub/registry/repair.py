@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,34 +31,38 @@ from modelhub.registry.fetch.fetcher import (
     ordered_sources,
 )
 from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
+from modelhub.registry.files import FILE_MODE
 from modelhub.registry.results import PullResult, _manifest_for
-from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord, Manifest
+from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord, Manifest, safe_relpath
 from modelhub.registry.store.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def artifact_from_manifest(manifest: Manifest) -> Artifact:
-    """The artifact an entry was pulled for, rebuilt from its manifest (no
-    catalog needed)."""
-    from modelhub.cards.record import ModelCard
+def artifact_for_entry(entry: Entry, settings: Settings) -> Artifact:
+    """The artifact ``entry`` holds, as the catalog describes it today: its
+    sources are the catalog's, never those recorded in the manifest (anyone
+    who can write the cache could point those at ``file:///`` a private
+    folder).  The manifest only names what to look up: the catalog record
+    must give exactly the entry's key, else there is nothing trusted to
+    repair from."""
+    from modelhub.registry.catalog.catalog import load_catalog
 
-    a = manifest.artifact or {}
-    record = ModelCard.from_dict(a.get("record") or {"name": manifest.key})
-    sources = tuple(
-        Source(s["kind"], s["location"], s.get("revision"))
-        for s in a.get("sources") or ()
-        if isinstance(s, dict) and "kind" in s and "location" in s
-    )
-    if not sources and manifest.source.get("location"):
-        src = manifest.source
-        sources = (Source(src["kind"], src["location"], src.get("revision")),)
-    return Artifact(
-        record=record,
-        sources=sources,
-        checksum=a.get("checksum"),
-        sha256=a.get("sha256"),
-        size=a.get("size"),
+    record = (entry.manifest.artifact or {}).get("record")
+    name = record.get("name") if isinstance(record, dict) else None
+    language = record.get("language") if isinstance(record, dict) else None
+    if isinstance(name, str) and 0 < len(name) <= 512:
+        catalog = load_catalog(settings)
+        for rec in catalog.records_for(name):
+            art = catalog.artifact(rec)
+            if art.key == entry.key:
+                return art
+    raise ModelNotFound(
+        f"{entry.key}: the catalog lists no artifact with this key, so there is no trusted "
+        "source to repair it from (sources recorded in a manifest are never used); remove it "
+        "(`modelhub cache rm`) and pull the model again",
+        name=name if isinstance(name, str) else entry.key,
+        language=language if isinstance(language, str) else None,
     )
 
 
@@ -81,13 +86,13 @@ def repair_entry(
     if not problems:
         return PullResult(entry.path, entry, True, None, 0, 0.0)
     settings = _settings(settings)
-    artifact = artifact_from_manifest(entry.manifest)
+    artifact = artifact_for_entry(entry, settings)
     store = Store.from_settings(settings)
     t0 = time.monotonic()
     sources = ordered_sources(artifact, settings)
     if not sources:
         raise ModelNotFound(
-            f"{artifact.name} [{entry.key}]: the manifest names no source to repair it from",
+            f"{artifact.name} [{entry.key}]: the catalog gives no source to repair it from",
             name=artifact.name,
             language=artifact.language,
         )
@@ -163,8 +168,10 @@ def _repair(
     staged = store.staging_dir(key)
     try:
         for f in m.files:
-            dst = staged / f.path
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            # Validated when the manifest was read; checked again because a
+            # Manifest can also be built in code.
+            dst = staged / safe_relpath(f.path)
+            _mkdirs_nofollow(staged, dst.parent)
             if f.path in bad:
                 os.rename(fetched.staged / f.path, dst)
             else:
@@ -189,13 +196,41 @@ def _repair(
     return fetched, new, tuple(bad)
 
 
+def _mkdirs_nofollow(base: Path, d: Path) -> None:
+    """Creates ``d`` under ``base`` part by part, refusing any part that is
+    a link (the staging directory is ours, so none should be)."""
+    cur = base
+    for part in d.relative_to(base).parts:
+        cur = cur / part
+        try:
+            cur.mkdir(mode=0o755)
+        except FileExistsError:
+            if cur.is_symlink() or not cur.is_dir():
+                raise IntegrityError(f"{cur} is not a directory modelhub made") from None
+
+
 def _link_or_copy(src: Path, dst: Path) -> None:
     # A hard link keeps the good file's bytes and inode: readers of the old
-    # directory and the new one share it, nothing is copied.
+    # directory and the new one share it, nothing is copied.  Neither side
+    # is ever followed: a link where a file should be is damage, and the
+    # copy is created new (O_EXCL | O_NOFOLLOW), never written through.
     try:
         os.link(src, dst, follow_symlinks=False)
+        return
     except OSError:
-        shutil.copy2(src, dst, follow_symlinks=False)
+        pass
+    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fin).st_mode):
+            raise IntegrityError(f"{src} is not a regular file")
+        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+        try:
+            while chunk := os.read(fin, 1 << 20):
+                os.write(fout, chunk)
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)
 
 
 def repairer_for(

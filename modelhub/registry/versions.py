@@ -10,6 +10,8 @@ from modelhub.cards.values import same_version_key
 
 Version = tuple[int, ...]
 
+MAX_PART_DIGITS = 10  # more digits than any version part has
+
 
 def parse_version(value: object) -> Version:
     """``"3.4.0"``, ``"3.4.0+"``, ``"Spark NLP 3.4"``, ``[3, 4]`` or ``None`` -> a tuple.
@@ -38,7 +40,9 @@ def parse_version(value: object) -> Version:
             if not ch.isdigit():
                 break
             digits += ch
-        if not digits:
+        if not digits or len(digits) > MAX_PART_DIGITS:
+            # A part too long to be a version number ends it like a
+            # non-numeric one: int() of 5,000 digits raises (and is slow).
             break
         parts.append(int(digits))
         if len(digits) != len(piece):

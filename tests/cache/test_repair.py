@@ -5,11 +5,44 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 import modelhub.cache as cache
-from modelhub.registry.artifact import Source
+from modelhub.registry.artifact import Artifact
+from modelhub.registry.catalog.resolve import reset_default_catalog, resolve
 from modelhub.registry.pulling import pull_result
 from tests.cache.conftest import cli, store
-from tests.fetch.conftest import FAST_RETRY, artifact, make_zip
+from tests.cardgen import embeddings_card, imported_from_hf, s3_url, write_card
+from tests.fetch.conftest import FAST_RETRY, make_zip
+
+BUCKET = "auxdata.johnsnowlabs.com"
+
+
+@pytest.fixture
+def cards(tmp_path, monkeypatch, http_server):
+    """A card folder the catalog reads, with the S3 endpoint on the local
+    server: repair fetches only from the sources the catalog gives."""
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    monkeypatch.setenv("MODELHUB_CARDS", str(folder))
+    monkeypatch.setenv("MODELHUB_S3_ENDPOINT", http_server.base)
+    for var, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        monkeypatch.setenv(var, value)
+    reset_default_catalog()
+    yield folder
+    reset_default_catalog()
+
+
+def _cataloged(cards, name: str, *, download: str | None = None, hf: str | None = None) -> Artifact:
+    description = "A repair test model." + (f" {imported_from_hf(hf)}" if hf else "")
+    card = embeddings_card(name, title=name, description=description, download=download)
+    write_card(cards, f"2023-11-14-{name}_en.md", card)
+    reset_default_catalog()
+    return resolve(name, "en")
 
 
 def _corrupt_keeping_stamp(path):
@@ -20,11 +53,11 @@ def _corrupt_keeping_stamp(path):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_repair_zip_entry_replaces_only_the_bad_file(http_server, capsys):
+def test_repair_zip_entry_replaces_only_the_bad_file(http_server, cards, capsys):
     files = {"a.bin": b"a" * 30000, "b.bin": bytes(range(256)) * 100, "meta/c.txt": b"c" * 10}
     zname = "ner_rep_en_5.0.0_3.0_1.zip"
-    url = http_server.add(f"/public/models/{zname}", make_zip(files))
-    art = artifact(Source("https", url), name="ner_rep", zip_name=zname, folder="public/models")
+    http_server.add(f"/{BUCKET}/public/models/{zname}", make_zip(files))
+    art = _cataloged(cards, "ner_rep", download=s3_url(zname))
     first = pull_result(art, retry=FAST_RETRY)
     old = first.path
     inode_a = (old / "a.bin").stat().st_ino
@@ -50,7 +83,7 @@ def test_repair_zip_entry_replaces_only_the_bad_file(http_server, capsys):
     assert cache.verify("ner_rep").ok
 
 
-def test_repair_hf_entry_downloads_only_the_bad_file(hf_hub, capsys):
+def test_repair_hf_entry_downloads_only_the_bad_file(hf_hub, cards, capsys):
     repo = "org/tiny"
     files = {
         "config.json": b'{"hidden_size": 4}',
@@ -58,7 +91,7 @@ def test_repair_hf_entry_downloads_only_the_bad_file(hf_hub, capsys):
         "model.safetensors": b"w" * 50000,
     }
     hf_hub.add_repo(repo, files)
-    art = artifact(Source("hf", repo), name="tiny_hf")
+    art = _cataloged(cards, "tiny_hf", hf=repo)
     first = pull_result(art, retry=FAST_RETRY)
     assert first.entry.manifest.kind == "hf"
     gets_before = dict(hf_hub.gets)
@@ -78,12 +111,13 @@ def test_repair_hf_entry_downloads_only_the_bad_file(hf_hub, capsys):
     assert not first.path.exists()  # nobody used it: the old directory went at once
 
 
-def test_repair_without_a_reachable_source_reports_and_keeps_the_entry(http_server, capsys):
-    url = http_server.add("/gone.bin", b"g" * 1000)
-    art = artifact(Source("https", url), name="gone")
+def test_repair_without_a_reachable_source_reports_and_keeps_the_entry(http_server, cards, capsys):
+    zname = "gone_en_5.0.0_3.0_1.zip"
+    http_server.add(f"/{BUCKET}/public/models/{zname}", make_zip({"gone.bin": b"g" * 1000}))
+    art = _cataloged(cards, "gone", download=s3_url(zname))
     first = pull_result(art, retry=FAST_RETRY)
     _corrupt_keeping_stamp(first.path / "gone.bin")
-    del http_server.objects["/gone.bin"]  # the source now answers 404
+    del http_server.objects[f"/{BUCKET}/public/models/{zname}"]  # the source now answers 404
     rc, out, _ = cli("cache", "verify", "gone", "--repair", capsys=capsys)
     assert rc == 1 and "FAILED TO REPAIR gone" in out
     assert store().lookup(art.key).path == first.path  # still there, still reported damaged

@@ -22,7 +22,6 @@ def _convert(hub: Hub, to: str, *extra: str, cwd: Path | None = None):  # type: 
     return run("convert", str(ZIP), "--to", to, *extra, env=hub.env, timeout=60, cwd=cwd)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: convert --to <symlink> -> traceback")
 @pytest.mark.timeout(90)
 def test_convert_to_a_symlink_with_overwrite(hub: Hub) -> None:
     victim = hub.root / "elsewhere"
@@ -39,7 +38,6 @@ def test_convert_to_a_symlink_with_overwrite(hub: Hub) -> None:
     assert tree(victim) == {"notes.txt"}, "convert wrote into the folder the link points at"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: convert --to . -> traceback")
 @pytest.mark.timeout(90)
 def test_convert_to_the_current_directory(hub: Hub) -> None:
     here = hub.root / "work"
@@ -52,7 +50,6 @@ def test_convert_to_the_current_directory(hub: Hub) -> None:
     assert not any(p.name.startswith(".") for p in hub.root.iterdir()), "staging left behind"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 10: convert --overwrite deletes user files")
 @pytest.mark.timeout(90)
 def test_convert_overwrite_never_deletes_files_it_did_not_write(hub: Hub) -> None:
     out = hub.root / "paper"

@@ -56,7 +56,6 @@ LOCK_MUTATIONS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: lock file with wrong types")
 @pytest.mark.timeout(90)
 def test_lock_file_with_wrong_types_is_a_typed_error(hub: Hub) -> None:
     name = "lock_types"
@@ -106,14 +105,12 @@ def _pull_takes_over(hub: Hub, name: str, holder: dict[str, Any]) -> None:
     assert Path(json.loads(r.stdout)["path"]).is_dir()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: lock holder JSON with wrong types")
 @pytest.mark.timeout(30)
 def test_lock_holder_with_wrong_types_is_taken_over(hub: Hub) -> None:
     holder = {"host": ["x"], "pid": "abc", "start": {}, "updated": "yesterday", "bytes": None}
     _pull_takes_over(hub, "lock_holder_types", holder)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 8: holder 'updated' in the future")
 @pytest.mark.timeout(30)
 def test_lock_holder_progress_in_the_future_counts_as_stale(hub: Hub) -> None:
     now = time.time()

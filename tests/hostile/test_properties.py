@@ -115,7 +115,6 @@ MANIFEST_FIELDS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: arbitrary JSON in a manifest -> exception")
 @pytest.mark.timeout(120)
 def test_any_json_as_a_manifest_is_a_record_or_a_typed_error(inproc: Hub) -> None:
     name = "prop_manifest"
@@ -141,7 +140,6 @@ def test_any_json_as_a_manifest_is_a_record_or_a_typed_error(inproc: Hub) -> Non
     check()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: arbitrary JSON as a lock file -> exception")
 @pytest.mark.timeout(120)
 def test_any_json_as_a_lock_file_is_a_typed_error(inproc: Hub, capsys: Any) -> None:
     name = "prop_lockfile"
@@ -164,7 +162,6 @@ def test_any_json_as_a_lock_file_is_a_typed_error(inproc: Hub, capsys: Any) -> N
     check()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: arbitrary lock-holder JSON -> exception/hang")
 @pytest.mark.timeout(60)
 def test_any_json_as_a_lock_holder_is_taken_over(inproc: Hub, monkeypatch: Any) -> None:
     name = "prop_holder"
@@ -223,7 +220,6 @@ METADATA_KEYS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 3: arbitrary metadata line -> exception")
 @pytest.mark.timeout(120)
 def test_any_json_as_a_metadata_line_is_skipped_or_loaded(
     inproc: Hub, monkeypatch: Any, capsys: Any

@@ -61,7 +61,9 @@ def test_refuses_a_non_empty_target_and_leaves_no_partial(
         convert(unpacked["onnx"], target)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
     convert(unpacked["onnx"], target, overwrite=True)
-    assert not (target / "keep.txt").exists()
+    # --overwrite replaces what convert writes and nothing else (issue 14 point 10)
+    assert (target / "keep.txt").read_text() == "mine"
+    assert (target / "config.json").is_file() and (target / "model.safetensors").is_file()
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
 

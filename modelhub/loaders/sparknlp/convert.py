@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,47 @@ def write_hf_dir(
         )
 
 
+def _check_target(target: Path, overwrite: bool) -> Path:
+    """``target`` when convert may write there: not ``.``/``..`` (the folder
+    one stands in), not a symbolic link (its files would land elsewhere),
+    not a non-empty folder unless ``overwrite``."""
+    if target.name in ("", ".", ".."):
+        raise ArtifactFormatError(
+            f"--to {target}: give the output folder by name (e.g. ./hf-model), not '.' or '..'"
+        )
+    if target.is_symlink():
+        raise ArtifactFormatError(
+            f"--to {target} is a symbolic link; give the folder it points at, or a new folder"
+        )
+    if target.exists() and not target.is_dir():
+        raise ArtifactFormatError(f"--to {target} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise ArtifactFormatError(
+            f"{target} exists and is not empty; choose another directory or overwrite"
+        )
+    return target
+
+
+def _install(staging: Path, target: Path) -> None:
+    """Moves the converted files into ``target``.  A new (or empty) folder
+    appears complete at once (one rename); into an existing folder only the
+    files convert writes are replaced, each by one rename (which replaces a
+    link of that name, never writes through it): nothing else there is
+    touched, so ``--overwrite`` never deletes a user's files."""
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+        return
+    for item in sorted(staging.iterdir()):
+        dest = target / item.name
+        if dest.is_dir() and not dest.is_symlink():
+            raise ArtifactFormatError(
+                f"{dest} is a folder where convert writes a file; move it away and convert again"
+            )
+        os.replace(item, dest)
+
+
 def convert(
     path: str | Path,
     to_dir: str | Path,
@@ -198,12 +240,8 @@ def convert(
     The directory appears complete or not at all (written beside it, then renamed).
     ``num_attention_heads`` is needed only when neither the graph nor BERT's usual head
     size of 64 tells it."""
+    target = _check_target(Path(to_dir), overwrite)
     art = open_artifact(Path(path))
-    target = Path(to_dir)
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise ArtifactFormatError(
-            f"{target} exists and is not empty; choose another directory or overwrite"
-        )
     vocab = art.vocabulary()
     state, config = read_weights(art, num_attention_heads=num_attention_heads)
     rows = int(config["vocab_size"])
@@ -216,16 +254,12 @@ def convert(
             art.engine_file,
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    # A fresh, unique name: never a leftover (or planted) folder or link.
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
     try:
         write_hf_dir(staging, art, vocab, config, state)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
+        _install(staging, target)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("converted %s (%s engine) to %s", art.root, art.engine, target)
     return target

@@ -118,6 +118,23 @@ class _MemoryIndex:
         return [self._sections[n] for n in names]
 
 
+def _write_owned(
+    settings: Settings, path: str, header: dict[str, Any], sections: dict[str, Any]
+) -> None:
+    """:func:`write_index`, unless the cache folder is one the store refuses
+    (a user's folder without the marker): then OSError, and nothing is
+    written into it (the store refuses it with the full explanation)."""
+    import errno
+    from pathlib import Path
+
+    from modelhub.registry.files import refused_cache_root
+
+    refused = refused_cache_root(Path(settings.path_text("cache_dir")))
+    if refused is not None:
+        raise OSError(errno.EPERM, f"the cache folder holds {refused}, not made by modelhub")
+    write_index(path, header, sections)
+
+
 def build_index(settings: Settings, path: str | None = None) -> IndexFile | _MemoryIndex:
     """Reads every input, merges and writes the index; returns a handle on it."""
     import time
@@ -178,6 +195,9 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
         except OSError as exc:
             log.warning("%s: cannot read the metadata copy (%s); skipped", copy, exc.strerror)
             lines = []
+        except ValueError as exc:  # not a regular file, too large
+            log.warning("cannot read the metadata copy (%s); skipped", exc)
+            lines = []
         metas.append(build.MetadataInput(lines, origin, settings.bucket))
         entry.update(records=len(lines), mtime_ns=sig[1], url=headers.get("url"))
         inputs.append(entry)
@@ -194,7 +214,7 @@ def build_index(settings: Settings, path: str | None = None) -> IndexFile | _Mem
         "version": _package_version(),
     }
     try:
-        write_index(path, header, sections)
+        _write_owned(settings, path, header, sections)
     except OSError as exc:
         log.warning(
             "cannot write the catalog index %s (%s); using it from memory", path, exc.strerror

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import zlib
 
 from modelhub.tables import render_table
@@ -127,6 +128,20 @@ def write_index(path: str, header: dict[str, Any], sections: dict[str, Any]) -> 
     atomic_write(Path(path), pieces, fsync=False)
 
 
+def _open_regular(path: str) -> Any:
+    """``open(path, "rb")`` that never blocks or follows a link: a FIFO or
+    device put in place of the index (O_NONBLOCK returns at once) or a link
+    is IndexCorrupt, so the index is rebuilt instead of hanging."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IndexCorrupt(f"{path}: not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class IndexFile:
     """A read handle on an index file: the header now, sections on demand."""
 
@@ -136,7 +151,7 @@ class IndexFile:
         self.path = path
         self._cache: dict[str, Any] = {}
         try:
-            with open(path, "rb") as fh:
+            with _open_regular(path) as fh:
                 prefix = fh.read(_PREFIX)
                 if len(prefix) != _PREFIX or prefix[: len(MAGIC)] != MAGIC:
                     raise IndexCorrupt(f"{path}: not a modelhub index of format {FORMAT}")
@@ -173,7 +188,7 @@ class IndexFile:
             return default
         offset, length, crc = entry
         try:
-            with open(self.path, "rb") as fh:
+            with _open_regular(self.path) as fh:
                 fh.seek(self._data_start + offset)
                 blob = fh.read(length)
         except OSError as exc:
@@ -193,7 +208,7 @@ class IndexFile:
         missing = [n for n in names if n not in self._cache]
         if missing:
             try:
-                with open(self.path, "rb") as fh:
+                with _open_regular(self.path) as fh:
                     for name in missing:
                         offset, length, crc = self.header["sections"][name]
                         fh.seek(self._data_start + offset)

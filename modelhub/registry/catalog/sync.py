@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from modelhub.errors import ConfigError
+from modelhub.config import ENV
+from modelhub.errors import CacheError, ConfigError
 
 if TYPE_CHECKING:
     from modelhub.config import Settings
@@ -63,12 +64,12 @@ def metadata_url(settings: Settings, folder: str) -> str:
 def read_copy_headers(copy_path: str) -> dict[str, Any]:
     """What the last sync recorded about a copy; ``{}`` when nothing (or
     something unreadable) is there."""
+    from modelhub.registry.files import read_json
+
     try:
-        with open(copy_path + HEADERS_SUFFIX, encoding="utf-8") as fh:
-            data = json.load(fh)
+        return read_json(copy_path + HEADERS_SUFFIX, limit=1 << 20)
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _write_atomic(path: str, data: bytes) -> None:
@@ -239,5 +240,17 @@ def sync(
         raise ConfigError(
             f"offline mode is on ({settings.offline_source or 'offline=True in the settings'}): "
             "catalog sync needs the network; the cached copies stay in use"
+        )
+    from pathlib import Path
+
+    from modelhub.registry.files import refused_cache_root
+
+    root = Path(settings.path_text("cache_dir"))
+    refused = refused_cache_root(root)
+    if refused is not None:
+        raise CacheError(
+            f"{root} is not a modelhub cache (it holds {refused}, not made by modelhub): "
+            f"catalog sync writes nothing into it; point {ENV['cache_dir']} at a modelhub cache "
+            "or an empty directory"
         )
     return [sync_folder(settings, f, timeout=timeout) for f in (folders or settings.folders)]

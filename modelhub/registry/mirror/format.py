@@ -24,7 +24,6 @@ sha256; pulling with it fails when anything resolves or arrives differently.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import Any
 
 from modelhub.errors import IntegrityError, ModelhubError
 from modelhub.registry.artifact import Artifact
-from modelhub.registry.files import copy_hashing, hash_file
+from modelhub.registry.files import copy_hashing, hash_file, read_json
 from modelhub.registry.store.manifest import FileRecord
 
 log = logging.getLogger(__name__)
@@ -151,14 +150,16 @@ def mirror_root(location: str | Path) -> Path:
 def read_manifest(root: Path) -> MirrorManifest:
     path = root / MANIFEST_NAME
     try:
-        data = json.loads(path.read_bytes())
+        # A mirror's manifest lists every file of every model: larger than
+        # an entry's, still bounded; read without blocking or following a link.
+        data = read_json(path, limit=256 << 20)
         return MirrorManifest.from_dict(data)
     except FileNotFoundError:
         raise MirrorError(
             f"{root} is not a modelhub mirror: {MANIFEST_NAME} is missing "
             "(make one with `modelhub export NAME... --to DIR`)"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise MirrorError(f"{path}: unreadable mirror manifest ({exc})") from exc
 
 

@@ -5,7 +5,6 @@ differently."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -15,8 +14,9 @@ from typing import Any
 from modelhub.config import Settings
 from modelhub.errors import IntegrityError, ModelhubError
 from modelhub.registry.artifact import Artifact
+from modelhub.registry.files import UnsafeFileError, read_json
 from modelhub.registry.mirror.export import _pull, _resolve, _settings
-from modelhub.registry.store.manifest import Entry, FileRecord
+from modelhub.registry.store.manifest import Entry, FileRecord, ManifestError, check_file_set
 from modelhub.registry.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -65,22 +65,58 @@ def make_lock(
     return {"format": LOCK_FORMAT, "tool": f"modelhub {__version__}", "artifacts": items}
 
 
+LOCK_LIMIT = 64 << 20
+
+
 def read_lock(path: str | Path) -> list[dict[str, Any]]:
+    """The artifacts of a lock file, every field checked (a lock is data a
+    user may have edited or been sent): strings where strings belong, file
+    records as in a manifest (plain relative paths, sizes, sha256).  Any
+    deviation is a :class:`LockError` naming the file and the field."""
     p = Path(path)
     try:
-        data = json.loads(p.read_bytes())
+        data = read_json(p, limit=LOCK_LIMIT)
+    except FileNotFoundError as exc:
+        raise LockError(f"{p}: cannot read the lock file ({exc.strerror})") from exc
+    except UnsafeFileError as exc:
+        raise LockError(f"not a modelhub lock file: {exc}") from exc
     except OSError as exc:
         raise LockError(f"{p}: cannot read the lock file ({exc.strerror})") from exc
-    except ValueError as exc:
-        raise LockError(f"{p}: not a modelhub lock file (invalid JSON: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
+    if data.get("format") != LOCK_FORMAT or type(data.get("format")) is not int:
         raise LockError(f"{p}: not a modelhub lock file (format {LOCK_FORMAT} expected)")
     items = data.get("artifacts")
-    if not isinstance(items, list) or not all(
-        isinstance(i, dict) and {"name", "key", "files"} <= i.keys() for i in items
-    ):
-        raise LockError(f"{p}: malformed 'artifacts' list")
-    return items
+    if not isinstance(items, list):
+        raise LockError(f"{p}: malformed 'artifacts' list (not a list)")
+    return [_lock_item(p, n, item) for n, item in enumerate(items)]
+
+
+def _lock_item(p: Path, n: int, item: Any) -> dict[str, Any]:
+    where = f"{p}: artifacts[{n}]"
+    if not isinstance(item, dict):
+        raise LockError(f"{where} is a JSON {type(item).__name__}, not an object")
+    out = dict(item)
+    for field in ("name", "key"):
+        if not isinstance(item.get(field), str) or not item[field]:
+            raise LockError(f"{where}: '{field}' must be a non-empty string")
+    for field in ("language", "lib_version", "artifact", "commit", "sha256"):
+        if item.get(field) is not None and not isinstance(item[field], str):
+            raise LockError(f"{where}: '{field}' must be a string or null")
+    for field in ("source",):
+        if item.get(field) is not None and not isinstance(item[field], dict):
+            raise LockError(f"{where}: '{field}' must be an object or null")
+    size = item.get("size")
+    if size is not None and (type(size) is not int or size < 0):
+        raise LockError(f"{where}: 'size' must be a non-negative integer or null")
+    files = item.get("files")
+    if not isinstance(files, list):
+        raise LockError(f"{where}: 'files' must be a list")
+    try:
+        records = tuple(FileRecord.from_dict(f) for f in files)
+        check_file_set(records)
+    except ManifestError as exc:
+        raise LockError(f"{where}: {exc}") from None
+    out["files"] = [FileRecord(f.path, f.size, f.sha256) for f in records]
+    return out
 
 
 def _file_set(files: Sequence[Any]) -> set[tuple[str, int, str]]:
@@ -88,7 +124,7 @@ def _file_set(files: Sequence[Any]) -> set[tuple[str, int, str]]:
     for f in files:
         if isinstance(f, FileRecord):
             out.add((f.path, f.size, f.sha256))
-        else:
+        else:  # pragma: no cover - read_lock gives FileRecords
             out.add((str(f["path"]), int(f["size"]), str(f["sha256"])))
     return out
 
@@ -152,9 +188,7 @@ def pull_locked(
             verify=verify,
             settings=settings,
             commit=item.get("commit"),
-            expected_files=[
-                FileRecord(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in item["files"]
-            ],
+            expected_files=item["files"],
         )
         problem = _differs(item, result.entry)  # e.g. installed meanwhile by another process
         if problem is not None:

@@ -16,13 +16,13 @@ from typing import Any, Protocol
 from modelhub.config import Settings
 from modelhub.derived import DERIVED_DIR, repair_tree, verify_tree
 from modelhub.errors import ModelhubError
-from modelhub.registry import files
 from modelhub.registry.store.inventory import (
     open_store,
     record_verification,
     select,
 )
 from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord
+from modelhub.registry.store.manifest import check_file as _check_file
 
 log = logging.getLogger(__name__)
 
@@ -98,36 +98,6 @@ class VerifyReport:
             "mb_per_s": round(self.mb_per_s, 1),
             "results": [r.to_dict() for r in self.results],
         }
-
-
-def hash_file(path: Path) -> tuple[str | None, int]:
-    """(sha256 hex or None when missing / not a regular file, size), never
-    following a link (:func:`modelhub.registry.files.hash_file`)."""
-    try:
-        got = files.hash_file(path, nofollow=True)
-    except OSError:
-        return None, 0
-    return got.sha256, got.size
-
-
-def _check_file(base: Path, f: FileRecord) -> FileProblem | None:
-    parts = f.path.split("/")
-    if f.path.startswith("/") or ".." in parts:
-        return FileProblem(f.path, "unsafe path")
-    # Every directory on the way must be real: a link could lead out of the cache.
-    cur = base
-    for part in parts[:-1]:
-        cur = cur / part
-        if cur.is_symlink():
-            return FileProblem(f.path, "missing")
-    digest, size = hash_file(base / f.path)
-    if digest is None:
-        return FileProblem(f.path, "missing")
-    if size != f.size:
-        return FileProblem(f.path, "size", str(f.size), str(size))
-    if digest != f.sha256:
-        return FileProblem(f.path, "sha256", f.sha256, digest)
-    return None
 
 
 def hash_entries(
@@ -255,7 +225,44 @@ def verify(
                 base, repaired=not problems or base.repaired, replaced=base.replaced + gone
             )
         results.append(base)
+    if not (lang or version):
+        results += _damaged_manifests(store, names)
     return VerifyReport(tuple(results), nbytes, seconds, n)
+
+
+def _damaged_manifests(store: Any, names: Sequence[str]) -> list[VerifyResult]:
+    """One failed result per entry whose manifest is damaged (nothing in it
+    is trusted, so it is not repaired here: ``modelhub pull`` fetches it
+    again from the catalog's sources)."""
+    from modelhub.registry.store.inventory import _read_entry, damaged_row
+
+    out: list[VerifyResult] = []
+    try:
+        dirs = sorted(p for p in store.entries_dir.iterdir() if not p.is_symlink() and p.is_dir())
+    except OSError:
+        return out
+    wanted = set(names)
+    for d in dirs:
+        why = _read_entry(store, d)
+        if not isinstance(why, str):
+            continue
+        row = damaged_row(d, why)
+        if wanted and not (row.name in wanted or row.key in wanted or d.name in wanted):
+            continue
+        log.warning("%s: damaged manifest: %s", d, why)
+        out.append(
+            VerifyResult(
+                key=row.key,
+                name=row.name,
+                language=None,
+                version=None,
+                files=0,
+                bytes=row.size,
+                problems=row.problems,
+                error=f"the manifest is damaged ({why}); `modelhub pull` fetches it again",
+            )
+        )
+    return out
 
 
 class Repaired(Protocol):

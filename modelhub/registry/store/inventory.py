@@ -26,9 +26,9 @@ from typing import Any
 
 from modelhub.config import ENV, Settings
 from modelhub.errors import CacheError
-from modelhub.registry.files import atomic_write
+from modelhub.registry.files import atomic_write, read_json
 from modelhub.registry.store.layout import MANIFEST_NAME, entry_id, not_a_cache
-from modelhub.registry.store.manifest import Entry, FileProblem
+from modelhub.registry.store.manifest import Entry, FileProblem, load_manifest
 from modelhub.registry.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ DAY = 86400.0
 STATUS_COMPLETE = "complete"
 STATUS_INCOMPLETE = "incomplete download"
 STATUS_FAILED = "failed verification"
+STATUS_DAMAGED = "damaged manifest"  # pull fetches it again; prune removes it
 
 
 def open_store(settings: Settings | None = None, *, create: bool = False) -> Store:
@@ -79,7 +80,9 @@ def open_store(settings: Settings | None = None, *, create: bool = False) -> Sto
 class CacheEntry:
     """One row of ``modelhub cache ls``.
 
-    ``status`` is ``"complete"``, ``"incomplete download"`` (bytes of a
+    ``status`` is ``"complete"``, ``"damaged manifest"`` (its manifest is
+    unreadable or invalid: nothing in it is trusted; ``pull`` fetches the
+    entry again), ``"incomplete download"`` (bytes of a
     download that has not finished; ``path`` is None) or ``"failed
     verification"`` (sizes or stamps differ from the manifest, or the last
     ``verify`` found a bad file).  ``size`` is bytes on disk; ``last_used``
@@ -169,7 +172,8 @@ class Inventory:
 
     root: Path
     entries: tuple[CacheEntry, ...]
-    incomplete: tuple[CacheEntry, ...]  # one row per unfinished download
+    # one row per unfinished download, and per entry with a damaged manifest
+    incomplete: tuple[CacheEntry, ...]
     leftovers: tuple[Leftover, ...]
     catalog_size: int = 0
     exists: bool = True
@@ -219,7 +223,7 @@ def tree_size(path: Path) -> int:
 def _lock_free(path: Path) -> bool:
     """True when nobody holds a flock on ``path`` (or it does not exist)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return True
     try:
@@ -254,10 +258,10 @@ def _version(record: dict[str, Any], manifest_commit: str | None) -> str | None:
 def last_verification(entry: Entry) -> dict[str, Any] | None:
     """The last full verification of the entry's current files, or None."""
     try:
-        data = json.loads((entry.dir / VERIFIED_NAME).read_bytes())
+        data = read_json(entry.dir / VERIFIED_NAME, limit=1 << 20)
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("content") != entry.manifest.content:
+    if data.get("content") != entry.manifest.content:
         return None
     return data
 
@@ -312,6 +316,28 @@ def entry_row(entry: Entry, *, check: bool = True) -> CacheEntry:
     )
 
 
+def damaged_row(d: Path, why: str) -> CacheEntry:
+    """The ``cache ls`` row of an entry whose manifest is damaged: nothing
+    it says is trusted, so only its directory name is shown."""
+    key = _key_from_id(d.name)
+    return CacheEntry(
+        key=key,
+        name=os.path.basename(key),
+        language=None,
+        version=None,
+        source=None,
+        engine=None,
+        size=tree_size(d),
+        files=0,
+        last_used=None,
+        created=_mtime(d) or None,
+        pinned=False,
+        status=STATUS_DAMAGED,
+        path=None,
+        problems=(FileProblem(MANIFEST_NAME, "invalid manifest", None, why),),
+    )
+
+
 def _mtime(path: Path) -> float:
     try:
         return os.lstat(path).st_mtime
@@ -319,14 +345,15 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _read_entry(store: Store, d: Path) -> Entry | None:
+def _read_entry(store: Store, d: Path) -> Entry | str | None:
+    """The entry in ``d``; None without a manifest; the reason when its
+    manifest is damaged (unreadable, not a regular file, invalid)."""
     try:
-        data = json.loads((d / MANIFEST_NAME).read_bytes())
-        from modelhub.registry.store.manifest import Manifest
-
-        manifest = Manifest.from_dict(data)
-    except (OSError, ValueError, KeyError, TypeError):
+        manifest = load_manifest(d)
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        return str(exc)
     return Entry(key=manifest.key, dir=d, manifest=manifest)
 
 
@@ -355,7 +382,8 @@ def scan(
     return Inventory(
         store.root,
         tuple(rows),
-        tuple(_incomplete_row(eid, parts) for eid, parts in sorted(incomplete.items())),
+        tuple(_incomplete_row(eid, parts) for eid, parts in sorted(incomplete.items()))
+        + tuple(found.damaged),
         tuple(found.leftovers),
         catalog,
         unknown=tuple(unknown),
@@ -368,6 +396,7 @@ class _Found:
     leftovers: list[Leftover] = field(default_factory=list)
     unknown: list[Leftover] = field(default_factory=list)
     complete_ids: set[str] = field(default_factory=set)
+    damaged: list[CacheEntry] = field(default_factory=list)  # damaged manifests
 
     def foreign(self, path: Path) -> None:
         self.unknown.append(Leftover("unknown", path, tree_size(path), _mtime(path)))
@@ -388,6 +417,9 @@ def _scan_entries(store: Store, found: _Found, check: bool) -> None:
             found.foreign(path)  # entries are directories: a plain file is someone else's
             continue
         entry = _read_entry(store, path)
+        if isinstance(entry, str):
+            found.damaged.append(damaged_row(path, entry))
+            entry = None
         if entry is None:
             busy = downloading(store, item.name)
             found.leftovers.append(

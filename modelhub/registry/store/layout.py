@@ -16,14 +16,19 @@ from pathlib import Path
 
 from modelhub.config import ENV
 from modelhub.errors import CacheError
-from modelhub.registry.files import SHARED_DIR_MODE
+from modelhub.registry.files import (
+    CACHE_DATA_DIRS,
+    CACHE_MARKER,
+    CACHE_OWN_NAMES,
+    SHARED_DIR_MODE,
+)
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 
 
-MARKER_NAME = ".modelhub-cache"
+MARKER_NAME = CACHE_MARKER
 
 
 MANIFEST_NAME = "manifest.json"
@@ -48,28 +53,10 @@ CACHEDIR_TAG = (
 )
 
 
-# Names modelhub itself puts at the cache root (the catalog index included):
-# a root holding anything else and no marker is not ours.
-_OWN_NAMES = frozenset(
-    {
-        "CACHEDIR.TAG",
-        "catalog",
-        "entries",
-        "downloads",
-        "locks",
-        "tmp",
-        "trash",
-        "derived",  # derived/local/<digest>/: ONNX exports of local model directories
-        MARKER_NAME,
-    }
-)
+_OWN_NAMES = CACHE_OWN_NAMES
 
 
-# Where maintenance deletes things.  Names are not proof of ownership: a root
-# without the marker is only taken as a cache while these are empty (what a
-# first pull leaves if it stops before writing the marker), so a user's
-# ``downloads/`` or ``tmp/`` is never adopted, nor pruned.
-_DATA_DIRS = frozenset({"entries", "downloads", "tmp", "trash"})
+_DATA_DIRS = CACHE_DATA_DIRS
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelhub.registry.files import LOCK_MODE, atomic_write
+from modelhub.registry.files import LOCK_MODE, atomic_write, read_json
 from modelhub.registry.store.layout import DEFAULT_STALE_AFTER, permission_error
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ class ArtifactLock:
                     "(no progress for %.0f s)",
                     self.path.name,
                     info.get("pid"),
-                    info.get("host"),
-                    time.time() - float(info.get("updated", 0)),
+                    str(info.get("host"))[:80],
+                    time.time() - info["updated"],
                 )
                 self.taken_over = True
                 self.beat(0, force=True)
@@ -89,20 +90,35 @@ class ArtifactLock:
                 log.info("waiting for another process downloading the same artifact (%s)", info)
 
     def _is_stale(self, info: dict[str, Any]) -> bool:
-        if info.get("host") == socket.gethostname():
-            pid = int(info.get("pid", 0))
-            if pid == os.getpid() and not self.held:
-                return False
-            if pid > 0 and not _pid_alive(pid):
-                return True
-        return time.time() - float(info.get("updated", 0)) > self.stale_after
+        """Stale when its process is gone, or its last progress is older than
+        ``stale_after``, or lies in the future (a clock cannot be trusted
+        to catch up: a holder stamped years ahead would block forever)."""
+        age = time.time() - info["updated"]
+        if age < -self.stale_after:
+            return True
+        pid = info.get("pid")
+        if (
+            info.get("host") == socket.gethostname()
+            and type(pid) is int
+            and pid != os.getpid()  # alive: this very process (another thread)
+            and 0 < pid < 1 << 31
+            and not _pid_alive(pid)
+        ):
+            return True
+        return age > self.stale_after
 
     def holder(self) -> dict[str, Any] | None:
+        """The recorded holder, or None when there is none we can trust
+        (absent, unreadable, not a regular file, wrong types): a waiter
+        treats an unknown holder as stale after ``stale_after``."""
         try:
-            data = json.loads(self.info_path.read_text())
+            data = read_json(self.info_path, limit=1 << 16)
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        updated = data.get("updated")
+        if type(updated) not in (int, float) or not math.isfinite(updated):
+            return None
+        return data
 
     def beat(self, done: int, *, force: bool = False) -> None:
         """Records progress (at most once a second) so waiters see we are alive."""
@@ -189,7 +205,7 @@ def _open_use_file(path: Path) -> int | None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_MODE)
     except OSError:
         try:  # a read-only shared cache: flock works on a read-only descriptor too
-            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
     # The umask masked the mode: other members of the group open it too.  Only

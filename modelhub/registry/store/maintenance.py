@@ -253,7 +253,7 @@ def _remove_leftover(store: Store, x: Leftover) -> bool:
         return True
     if x.kind == "partial":
         try:
-            fd = os.open(x.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(x.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return True
         try:

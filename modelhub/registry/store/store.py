@@ -39,6 +39,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,10 +48,15 @@ from typing import Any
 
 from modelhub.config import Settings
 from modelhub.errors import CacheError
-from modelhub.registry.files import DIR_MODE, FILE_MODE, SHARED_DIR_MODE, atomic_write
+from modelhub.registry.files import (
+    DIR_MODE,
+    FILE_MODE,
+    SHARED_DIR_MODE,
+    atomic_write,
+    foreign_cache_item,
+    read_json,
+)
 from modelhub.registry.store.layout import (
-    _DATA_DIRS,
-    _OWN_NAMES,
     CACHE_FORMAT,
     CACHEDIR_TAG,
     DEFAULT_STALE_AFTER,
@@ -67,7 +73,7 @@ from modelhub.registry.store.layout import (
     permission_error,
 )
 from modelhub.registry.store.locks import ArtifactLock, EntryLease, _open_use_file
-from modelhub.registry.store.manifest import Entry, FileRecord, Manifest
+from modelhub.registry.store.manifest import Entry, FileRecord, Manifest, load_manifest
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +121,48 @@ class Partial:
             self.fd = -1
 
 
+def _chmod_nofollow(path: str, mode: int, kind: Any) -> int:
+    """Sets ``mode`` on a staged file or folder through a no-follow
+    descriptor (``os.chmod`` would follow a link out of the cache) and
+    returns the descriptor; anything but ``kind`` (a link, a FIFO) is
+    refused: fetchers stage only regular files and folders."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not kind(os.fstat(fd).st_mode):
+            raise CacheError(f"{path}: staged item is not a regular file or folder")
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    if kind is stat.S_ISDIR:
+        os.close(fd)
+        return -1
+    return fd
+
+
+_MAX_CHUNKS = 1 << 20
+
+
+def sidecar_ok(sc: dict[str, Any]) -> bool:
+    """Whether a partial download's sidecar has the types the download
+    engine writes (``url``; once bound: ``size``, ``chunk``, ``done``, the
+    validators): anything else is a clean restart, never an exception in
+    the middle of a resume."""
+    if not isinstance(sc.get("url"), str):
+        return False
+    for k in ("etag", "version_id", "last_modified"):
+        if sc.get(k) is not None and not isinstance(sc[k], str):
+            return False
+    if not any(k in sc for k in ("size", "chunk", "done")):
+        return True
+    size, chunk, done = sc.get("size"), sc.get("chunk"), sc.get("done")
+    if type(size) is not int or not 0 <= size < 1 << 50:
+        return False
+    if type(chunk) is not int or not 0 < chunk < 1 << 40 or size // chunk > _MAX_CHUNKS:
+        return False
+    return isinstance(done, list) and all(type(i) is int for i in done)
+
+
 # --------------------------------------------------------------------------- store
 
 
@@ -149,18 +197,7 @@ class Store:
         only what exists before the marker: the catalog index, lock files and
         empty layout directories.  Raises OSError when the root is unreadable.
         A root that is a link is followed (the user named it); links inside are not."""
-        if not self.root.is_dir():
-            return self.root
-        for p in sorted(self.root.iterdir()):
-            if p.name not in _OWN_NAMES:
-                return p
-            if p.name in _DATA_DIRS:
-                if p.is_symlink() or not p.is_dir():
-                    return p
-                inside = next(p.iterdir(), None)
-                if inside is not None:
-                    return inside
-        return None
+        return foreign_cache_item(self.root)
 
     def ensure_layout(self) -> None:
         try:
@@ -206,12 +243,14 @@ class Store:
     # ---- reading
     def _read_entry(self, d: Path, key: str | None = None) -> Entry | None:
         try:
-            data = json.loads((d / MANIFEST_NAME).read_bytes())
-            manifest = Manifest.from_dict(data)
+            manifest = load_manifest(d)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable manifest in %s: %s", d, exc)
+        except (OSError, ValueError) as exc:
+            # Damaged (or planted): the entry counts as absent, so pull
+            # fetches it again into a new content directory; nothing the
+            # manifest names is read, written or fetched.
+            log.warning("ignoring the damaged manifest in %s: %s", d, exc)
             return None
         if key is not None and manifest.key != key:
             return None
@@ -342,14 +381,14 @@ class Store:
         _shared_mkdir(d)
         for sidecar_path in sorted(d.glob("*.json")):
             try:
-                sidecar = json.loads(sidecar_path.read_text())
+                sidecar = read_json(sidecar_path, limit=1 << 20)
             except (OSError, ValueError):
                 continue
-            if not isinstance(sidecar, dict) or sidecar.get("url") != url:
+            if sidecar.get("url") != url:
                 continue
             part = sidecar_path.with_suffix(".part")
             try:
-                fd = os.open(part, os.O_RDWR)
+                fd = os.open(part, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
             except FileNotFoundError:
                 # its writer died before making the part (see below): nothing to resume
                 with contextlib.suppress(OSError):
@@ -359,10 +398,18 @@ class Store:
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(f"{part} is not a regular file")
             except OSError:
-                os.close(fd)  # a live process is writing it
+                os.close(fd)  # a live process is writing it (or not a partial)
                 continue
-            return Partial(part, sidecar_path, fd, sidecar)
+            found = Partial(part, sidecar_path, fd, sidecar)
+            if not sidecar_ok(sidecar):
+                # Not what a download wrote: its bytes cannot be trusted to
+                # resume from, so the download starts over in the same file.
+                log.warning("%s: the partial download's record is damaged; starting over", part)
+                found.reset()
+            return found
         token = secrets.token_hex(8)
         part = d / f"{token}.part"
         # The sidecar goes first: a process killed in between leaves a sidecar
@@ -401,16 +448,14 @@ class Store:
         try:
             for root, dirs, names in os.walk(staged):
                 for n in dirs:
-                    os.chmod(os.path.join(root, n), DIR_MODE)
+                    _chmod_nofollow(os.path.join(root, n), DIR_MODE, stat.S_ISDIR)
                 for n in names:
-                    p = os.path.join(root, n)
-                    os.chmod(p, FILE_MODE)
-                    if self.fsync:
-                        fd = os.open(p, os.O_RDONLY)
-                        try:
+                    fd = _chmod_nofollow(os.path.join(root, n), FILE_MODE, stat.S_ISREG)
+                    try:
+                        if self.fsync:
                             os.fsync(fd)
-                        finally:
-                            os.close(fd)
+                    finally:
+                        os.close(fd)
             os.chmod(staged, DIR_MODE)
             target = d / content
             os.rename(staged, target)
