@@ -97,7 +97,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from modelhub.loaders.bert_model import BertEmbeddingsModel
-    from modelhub.loaders.sparknlp.convert import convert
+    from modelhub.loaders.sparknlp.conversion import convert
     from modelhub.loaders.sparknlp.loader import SparkNlpBertLoader
 
     work = Path(tempfile.mkdtemp(prefix="bench-sparknlp-"))

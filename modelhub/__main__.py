@@ -1,5 +1,5 @@
 import sys
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 
 sys.exit(main())

@@ -18,7 +18,7 @@ def test_every_public_error_derives_from_modelhub_error() -> None:
 def test_import_and_cli_help_do_not_load_heavy_libraries() -> None:
     code = (
         "import sys, modelhub, modelhub.cards, modelhub.registry, modelhub.loaders\n"
-        "from modelhub.cli.main import build_parser\n"
+        "from modelhub.cli.app import build_parser\n"
         "build_parser()\n"
         "heavy = [m for m in ('torch', 'transformers', 'boto3', 'botocore') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
@@ -39,7 +39,7 @@ def test_command_table_matches_what_modules_register() -> None:
     import argparse
     import importlib
 
-    cli_main = importlib.import_module("modelhub.cli.main")
+    cli_main = importlib.import_module("modelhub.cli.app")
     registered: dict[str, str] = {}
     for module in cli_main.COMMAND_MODULES:
         parser = argparse.ArgumentParser()

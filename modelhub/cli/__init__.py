@@ -1,5 +1,5 @@
 """The ``modelhub`` command line. Owns the terminal: library code only logs."""
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 
 __all__ = ["main"]

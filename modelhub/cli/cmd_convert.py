@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_convert(args: argparse.Namespace) -> int:
     from modelhub.cli.output import print_json
     from modelhub.loaders.sparknlp.artifact import safe_extract
-    from modelhub.loaders.sparknlp.convert import convert
+    from modelhub.loaders.sparknlp.conversion import convert
 
     source = Path(args.name).expanduser()
     tmp: Path | None = None

@@ -298,7 +298,7 @@ def _mark_paths(parser: argparse.ArgumentParser, file: Any, directory: Any) -> N
 def cmd_completion(args: argparse.Namespace) -> int:
     import shtab
 
-    from modelhub.cli.main import build_parser
+    from modelhub.cli.app import build_parser
 
     parser = build_parser()  # every command, not only this one
     _mark_paths(parser, shtab.FILE, shtab.DIRECTORY)

@@ -56,7 +56,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from modelhub.registry.pulling import pull_result
 
     if (args.lock is None) == (args.name is None):
-        from modelhub.cli.main import usage_error
+        from modelhub.cli.app import usage_error
 
         raise usage_error(args, "give a model NAME or --lock FILE (not both)")
     if args.lock is not None:

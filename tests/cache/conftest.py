@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.config import load_settings
 from modelhub.registry.store.manifest import Entry, FileRecord, Manifest
 from modelhub.registry.store.store import Store

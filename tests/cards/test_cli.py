@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from modelhub.cards import CARD_KEYS
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 
 PUBMED = "2022-02-21-bert_biomed_pubmed_uncased_en.md"
 BIOBERT = "2020-08-25-biobert_pubmed_pmc_base_cased_en.md"
@@ -61,7 +61,7 @@ def test_readable_view_reports_failures_on_stderr(
 
 def test_parsing_cards_does_not_import_heavy_libraries(seeds_dir: Path) -> None:
     code = (
-        "import sys; from modelhub.cli.main import main; "
+        "import sys; from modelhub.cli.app import main; "
         f"main(['card', {str(seeds_dir / PUBMED)!r}, '--json']); "
         "heavy = [m for m in ('torch', 'transformers', 'boto3') if m in sys.modules]; "
         "assert not heavy, heavy"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from modelhub import __version__
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,7 +154,7 @@ def test_completion_costs_other_commands_nothing() -> None:
     `modelhub --help`, which registers every command, imports neither."""
     probe = (
         "import sys\n"
-        "from modelhub.cli.main import main\n"
+        "from modelhub.cli.app import main\n"
         "try:\n"
         "    main(['--help'])\n"
         "except SystemExit:\n"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from modelhub.cli import cmd_env
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.cli.output import error_dict
 from modelhub.errors import CardError, FetchError, ModelNotFound
 

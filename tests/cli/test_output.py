@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.cli.output import clip, display_width, format_table, plural
 from tests.cache.conftest import install
 from tests.cardgen import embeddings_card

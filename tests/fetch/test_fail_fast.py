@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.errors import Unreachable
 from modelhub.registry.artifact import Source
 from modelhub.registry.catalog.resolve import reset_default_catalog

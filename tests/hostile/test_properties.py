@@ -3,7 +3,7 @@ manifest, a lock file, a download-lock holder or a metadata.json line gives
 a result or a typed ``ModelhubError`` (the CLI's exit status 1 or 2), never
 another exception and never a hang.
 
-These call ``modelhub.cli.main([...])`` in this process: a non-Modelhub
+These call ``modelhub.cli.app([...])`` in this process: a non-Modelhub
 exception escapes it and fails the example, which is what is under test.
 """
 

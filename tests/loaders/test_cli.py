@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.loaders import load_path
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.errors import NoLoaderError
 from modelhub.loaders import (
     accepted_engines,
@@ -186,7 +186,7 @@ def test_cli_loaders_lists_installed_and_broken(with_plugin: Path, capsys) -> No
 def test_listing_loaders_does_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "from modelhub.cli.main import main\n"
+        "from modelhub.cli.app import main\n"
         "assert main(['loaders']) == 0\n"
         "import modelhub.loaders, modelhub.api\n"
         "print('HEAVY', [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules])\n"

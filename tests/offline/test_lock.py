@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.errors import IntegrityError
 from modelhub.registry.mirror.lockfile import LockError, make_lock, pull_locked
 from modelhub.registry.store.store import Store

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.errors import IntegrityError, ModelNotFound
 from modelhub.registry.catalog.resolve import resolve
 from modelhub.registry.mirror.export import export_mirror

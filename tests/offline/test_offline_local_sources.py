@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.config import load_settings
 from modelhub.errors import NotCachedError
 from modelhub.registry.catalog.resolve import reset_default_catalog, resolve

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 
 
 def test_list_one_row_per_model_sorted_and_aligned(
@@ -113,7 +113,7 @@ def test_catalog_status_and_usage(hub: Path, capsys: pytest.CaptureFixture[str])
 def test_cli_never_imports_heavy_modules(hub: Path) -> None:
     code = (
         "import sys\n"
-        "from modelhub.cli.main import main\n"
+        "from modelhub.cli.app import main\n"
         "rcs = [main(a) for a in (['list', '--task', 'embeddings', '--lang', 'en'],"
         " ['search', 'bert'], ['show', 'alpha_bert'], ['explain', 'alpha_bert'],"
         " ['catalog', 'status'])]\n"

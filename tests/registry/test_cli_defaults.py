@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import modelhub
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.config import Settings
 from modelhub.errors import ConfigError, ModelNotFound
 from modelhub.registry.catalog.catalog import load_catalog

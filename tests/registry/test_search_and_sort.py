@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.config import Settings
 
 from .conftest import card_text, meta_line, write_copy

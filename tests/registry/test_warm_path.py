@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.cli.main import main
+from modelhub.cli.app import main
 from modelhub.config import load_settings
 from modelhub.registry.catalog.catalog import load_catalog
 from modelhub.registry.catalog.index import pick_rows, render_rows
@@ -89,7 +89,7 @@ def _bump_mtime(path: Path) -> None:
 
 WARM = (
     "import sys\n"
-    "from modelhub.cli.main import main\n"
+    "from modelhub.cli.app import main\n"
     "rc = main(['list', '--task', 'embeddings', '--lang', 'en'])\n"
     "loaded = [m for m in ('logging', 'dataclasses', 'pathlib', 'shutil', 'inspect', 'json')"
     " if m in sys.modules]\n"

@@ -13,7 +13,7 @@ import pytest
 
 from modelhub.cli.cmd_convert import cmd_convert, register
 from modelhub.errors import ArtifactFormatError
-from modelhub.loaders.sparknlp.convert import convert
+from modelhub.loaders.sparknlp.conversion import convert
 
 from .conftest import FIXTURES, ZIPS
 from .reference import reference_model

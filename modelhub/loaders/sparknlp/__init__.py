@@ -17,7 +17,7 @@ def __getattr__(name: str) -> Any:
 
         return SparkNlpBertLoader
     if name == "convert":
-        from modelhub.loaders.sparknlp.convert import convert
+        from modelhub.loaders.sparknlp.conversion import convert
 
         return convert
     raise AttributeError(f"module 'modelhub.loaders.sparknlp' has no attribute {name!r}")

@@ -25,7 +25,7 @@ from modelhub.loaders.bert_model import BertEmbeddingsModel, _check_texts, _l2_n
 from modelhub.loaders.hf import HFDirectory
 from modelhub.loaders.model import Progress
 from modelhub.loaders.sparknlp.artifact import SparkNlpBert, check_params, open_artifact
-from modelhub.loaders.sparknlp.convert import (
+from modelhub.loaders.sparknlp.conversion import (
     check_vocab_size,
     engine_model_file,
     read_weights,
