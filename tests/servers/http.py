@@ -14,6 +14,9 @@ Persistent behaviour: ``corrupt=True`` (one flipped byte in every body),
 ``rate`` (bytes per second per response), ``ranges=False``, ``etag=False``
 (no ETag header), ``last_modified`` (a timestamp sent as Last-Modified).
 ``If-Range`` is honoured with the ETag or the Last-Modified date.
+``redirect`` (a URL) answers every GET and HEAD with a 302 to it.
+``overlong`` (a byte count) answers a GET with 200, no Content-Length and that
+many bytes (``data`` repeated), then closes: a body longer than the HEAD said.
 
 ``x-amz-checksum-*`` entries of ``headers`` are sent like S3 sends them:
 only on a HEAD or a whole-object GET that asks with
@@ -49,6 +52,8 @@ class Obj:
     ranges: bool = True
     headers: dict[str, str] = field(default_factory=dict)
     last_modified: float | None = None
+    redirect: str | None = None
+    overlong: int | None = None
 
     @property
     def last_modified_header(self) -> str | None:
@@ -143,6 +148,10 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return self._simple(int(str(kind)))
             if kind == "429":
                 return self._simple(429, {"Retry-After": str(fault.get("retry_after", 1))})
+            if obj.redirect is not None:
+                return self._simple(302, {"Location": obj.redirect})
+            if obj.overlong is not None and body:
+                return self._overlong(obj)
             data = obj.data
             if obj.corrupt and data:
                 mid = len(data) // 2
@@ -190,6 +199,25 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self._send(payload, obj.rate, cut, reset=False, hold=float(fault["seconds"]))
                 return
             self._send(payload, obj.rate, cut, reset=(kind == "drop"))
+
+        def _overlong(self, obj: Obj) -> None:
+            self._note(200)
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            left = int(obj.overlong or 0)
+            block = (obj.data or b"\0") * max(1, (64 * 1024) // max(1, len(obj.data)))
+            try:
+                while left > 0:
+                    n = min(len(block), left)
+                    self.wfile.write(block[:n])
+                    left -= n
+                    with server.lock:
+                        server.bytes_sent[self.path] += n
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                return
 
         def _send(
             self,
