@@ -390,3 +390,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         spark_version=opt_target("spark_version", "MODELHUB_SPARK_VERSION"),
         extra=extra,
     )
+
+
+def number_setting(settings: Settings, key: str, env: str, default: float) -> float:
+    """A positive finite number from the variable ``env``, else the config
+    file's ``key``, else ``default``; anything else is a ConfigError naming
+    both (read at call time)."""
+    import math
+
+    raw = os.environ.get(env, "").strip() or settings.extra.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
+    if not value > 0 or not math.isfinite(value):
+        raise ConfigError(f"{env} ({key}) = {raw!r} must be a finite number more than 0")
+    return value

@@ -8,7 +8,6 @@ extraction caps from the settings."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
 from dataclasses import dataclass, replace
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from modelhub.errors import (
     AccessDenied,
     CacheError,
-    ConfigError,
     FetchError,
     IntegrityError,
     ModelhubError,
@@ -50,17 +48,10 @@ def _settings(settings: Any) -> Any:
 
 def _num(settings: Any, key: str, env: str, default: float) -> float:
     """A positive number from the variable ``env``, else the config file's
-    ``key``, else ``default``; anything else is a ConfigError naming both."""
-    raw = os.environ.get(env, "").strip() or settings.extra.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
-    if not value > 0:
-        raise ConfigError(f"{env} ({key}) = {raw!r} must be more than 0")
-    return value
+    ``key``, else ``default`` (see :func:`modelhub.config.number_setting`)."""
+    from modelhub.config import number_setting
+
+    return number_setting(settings, key, env, default)
 
 
 def _download_options(
@@ -84,26 +75,10 @@ def _download_options(
 
 
 def extract_limits(settings: Any) -> ExtractLimits:
-    """The zip-bomb caps: :class:`ExtractLimits` defaults, raised or lowered
-    by ``MODELHUB_EXTRACT_MAX_GB`` / ``extract_max_gb`` (uncompressed bytes),
-    ``MODELHUB_EXTRACT_MAX_FILES`` / ``extract_max_files`` and
-    ``MODELHUB_EXTRACT_MAX_RATIO`` / ``extract_max_ratio``."""
-    from modelhub.registry.fetch.archive import ExtractLimits
+    """The zip-bomb caps (see :func:`modelhub.safezip.zip_limits`)."""
+    from modelhub.safezip import zip_limits
 
-    defaults = ExtractLimits()
-    return ExtractLimits(
-        max_total=int(
-            _num(settings, "extract_max_gb", "MODELHUB_EXTRACT_MAX_GB", defaults.max_total / 2**30)
-            * 2**30
-        ),
-        max_members=int(
-            _num(settings, "extract_max_files", "MODELHUB_EXTRACT_MAX_FILES", defaults.max_members)
-        ),
-        max_ratio=_num(
-            settings, "extract_max_ratio", "MODELHUB_EXTRACT_MAX_RATIO", defaults.max_ratio
-        ),
-        ratio_floor=defaults.ratio_floor,
-    )
+    return zip_limits(settings)
 
 
 def ordered_sources(artifact: Artifact, settings: Any, only: str | None = None) -> list[Source]:
