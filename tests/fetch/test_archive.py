@@ -138,7 +138,7 @@ def test_many_small_members_trip_the_whole_archive_ratio(tmp_path):
     the whole archive's ratio (default 200:1) refuses them (the issue's 1,500
     members scaled to 40: ~1000:1 all the same)."""
     data = _zip_with([(f"zeros/{i:04d}.bin", bytes(1 << 20)) for i in range(40)])
-    with pytest.raises(UnsafeArchiveError, match="whole archive.*MODELHUB_EXTRACT_MAX_RATIO"):
+    with pytest.raises(UnsafeArchiveError, match=r"whole archive.*MODELHUB_EXTRACT_MAX_RATIO"):
         _extract(tmp_path, data)
     assert not (tmp_path / "out").exists()
 
