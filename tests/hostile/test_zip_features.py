@@ -38,6 +38,7 @@ BAD_ZIPS = {
     ],
 }
 
+
 def _pull_falls_through(hub_hf: Hub, case: str) -> None:
     name = f"zip_{case}"
     path = hub_hf.publish(name, raw_zip(BAD_ZIPS[case]), hf_repo=f"hostile/{name}")
