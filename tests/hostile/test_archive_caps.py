@@ -26,7 +26,6 @@ from tests.hostile.conftest import GOOD_FILES, REPO_ROOT, Hub, assert_clean_fail
 ONNX_ZIP = REPO_ROOT / "tests" / "fixtures" / "sparknlp" / "bert_tiny_onnx_uncased.zip"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 4: nested engine zip has no caps")
 @pytest.mark.timeout(120)
 def test_nested_engine_archive_is_under_the_same_caps(hub: Hub) -> None:
     pytest.importorskip("onnxruntime")
