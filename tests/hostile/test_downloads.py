@@ -65,7 +65,6 @@ def test_body_longer_than_announced_is_cut_at_the_expected_size(hub: Hub) -> Non
     assert sent < 16 << 20, f"{sent} bytes read for a {len(data)}-byte object"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: redirect to file:// -> traceback")
 @pytest.mark.timeout(60)
 def test_redirect_to_file_url_is_typed_and_next_source_is_tried(hub_hf: Hub) -> None:
     name = "dl_redirect_file"
@@ -82,7 +81,6 @@ def test_redirect_to_file_url_is_typed_and_next_source_is_tried(hub_hf: Hub) -> 
             assert b"never to be cached" not in p.read_bytes(), p
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: redirect loop -> traceback")
 @pytest.mark.timeout(60)
 def test_redirect_loop_is_typed_and_next_source_is_tried(hub_hf: Hub) -> None:
     name = "dl_redirect_loop"
@@ -95,3 +93,44 @@ def test_redirect_loop_is_typed_and_next_source_is_tried(hub_hf: Hub) -> None:
     assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
     assert '"kind": "hf"' in r.stdout, r.stdout
     assert len(hub_hf.server.gets(path)) + len(hub_hf.server.log) < 200  # bounded
+
+
+@pytest.mark.timeout(60)
+def test_cross_host_redirect_final_url_is_recorded_in_the_manifest(hub: Hub) -> None:
+    name = "dl_redirect_cross_host"
+    data = make_zip(GOOD_FILES)
+    path = hub.publish(name, data)
+    # the same server under another host name: a cross-host redirect
+    elsewhere = f"http://localhost:{hub.server.port}/cdn/{name}.zip"
+    hub.server.add(f"/cdn/{name}.zip", data)
+    hub.server.objects[path].redirect = elsewhere
+    hub.pull_json(name)
+    download = hub.manifest(name)["download"]
+    assert download["final_url"] == elsewhere, download
+    assert download["url"] == hub.server.url(path), download  # the existing key stays
+
+
+@pytest.mark.timeout(60)
+def test_same_host_redirect_is_followed_and_not_recorded(hub: Hub) -> None:
+    name = "dl_redirect_same_host"
+    data = make_zip(GOOD_FILES)
+    path = hub.publish(name, data)
+    hub.server.add(f"/v2/{name}.zip", data)
+    hub.server.objects[path].redirect = hub.server.url(f"/v2/{name}.zip")
+    hub.pull_json(name)
+    assert "final_url" not in hub.manifest(name)["download"]
+
+
+@pytest.mark.timeout(60)
+def test_too_many_redirects_are_refused(hub: Hub) -> None:
+    name = "dl_redirect_chain"
+    path = hub.publish(name, make_zip(GOOD_FILES))
+    hops = [f"/hop/{i}" for i in range(12)]
+    for i, hop in enumerate(hops):
+        hub.server.add(hop, b"")
+        nxt = hops[i + 1] if i + 1 < len(hops) else path
+        hub.server.objects[hop].redirect = hub.server.url(nxt)
+    hub.server.objects[path].redirect = hub.server.url(hops[0])
+    r = hub.mh("pull", name, "--source", "https")
+    assert_clean_failure(r, 2)
+    assert "more than 10 redirects" in r.stderr, r.stderr[-2000:]
