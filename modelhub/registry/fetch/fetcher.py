@@ -68,6 +68,9 @@ def _download_options(
         ),
         chunk=int(_num(settings, "download_chunk_mb", "MODELHUB_CHUNK_MB", 16) * (1 << 20)),
         policy=retry or RetryPolicy.from_env(),
+        # 0 (unset): scaled to the size (download.DEADLINE_FLOOR, DEADLINE_RATE)
+        deadline=_num(settings, "download_deadline", "MODELHUB_DOWNLOAD_DEADLINE", 0.0) or None,
+        max_bytes=int(_num(settings, "download_max_gb", "MODELHUB_DOWNLOAD_MAX_GB", 64) * 2**30),
         progress=bar,
         heartbeat=lock.beat,
         flush_during=store.fsync,

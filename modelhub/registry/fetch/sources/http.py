@@ -17,7 +17,13 @@ from urllib.parse import urljoin, urlparse
 
 from modelhub.errors import AccessDenied, ConfigError, FetchError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.fetch.download import DownloadResult, Response, RestartClean, Transient
+from modelhub.registry.fetch.download import (
+    DownloadResult,
+    Response,
+    RestartClean,
+    Transient,
+    shutdown_socket,
+)
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
 
@@ -273,7 +279,24 @@ class HttpTransport:
             read=read,
             close=close,
             readinto=readinto if direct else None,
+            abort=lambda: shutdown_socket(raw),
         )
+
+    def announced_size(self) -> int | None:
+        """The size a ``HEAD`` of the (last redirect's) URL announces, for a
+        body sent without Content-Length; None when it says nothing."""
+        try:
+            r = session().head(
+                self.final_url,
+                headers={"Accept-Encoding": "identity"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except Exception as exc:
+            log.debug("%s: HEAD for the size failed: %s", self.url, exc)
+            return None
+        length = r.headers.get("Content-Length", "")
+        return int(length) if r.status_code == 200 and length.isdigit() else None
 
     def multipart_part_size(self, first: Response) -> int | None:
         """S3 answers ``HEAD ?partNumber=1`` with the first part's size."""

@@ -19,7 +19,13 @@ from urllib.parse import urlparse
 
 from modelhub.errors import AccessDenied, FetchError
 from modelhub.registry.artifact import Source
-from modelhub.registry.fetch.download import DownloadResult, Response, RestartClean, Transient
+from modelhub.registry.fetch.download import (
+    DownloadResult,
+    Response,
+    RestartClean,
+    Transient,
+    shutdown_socket,
+)
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
 from modelhub.registry.fetch.sources.http import status_error
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
@@ -184,6 +190,7 @@ class S3Transport:
             headers=headers,
             read=read,
             close=body.close,
+            abort=lambda: shutdown_socket(getattr(body, "_raw_stream", None)),
         )
 
     def part_size(self, first: Response) -> int | None:
