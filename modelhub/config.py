@@ -405,6 +405,8 @@ def number_setting(settings: Settings, key: str, env: str, default: float) -> fl
         value = float(raw)
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
-    if not value > 0 or not math.isfinite(value):
-        raise ConfigError(f"{env} ({key}) = {raw!r} must be a finite number more than 0")
+    if not math.isfinite(value):
+        raise ConfigError(f"{env} ({key}) = {raw!r} is not a finite number")
+    if not value > 0:
+        raise ConfigError(f"{env} ({key}) = {raw!r} must be more than 0")
     return value
