@@ -148,7 +148,8 @@ def main() -> int:
         os.environ.update(env)
 
         from modelhub.config import load_settings
-        from modelhub.registry.catalog.catalog import load_catalog, metadata_copy_path
+        from modelhub.registry.catalog.catalog import load_catalog
+        from modelhub.registry.catalog.paths import metadata_copy_path
         from modelhub.registry.catalog.resolve import resolve
 
         settings = load_settings()

@@ -26,10 +26,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelhub.config import Settings
+
 if TYPE_CHECKING:
     from modelhub.registry.store.integrity import VerifyReport
-    from modelhub.registry.store.inventory import CacheEntry, DiskUsage, Inventory, Totals
+    from modelhub.registry.store.inventory import CacheEntry, Inventory
     from modelhub.registry.store.maintenance import RemovalReport
+    from modelhub.registry.store.usage import DiskUsage, Totals
 
 SORT_KEYS = ("name", "size", "last-used")
 
@@ -60,7 +63,7 @@ def parse_duration(value: int | float | str, *, bare: str = "s") -> float:
     return float(m.group(1)) * _SECONDS[(m.group(2) or bare).lower()]
 
 
-def cache_dir(settings: Any = None) -> Path:
+def cache_dir(settings: Settings | None = None) -> Path:
     """The cache root (``MODELHUB_CACHE``, else the user cache directory)."""
     if settings is None:
         from modelhub.config import load_settings
@@ -69,7 +72,7 @@ def cache_dir(settings: Any = None) -> Path:
     return Path(settings.cache_dir).expanduser()
 
 
-def inventory(*, check: bool = True, settings: Any = None) -> Inventory:
+def inventory(*, check: bool = True, settings: Settings | None = None) -> Inventory:
     """Everything in the cache: entries, unfinished downloads, leftovers."""
     from modelhub.registry.store.inventory import scan
 
@@ -81,7 +84,7 @@ def entries(
     sort: str = "name",
     filter: str | None = None,
     check: bool = True,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> list[CacheEntry]:
     """Complete entries (sizes and stamps checked when ``check``), sorted
     by ``"name"``, ``"size"`` (largest first) or ``"last-used"`` (most
@@ -114,15 +117,15 @@ def sort_rows(rows: Any, sort: str) -> list[CacheEntry]:
     return sorted(rows, key=lambda r: (r.name, r.language or "", r.version or "", r.key))
 
 
-def totals(*, settings: Any = None) -> Totals:
-    from modelhub.registry.store.inventory import totals as _totals
+def totals(*, settings: Settings | None = None) -> Totals:
+    from modelhub.registry.store.usage import totals as _totals
 
     return _totals(inventory(check=False, settings=settings))
 
 
-def du(*, settings: Any = None) -> DiskUsage:
+def du(*, settings: Settings | None = None) -> DiskUsage:
     """Total bytes, per source, per model, and what could be reclaimed."""
-    from modelhub.registry.store.inventory import disk_usage
+    from modelhub.registry.store.usage import disk_usage
 
     return disk_usage(inventory(check=False, settings=settings))
 
@@ -133,7 +136,7 @@ def verify(
     version: str | None = None,
     repair: bool = False,
     workers: int | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> VerifyReport:
     """Re-hashes the named entries (all when no name) against their
     manifests without the network; ``repair`` fetches the bad files again."""
@@ -156,7 +159,7 @@ def prune(
     keep_pinned: bool = True,
     superseded: bool = False,
     dry_run: bool = False,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> RemovalReport:
     """Least recently used first (modelhub's own record, not atime): entries
     unused for ``older_than``, superseded versions, then more until the
@@ -181,7 +184,7 @@ def remove(
     version: str | None = None,
     all_versions: bool = False,
     dry_run: bool = False,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> RemovalReport:
     """Removes the entries of model ``name`` (``version`` or ``all_versions``
     when several are cached)."""
@@ -192,7 +195,7 @@ def remove(
     )
 
 
-def clear(*, dry_run: bool = False, settings: Any = None) -> RemovalReport:
+def clear(*, dry_run: bool = False, settings: Settings | None = None) -> RemovalReport:
     """Removes every entry and leftover that is not in use."""
     from modelhub.registry.store.maintenance import clear as _clear
 
@@ -200,7 +203,11 @@ def clear(*, dry_run: bool = False, settings: Any = None) -> RemovalReport:
 
 
 def pin(
-    name: str, lang: str | None = None, *, version: str | None = None, settings: Any = None
+    name: str,
+    lang: str | None = None,
+    *,
+    version: str | None = None,
+    settings: Settings | None = None,
 ) -> list[CacheEntry]:
     """Pins the matching entries: prune keeps them and pulls never go online for them."""
     from modelhub.registry.store.maintenance import set_pinned
@@ -209,7 +216,11 @@ def pin(
 
 
 def unpin(
-    name: str, lang: str | None = None, *, version: str | None = None, settings: Any = None
+    name: str,
+    lang: str | None = None,
+    *,
+    version: str | None = None,
+    settings: Settings | None = None,
 ) -> list[CacheEntry]:
     from modelhub.registry.store.maintenance import set_pinned
 
@@ -218,17 +229,17 @@ def unpin(
 
 _TYPES = {
     "CacheEntry": "modelhub.registry.store.inventory",
-    "DiskUsage": "modelhub.registry.store.inventory",
+    "DiskUsage": "modelhub.registry.store.usage",
     "Inventory": "modelhub.registry.store.inventory",
     "Leftover": "modelhub.registry.store.inventory",
-    "ModelUsage": "modelhub.registry.store.inventory",
-    "Totals": "modelhub.registry.store.inventory",
+    "ModelUsage": "modelhub.registry.store.usage",
+    "Totals": "modelhub.registry.store.usage",
     "Removal": "modelhub.registry.store.maintenance",
     "RemovalReport": "modelhub.registry.store.maintenance",
     "Skipped": "modelhub.registry.store.maintenance",
-    "VerifyReport": "modelhub.registry.store.maintenance",
-    "VerifyResult": "modelhub.registry.store.maintenance",
-    "FileProblem": "modelhub.registry.store.store",
+    "VerifyReport": "modelhub.registry.store.integrity",
+    "VerifyResult": "modelhub.registry.store.integrity",
+    "FileProblem": "modelhub.registry.store.manifest",
 }
 
 

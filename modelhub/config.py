@@ -42,6 +42,93 @@ DEFAULT_PRIVATE_FOLDERS: tuple[str, ...] = (
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+MiB = 1 << 20
+
+
+class Knob:
+    """One tuning setting: its config key, its variable, its kind and default.
+
+    ``kind`` is ``"bool"``, ``"count"`` (a whole number >= 1), ``"number"``
+    (finite, more than 0, at least ``minimum``), ``"url"`` (http or https with
+    a host) or ``"path"``.  Every knob goes through :func:`_knob_value`: one
+    validation path, one error form naming the variable and the key.
+    """
+
+    __slots__ = ("default", "env", "key", "kind", "minimum")
+
+    def __init__(
+        self, key: str, env: str, kind: str, default: Any, minimum: float | None = None
+    ) -> None:
+        self.key, self.env, self.kind, self.default, self.minimum = (
+            key,
+            env,
+            kind,
+            default,
+            minimum,
+        )
+
+
+KNOBS: dict[str, Knob] = {
+    k.key: k
+    for k in (
+        Knob("fsync", "MODELHUB_FSYNC", "bool", True),
+        Knob("direct_io", "MODELHUB_DIRECT_IO", "bool", True),
+        Knob("trust_unrecorded", "MODELHUB_TRUST_UNRECORDED", "bool", False),
+        Knob("download_connections", "MODELHUB_CONNECTIONS", "count", 8),
+        # a chunk smaller than one O_DIRECT block (4 KiB) is a typo, not a choice
+        Knob("download_chunk_mb", "MODELHUB_CHUNK_MB", "number", 16.0, minimum=4096 / MiB),
+        Knob("lock_stale_seconds", "MODELHUB_LOCK_STALE", "number", 120.0),
+        Knob("read_timeout", "MODELHUB_READ_TIMEOUT", "number", 60.0),
+        Knob("retries", "MODELHUB_RETRIES", "count", 6),
+        Knob("retry_base", "MODELHUB_RETRY_BASE", "number", 0.5),
+        Knob("retry_total", "MODELHUB_RETRY_TOTAL", "number", 300.0),
+        Knob("extract_max_gb", "MODELHUB_EXTRACT_MAX_GB", "number", 64.0),
+        Knob("extract_max_files", "MODELHUB_EXTRACT_MAX_FILES", "count", 200_000),
+        Knob("extract_max_ratio", "MODELHUB_EXTRACT_MAX_RATIO", "number", 200.0),
+        Knob("hf_endpoint", "HF_ENDPOINT", "url", "https://huggingface.co"),
+        Knob("spark_load_log", "MODELHUB_SPARK_LOAD_LOG", "path", None),
+        # seconds for a whole download; None: max(10 min, the size at 1 MB/s)
+        Knob("download_deadline", "MODELHUB_DOWNLOAD_DEADLINE", "number", None),
+        # the ceiling of a download whose size nothing announces
+        Knob("download_max_gb", "MODELHUB_DOWNLOAD_MAX_GB", "number", 64.0),
+    )
+}
+"""The tuning knobs, by config key; modules naming a variable in a message
+take it from here (``KNOBS["extract_max_files"].env``)."""
+
+# The core settings' variables, by config key (cards, mirrors: ``:``-separated).
+ENV: dict[str, str] = {
+    "config_file": "MODELHUB_CONFIG",
+    "cache_dir": "MODELHUB_CACHE",
+    "offline": "MODELHUB_OFFLINE",
+    "cards": "MODELHUB_CARDS",
+    "mirrors": "MODELHUB_MIRROR",
+    "s3_endpoint": "MODELHUB_S3_ENDPOINT",
+    "bucket": "MODELHUB_BUCKET",
+    "lib_version": "MODELHUB_LIB_VERSION",
+    "spark_version": "MODELHUB_SPARK_VERSION",
+}
+
+# Variables that change which catalog the settings describe: a change in any
+# of them (a test, a notebook setting MODELHUB_CARDS) must be seen at once.
+CATALOG_ENV: tuple[str, ...] = (
+    *(ENV[k] for k in ("config_file", "cache_dir", "cards", "mirrors", "s3_endpoint")),
+    *(ENV[k] for k in ("bucket", "lib_version", "spark_version")),
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "HOME",
+)
+
+
+def env_name(key: str) -> str:
+    """The variable that sets config key ``key`` (for messages)."""
+    return KNOBS[key].env if key in KNOBS else ENV[key]
+
+
+def catalog_environment() -> tuple[str | None, ...]:
+    """The current values of :data:`CATALOG_ENV`: equal tuples, same catalog."""
+    return tuple(os.environ.get(name) for name in CATALOG_ENV)
+
 
 _FIELDS = (
     "cache_dir",
@@ -56,6 +143,7 @@ _FIELDS = (
     "spark_version",
     "config_file",
     "extra",
+    *KNOBS,
 )
 # Fields holding paths; load_settings() keeps them as text until first read.
 _PATH_FIELDS = ("cache_dir", "cards", "config_file")
@@ -83,7 +171,24 @@ class Settings:
     lib_version: str | None  # None: no upper bound
     spark_version: str | None
     config_file: Path | None
-    extra: dict[str, Any]
+    extra: dict[str, Any]  # the config file's knob values as written (compatibility)
+    fsync: bool
+    direct_io: bool
+    trust_unrecorded: bool
+    download_connections: int
+    download_chunk_mb: float
+    lock_stale_seconds: float
+    read_timeout: float
+    retries: int
+    retry_base: float
+    retry_total: float
+    extract_max_gb: float
+    extract_max_files: int
+    extract_max_ratio: float
+    hf_endpoint: str
+    spark_load_log: str | None
+    download_deadline: float | None
+    download_max_gb: float
 
     def __init__(
         self,
@@ -99,6 +204,23 @@ class Settings:
         spark_version: str | None = None,
         config_file: Path | None = None,
         extra: dict[str, Any] | None = None,
+        fsync: bool = True,
+        direct_io: bool = True,
+        trust_unrecorded: bool = False,
+        download_connections: int = 8,
+        download_chunk_mb: float = 16.0,
+        lock_stale_seconds: float = 120.0,
+        read_timeout: float = 60.0,
+        retries: int = 6,
+        retry_base: float = 0.5,
+        retry_total: float = 300.0,
+        extract_max_gb: float = 64.0,
+        extract_max_files: int = 200_000,
+        extract_max_ratio: float = 200.0,
+        hf_endpoint: str = "https://huggingface.co",
+        spark_load_log: str | None = None,
+        download_deadline: float | None = None,
+        download_max_gb: float = 64.0,
     ) -> None:
         values = (
             cache_dir,
@@ -113,6 +235,23 @@ class Settings:
             spark_version,
             config_file,
             {} if extra is None else extra,
+            fsync,
+            direct_io,
+            trust_unrecorded,
+            download_connections,
+            download_chunk_mb,
+            lock_stale_seconds,
+            read_timeout,
+            retries,
+            retry_base,
+            retry_total,
+            extract_max_gb,
+            extract_max_files,
+            extract_max_ratio,
+            hf_endpoint,
+            spark_load_log,
+            download_deadline,
+            download_max_gb,
         )
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
@@ -185,6 +324,21 @@ class Settings:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Settings, self._values())
+
+    @property
+    def download_chunk(self) -> int:
+        """The download range size in bytes."""
+        return int(self.download_chunk_mb * MiB)
+
+    @property
+    def extract_max_bytes(self) -> int:
+        """The most bytes one archive may expand to."""
+        return int(self.extract_max_gb * 2**30)
+
+    @property
+    def download_max_bytes(self) -> int:
+        """The most bytes a download of unannounced size may have."""
+        return int(self.download_max_gb * 2**30)
 
     def with_changes(self, **changes: Any) -> Settings:
         values = {name: getattr(self, name) for name in _FIELDS}
@@ -298,9 +452,142 @@ def _read_file(path: str) -> dict[str, Any]:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix or remove the file") from exc
+    except UnicodeDecodeError as exc:  # tomllib decodes UTF-8 first: a binary file
+        raise ConfigError(
+            f"{path}: the config file is not UTF-8 text (byte {exc.start}); fix or remove it"
+        ) from exc
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a config file; point at a TOML file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from exc
     return data
+
+
+def _config_path(env: dict[str, str]) -> str | None:
+    """The config file to read: ``MODELHUB_CONFIG`` (must be a file), else
+    the default location when a file is there."""
+    var = ENV["config_file"]
+    if env.get(var):
+        path = _norm(env[var])
+        if os.path.isdir(path):
+            raise ConfigError(f"{var}={path} is a folder, not a config file; point it at a file")
+        if not os.path.isfile(path):
+            raise ConfigError(f"{var}={path} does not exist; create it or unset it")
+        return path
+    candidate = _default_config_text()
+    if os.path.isdir(candidate):
+        raise ConfigError(
+            f"{candidate} (the default config file) is a folder; remove it or set {var}"
+        )
+    return candidate if os.path.isfile(candidate) else None
+
+
+def _unknown_keys(data: dict[str, Any], where: str) -> None:
+    unknown = sorted(k for k in data if k not in _KNOWN)
+    if not unknown:
+        return
+    import difflib
+
+    key = unknown[0]
+    close = difflib.get_close_matches(key, sorted(_KNOWN), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise ConfigError(
+        f"{where}: unknown config key '{key}'; {hint}known keys: {', '.join(sorted(_KNOWN))}"
+    )
+
+
+def _knob_error(knob: Knob, raw: Any, from_env: bool, where: str, problem: str) -> ConfigError:
+    """The one error form: the variable and the key, whichever was given."""
+    if from_env:
+        return ConfigError(f"{knob.env} (config key '{knob.key}'): {knob.env}={raw!r} {problem}")
+    return ConfigError(f"{where}: '{knob.key}' (or {knob.env}) = {raw!r} {problem}")
+
+
+def _knob_value(knob: Knob, raw: Any, from_env: bool, where: str) -> Any:
+    """``raw`` (text from the variable, or a TOML value) checked and typed."""
+    kind = knob.kind
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, int) and raw in (0, 1):
+            return bool(raw)  # `fsync = 0` in TOML, as before
+        text = raw.strip().lower() if isinstance(raw, str) else None
+        if text in _TRUE:
+            return True
+        if text in _FALSE and text:
+            return False
+        raise _knob_error(
+            knob, raw, from_env, where, "is not a boolean: use 1/0, true/false, yes/no or on/off"
+        )
+    if kind in ("count", "number"):
+        return _number(knob, raw, from_env, where)
+    if not isinstance(raw, str) or not raw.strip() or "\x00" in raw:
+        raise _knob_error(knob, raw, from_env, where, "must be non-empty text")
+    if kind == "url":
+        return _url(knob, raw, from_env, where)
+    return _expand(raw)  # path
+
+
+def _number(knob: Knob, raw: Any, from_env: bool, where: str) -> int | float:
+    import math
+
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise _knob_error(knob, raw, from_env, where, "is not a number")
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError):
+        raise _knob_error(knob, raw, from_env, where, "is not a number") from None
+    if not math.isfinite(value):
+        raise _knob_error(knob, raw, from_env, where, "is not a finite number")
+    if not value > 0:
+        raise _knob_error(knob, raw, from_env, where, "must be more than 0")
+    if knob.minimum is not None and value < knob.minimum:
+        raise _knob_error(knob, raw, from_env, where, f"must be at least {knob.minimum:g}")
+    if knob.kind == "count":
+        if value != int(value):
+            raise _knob_error(knob, raw, from_env, where, "is not a whole number")
+        return int(value)
+    return value
+
+
+def _url(knob: Knob, raw: str, from_env: bool, where: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(raw.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise _knob_error(
+            knob, raw, from_env, where, "is not a URL: give http(s)://host[:port][/path]"
+        )
+    return raw.strip()
+
+
+def _knobs(data: dict[str, Any], env: dict[str, str], where: str) -> dict[str, Any]:
+    """Every knob: the variable when set (non-empty), else the config key,
+    else the default; each checked by :func:`_knob_value`."""
+    out: dict[str, Any] = {}
+    for key, knob in KNOBS.items():
+        text = env.get(knob.env, "")
+        if text.strip():
+            out[key] = _knob_value(knob, text, True, where)
+        elif key in data:
+            out[key] = _knob_value(knob, data[key], False, where)
+        else:
+            out[key] = knob.default
+    return out
+
+
+def _path_text(data: dict[str, Any], key: str, where: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise ConfigError(
+            f"{where}: '{key}' (or {ENV[key]}) must be a path (non-empty text), not {value!r}"
+        )
+    return value
 
 
 def _str_tuple(data: dict[str, Any], key: str, path: str) -> tuple[str, ...] | None:
@@ -314,25 +601,21 @@ def _str_tuple(data: dict[str, Any], key: str, path: str) -> tuple[str, ...] | N
     raise ConfigError(f"{path}: '{key}' must be a string or a list of strings")
 
 
-_KNOWN = frozenset(_FIELDS) - {"config_file", "extra"}
+_KNOWN = frozenset(_FIELDS) - {"config_file", "extra"}  # every config key
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from defaults, the config file and ``env``
     (``os.environ`` when not given)."""
     env = dict(os.environ) if env is None else env
-    cfg_path = _norm(env["MODELHUB_CONFIG"]) if env.get("MODELHUB_CONFIG") else None
-    if cfg_path is not None and not os.path.isfile(cfg_path):
-        raise ConfigError(f"MODELHUB_CONFIG={cfg_path} does not exist; create it or unset it")
-    if cfg_path is None:
-        candidate = _default_config_text()
-        cfg_path = candidate if os.path.isfile(candidate) else None
+    cfg_path = _config_path(env)
     data = _read_file(cfg_path) if cfg_path else {}
     where = cfg_path or "<config>"
+    _unknown_keys(data, where)
+    knobs = _knobs(data, env, where)
+    extra = {k: v for k, v in data.items() if k in KNOBS}
 
-    extra = {k: v for k, v in data.items() if k not in _KNOWN}
-
-    cache_dir = _expand(str(data["cache_dir"])) if "cache_dir" in data else None
+    cache_dir = _expand(_path_text(data, "cache_dir", where)) if "cache_dir" in data else None
     if env.get("MODELHUB_CACHE"):
         cache_dir = _expand(env["MODELHUB_CACHE"])
     if cache_dir is None:
@@ -355,8 +638,16 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     def opt_str(key: str, env_key: str) -> str | None:
         value = data.get(key)
         if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{where}: '{key}' must be a string")
+            raise ConfigError(f"{where}: '{key}' (or {env_key}) must be a string")
         return env.get(env_key) or value
+
+    def opt_url(key: str, env_key: str) -> str | None:
+        value = opt_str(key, env_key)
+        if value is None or value == "":
+            return None
+        return str(
+            _knob_value(Knob(key, env_key, "url", None), value, bool(env.get(env_key)), where)
+        )
 
     def opt_target(key: str, env_key: str) -> str | None:
         value = opt_str(key, env_key)
@@ -367,7 +658,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             try:
                 parse_target(value)
             except ValueError:
-                origin = env_key if env.get(env_key) else f"{where}: '{key}'"
+                origin = (
+                    f"{env_key} (config key '{key}'): {env_key}"
+                    if env.get(env_key)
+                    else f"{where}: '{key}' (or {env_key})"
+                )
                 raise ConfigError(
                     f"{origin}={value!r} is not a version: give numbers such as 5.5.1, "
                     "or unset it for no upper bound"
@@ -382,31 +677,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         },
         offline=offline,
         mirrors=mirrors,
-        s3_endpoint=opt_str("s3_endpoint", "MODELHUB_S3_ENDPOINT"),
+        s3_endpoint=opt_url("s3_endpoint", "MODELHUB_S3_ENDPOINT"),
         bucket=opt_str("bucket", "MODELHUB_BUCKET") or DEFAULT_BUCKET,
         folders=_str_tuple(data, "folders", where) or DEFAULT_FOLDERS,
         private_folders=_str_tuple(data, "private_folders", where) or DEFAULT_PRIVATE_FOLDERS,
         lib_version=opt_target("lib_version", "MODELHUB_LIB_VERSION"),
         spark_version=opt_target("spark_version", "MODELHUB_SPARK_VERSION"),
         extra=extra,
+        **knobs,
     )
-
-
-def number_setting(settings: Settings, key: str, env: str, default: float) -> float:
-    """A positive finite number from the variable ``env``, else the config
-    file's ``key``, else ``default``; anything else is a ConfigError naming
-    both (read at call time)."""
-    import math
-
-    raw = os.environ.get(env, "").strip() or settings.extra.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{env} ({key}) = {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{env} ({key}) = {raw!r} is not a finite number")
-    if not value > 0:
-        raise ConfigError(f"{env} ({key}) = {raw!r} must be more than 0")
-    return value

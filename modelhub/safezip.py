@@ -27,9 +27,13 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
+from modelhub.config import KNOBS
 from modelhub.errors import IntegrityError, UnsafeArchiveError
+
+if TYPE_CHECKING:
+    from modelhub.config import Settings
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # Methods zipfile can read: stored, deflate, bzip2, lzma.
@@ -38,9 +42,9 @@ _METHOD_NAMES = {6: "implode", 9: "deflate64", 93: "zstandard", 95: "xz", 98: "p
 NAME_MAX = 255  # bytes in one path component (Linux, macOS)
 PATH_MAX = 1024  # bytes in a member name: well under PATH_MAX with the cache root in front
 VARS = {
-    "total": "MODELHUB_EXTRACT_MAX_GB",
-    "members": "MODELHUB_EXTRACT_MAX_FILES",
-    "ratio": "MODELHUB_EXTRACT_MAX_RATIO",
+    "total": KNOBS["extract_max_gb"].env,
+    "members": KNOBS["extract_max_files"].env,
+    "ratio": KNOBS["extract_max_ratio"].env,
 }
 
 
@@ -54,24 +58,17 @@ class ZipLimits:
     ratio_floor: int = 1 << 20  # below this many bytes (a member, or all) no ratio is checked
 
 
-def zip_limits(settings: Any = None) -> ZipLimits:
-    """The caps from the settings: ``MODELHUB_EXTRACT_MAX_GB`` /
-    ``extract_max_gb`` (uncompressed GiB), ``MODELHUB_EXTRACT_MAX_FILES`` /
-    ``extract_max_files``, ``MODELHUB_EXTRACT_MAX_RATIO`` /
-    ``extract_max_ratio``; anything but a positive number is a ConfigError."""
-    from modelhub.config import load_settings, number_setting
-
+def zip_limits(settings: Settings | None = None) -> ZipLimits:
+    """The caps from the settings (``extract_max_gb``, ``extract_max_files``,
+    ``extract_max_ratio``; validated by :mod:`modelhub.config`)."""
     if settings is None:
+        from modelhub.config import load_settings
+
         settings = load_settings()
-    d = ZipLimits()
-    gib = number_setting(settings, "extract_max_gb", VARS["total"], d.max_total / 2**30)
     return ZipLimits(
-        max_total=int(gib * 2**30),
-        max_members=int(
-            number_setting(settings, "extract_max_files", VARS["members"], d.max_members)
-        ),
-        max_ratio=number_setting(settings, "extract_max_ratio", VARS["ratio"], d.max_ratio),
-        ratio_floor=d.ratio_floor,
+        max_total=settings.extract_max_bytes,
+        max_members=settings.extract_max_files,
+        max_ratio=settings.extract_max_ratio,
     )
 
 

@@ -42,17 +42,47 @@ def _resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports_of(tree: ast.AST, current: str, is_package: bool, known: set[str]) -> set[str]:
-    """modelhub modules imported anywhere in the module (functions included);
-    ``from package import name`` counts ``package.name`` when that is a module."""
+def _type_checking_only(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _walk_runtime(tree: ast.AST, typing: bool = False) -> list[ast.AST]:
+    """Every node that runs, inside functions included; the bodies of
+    ``if TYPE_CHECKING:`` blocks never run and are left out unless ``typing``."""
+    out: list[ast.AST] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            if not typing and _type_checking_only(child):
+                stack.extend(child.orelse)  # type: ignore[attr-defined]
+            else:
+                stack.append(child)
+    return out
+
+
+def imports_of(
+    tree: ast.AST, current: str, is_package: bool, known: set[str], typing: bool = False
+) -> set[str]:
+    """modelhub modules imported anywhere in the module, inside functions
+    included (typing-only imports under ``if TYPE_CHECKING:`` left out).
+    ``from package import name`` counts ``package.name`` when that is a
+    module, else ``package`` (as import-linter's grimp does)."""
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _walk_runtime(tree, typing):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = _resolve(current, is_package, node)
-            names = [base]
-            names += [f"{base}.{alias.name}" for alias in node.names]
+            names = []
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                names.append(sub if sub in known else base)
         else:
             continue
         for name in names:
@@ -114,6 +144,7 @@ def report(package: Path) -> dict[str, object]:
     names = {path: module_name(package, path) for path in paths}
     known = set(names.values())
     graph: dict[str, set[str]] = {}
+    typed_graph: dict[str, set[str]] = {}
     folders: dict[Path, int] = defaultdict(int)
     big_modules: list[tuple[int, str]] = []
     functions: list[tuple[int, str]] = []
@@ -128,6 +159,7 @@ def report(package: Path) -> dict[str, object]:
             big_modules.append((lines, name))
         tree = ast.parse(text, filename=str(path))
         graph[name] = imports_of(tree, name, path.name == "__init__.py", known)
+        typed_graph[name] = imports_of(tree, name, path.name == "__init__.py", known, typing=True)
         functions += long_functions(tree, name)
         if path.name != "config.py" or path.parent != package:
             for number, line in enumerate(text.splitlines(), 1):
@@ -142,6 +174,7 @@ def report(package: Path) -> dict[str, object]:
         "folder": (str(folder.relative_to(package.parent)), folder_lines),
         "functions": sorted(functions, reverse=True),
         "cycles": cycles(graph),
+        "typing_cycles": cycles(typed_graph),
         "env_reads": env_reads,
         "settings_any": settings_any,
     }
@@ -165,6 +198,10 @@ def main(argv: list[str]) -> int:
     print(f"import cycles (function-level imports counted): {len(found)}")  # type: ignore[arg-type]
     for component in found:  # type: ignore[attr-defined]
         print(f"  {len(component)} modules: {' '.join(component)}")
+    typed = figures["typing_cycles"]
+    print(f"  counting typing-only imports too (never run): {len(typed)}")  # type: ignore[arg-type]
+    for component in typed:  # type: ignore[attr-defined]
+        print(f"    {len(component)} modules: {' '.join(component)}")
     reads = figures["env_reads"]
     print(f"MODELHUB_*/HF_ENDPOINT named outside config.py: {len(reads)}")  # type: ignore[arg-type]
     for where in reads:  # type: ignore[attr-defined]

@@ -114,7 +114,7 @@ def _usage(message: str) -> Exception:
 def _ls(args: argparse.Namespace) -> int:
     from modelhub import cache
     from modelhub.cli.output import human_size, print_json, print_table
-    from modelhub.registry.store.inventory import totals
+    from modelhub.registry.store.usage import totals
 
     inv = cache.inventory(check=True)
     rows = cache.sort_rows(cache.filter_rows(inv.entries, args.filter), args.sort)

@@ -16,25 +16,25 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import (
     CacheError,
     ModelNotFound,
     NotCachedError,
 )
 from modelhub.registry.artifact import Artifact
-from modelhub.registry.fetch.download import RetryPolicy
 from modelhub.registry.fetch.fetcher import (
+    ProgressCallback,
     _Bar,
     _download_options,
     _fetch_any,
-    _num,
     _Pin,
     _settings,
     ordered_sources,
 )
+from modelhub.registry.fetch.transport import RetryPolicy
 from modelhub.registry.repair import _repair
-from modelhub.registry.results import ProgressCallback, PullResult, _manifest_for
-from modelhub.registry.store.layout import DEFAULT_STALE_AFTER
+from modelhub.registry.results import PullResult, _manifest_for
 from modelhub.registry.store.locks import EntryLease
 from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord
 from modelhub.registry.store.store import Store
@@ -51,7 +51,7 @@ def pull(
     offline: bool | None = None,
     verify: bool = False,
     progress: ProgressCallback | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
     **resolve_kw: Any,
 ) -> Path:
     """Resolves ``name``/``lang`` (see :func:`modelhub.registry.catalog.resolve.resolve`)
@@ -78,7 +78,7 @@ def pull_artifact(
     offline: bool | None = None,
     verify: bool = False,
     progress: ProgressCallback | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
     **options: Any,
 ) -> Path:
     """The ready local directory for ``artifact``: a zip's extracted
@@ -102,7 +102,7 @@ def pull_result(
     offline: bool | None = None,
     verify: bool = False,
     progress: ProgressCallback | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
     connections: int | None = None,
     retry: RetryPolicy | None = None,
     stale_after: float | None = None,
@@ -164,7 +164,7 @@ def pull_result(
 
     stale = stale_after
     if stale is None:
-        stale = _num(settings, "lock_stale_seconds", "MODELHUB_LOCK_STALE", DEFAULT_STALE_AFTER)
+        stale = settings.lock_stale_seconds
     lock = store.lock(key, stale_after=stale)
     bar = _Bar(label, progress)
     try:
@@ -210,7 +210,11 @@ def pull_result(
 
 
 def pull_leased(
-    artifact: Artifact, *, offline: bool | None = None, settings: Any = None, **options: Any
+    artifact: Artifact,
+    *,
+    offline: bool | None = None,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> tuple[Path, EntryLease | None]:
     """:func:`pull_artifact`, then a shared lease on the entry (see
     :meth:`Store.lease`) that keeps ``modelhub cache prune/rm`` from removing

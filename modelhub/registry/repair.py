@@ -13,14 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import (
     IntegrityError,
     ModelhubError,
     ModelNotFound,
 )
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.fetch.download import DownloadOptions, RetryPolicy
 from modelhub.registry.fetch.fetcher import (
+    ProgressCallback,
     _Bar,
     _download_options,
     _fetch_any,
@@ -28,7 +29,8 @@ from modelhub.registry.fetch.fetcher import (
     _settings,
     ordered_sources,
 )
-from modelhub.registry.results import ProgressCallback, PullResult, _manifest_for
+from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
+from modelhub.registry.results import PullResult, _manifest_for
 from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord, Manifest
 from modelhub.registry.store.store import Store
 
@@ -63,7 +65,7 @@ def repair_entry(
     entry: Entry,
     problems: list[FileProblem] | None = None,
     *,
-    settings: Any = None,
+    settings: Settings | None = None,
     progress: ProgressCallback | None = None,
     retry: RetryPolicy | None = None,
 ) -> PullResult:
@@ -124,7 +126,7 @@ def _repair(
     damaged: tuple[Entry, list[FileProblem]],
     sources: list[Source],
     opts: DownloadOptions,
-    settings: Any,
+    settings: Settings,
     pin: _Pin | None = None,
 ) -> tuple[Any, Entry, tuple[str, ...]]:
     """(what was fetched, the installed entry, the replaced files)."""
@@ -140,7 +142,7 @@ def _repair(
         try:
             from modelhub.registry.fetch.sources.hf import fetch_hf_files
 
-            fetched = fetch_hf_files(store, key, hf, m.commit, bad)
+            fetched = fetch_hf_files(store, key, hf, m.commit, bad, endpoint=settings.hf_endpoint)
             only_bad = True
         except ModelhubError as exc:
             log.warning("%s: fetching only the bad files failed (%s); fetching it all", key, exc)
@@ -196,7 +198,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst, follow_symlinks=False)
 
 
-def repairer_for(settings: Any = None) -> Callable[[Entry, list[FileProblem]], PullResult]:
+def repairer_for(
+    settings: Settings | None = None,
+) -> Callable[[Entry, list[FileProblem]], PullResult]:
     """:func:`repair_entry` bound to ``settings``: what
     :func:`modelhub.registry.store.integrity.verify` calls on a damaged entry."""
 

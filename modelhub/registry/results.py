@@ -4,7 +4,6 @@ callback type, and the manifest a fetched artifact is installed with."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +16,6 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[int, int | None], None]
-"""``progress(bytes_done, bytes_total_or_None)``, called as bytes arrive."""
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import KNOBS
 from modelhub.errors import IntegrityError
 from modelhub.spark.spec import THREADED_LOADERS, ModelSpec
 
 log = logging.getLogger(__name__)
 
-LOAD_LOG_ENV = "MODELHUB_SPARK_LOAD_LOG"
+LOAD_LOG_ENV = KNOBS["spark_load_log"].env
 
 _MODELS: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
@@ -140,7 +141,9 @@ def _shipped_path(name: str) -> Path | None:
 def _record_load(
     spec: ModelSpec, path: Path, installed: bool, find_s: float, load_s: float
 ) -> None:
-    target = os.environ.get(LOAD_LOG_ENV)
+    from modelhub.config import load_settings
+
+    target = load_settings().spark_load_log
     if not target:
         return
     row = {

@@ -15,7 +15,7 @@ import pytest
 from modelhub.cards.record import ModelCard
 from modelhub.config import load_settings
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.fetch.download import RetryPolicy
+from modelhub.registry.fetch.transport import RetryPolicy
 from modelhub.registry.store.store import Store
 
 FAST_RETRY = RetryPolicy(attempts=4, base=0.01, cap=0.05, total=30.0)

@@ -22,8 +22,8 @@ from modelhub.errors import (
     ModelNotFound,
 )
 from modelhub.registry.artifact import Source
-from modelhub.registry.fetch.download import RetryPolicy
 from modelhub.registry.fetch.sources.http import warn_plain_http
+from modelhub.registry.fetch.transport import RetryPolicy
 from modelhub.registry.pulling import pull_artifact, pull_result
 from tests.fetch.conftest import FAST_RETRY, artifact, entry_files, sha256, store, visible_state
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from modelhub.config import Settings, load_settings
-from modelhub.registry.catalog.catalog import metadata_copy_path
+from modelhub.registry.catalog.paths import metadata_copy_path
 
 
 def meta_line(

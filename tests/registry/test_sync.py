@@ -9,7 +9,8 @@ import pytest
 
 from modelhub.config import load_settings
 from modelhub.errors import ConfigError
-from modelhub.registry.catalog.catalog import catalog_status, load_catalog, metadata_copy_path
+from modelhub.registry.catalog.catalog import catalog_status, load_catalog
+from modelhub.registry.catalog.paths import metadata_copy_path
 from modelhub.registry.catalog.sync import read_copy_headers, sync
 
 from .conftest import meta_line

@@ -43,6 +43,8 @@ from modelhub.registry.catalog.index import (  # noqa: F401  (ROW_* re-exported)
 )
 
 # typing stays off the CLI's start (annotations are strings here)
+from modelhub.registry.catalog.paths import catalog_dir, metadata_copy_path, mirror_card_dirs
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -65,35 +67,6 @@ _BUILDER_FILES = (
     "catalog/catalog.py",
     "catalog/search.py",
 )
-
-
-def catalog_dir(settings: Settings) -> str:
-    return os.path.join(settings.path_text("cache_dir"), "catalog")
-
-
-IMPORTED_CARDS = "imported-cards"  # under catalog/: cards that `modelhub import` brought in
-
-
-def mirror_card_dirs(settings: Settings) -> list[str]:
-    """Card folders that come from mirrors: the cards ``modelhub import``
-    copied into the cache and the ``cards/`` folder of each configured
-    mirror (see :mod:`modelhub.registry.mirror.format`). Only stats: warm path."""
-    out = [os.path.join(catalog_dir(settings), IMPORTED_CARDS)]
-    for m in settings.mirrors:
-        path = m[len("file://") :] if m.startswith("file://") else os.path.expanduser(m)
-        out.append(os.path.join(path, "cards"))
-    return [p for p in out if os.path.isdir(p)]
-
-
-def metadata_copy_path(settings: Settings, folder: str, bucket: str | None = None) -> str:
-    """Where ``catalog sync`` keeps the copy of ``{bucket}/{folder}/metadata.json``."""
-    return os.path.join(
-        catalog_dir(settings),
-        "metadata",
-        bucket or settings.bucket,
-        *folder.split("/"),
-        "metadata.json",
-    )
 
 
 def _package_version() -> str:
@@ -432,12 +405,12 @@ class Catalog:
 
     # -- resolution ----------------------------------------------------------------
     def resolve(self, name: str, lang: str | None = "en", **kwargs: Any) -> Artifact:
-        from modelhub.registry.catalog.resolve import resolve
+        from modelhub.registry.catalog.resolution import resolve
 
         return resolve(name, lang, catalog=self, **kwargs)
 
     def explain(self, name: str, lang: str | None = "en", **kwargs: Any) -> Any:
-        from modelhub.registry.catalog.resolve import explain
+        from modelhub.registry.catalog.resolution import explain
 
         return explain(name, lang, catalog=self, **kwargs)
 

@@ -103,7 +103,7 @@ def sync_folder(settings: Settings, folder: str, *, timeout: float = 30.0) -> Sy
     """Fetches one folder's metadata.json if it changed since the stored copy."""
     import requests  # only here: the catalog's warm path never needs it
 
-    from modelhub.registry.catalog.catalog import metadata_copy_path
+    from modelhub.registry.catalog.paths import metadata_copy_path
 
     url = metadata_url(settings, folder)
     copy = metadata_copy_path(settings, folder)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,8 @@ from modelhub.errors import (
 )
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch import sources as source_types
-from modelhub.registry.fetch.download import DownloadOptions, RetryPolicy
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
+from modelhub.registry.fetch.transport import DownloadOptions, RetryPolicy
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
 
@@ -33,12 +34,15 @@ if TYPE_CHECKING:
     from modelhub.registry.store.locks import ArtifactLock
 
 
-from modelhub.registry.results import ProgressCallback
+from modelhub.config import Settings
 
 log = logging.getLogger(__name__)
 
+ProgressCallback = Callable[[int, int | None], None]
+"""``progress(bytes_done, bytes_total_or_None)``, called as bytes arrive."""
 
-def _settings(settings: Any) -> Any:
+
+def _settings(settings: Settings | None) -> Settings:
     if settings is None:
         from modelhub.config import load_settings
 
@@ -46,16 +50,8 @@ def _settings(settings: Any) -> Any:
     return settings
 
 
-def _num(settings: Any, key: str, env: str, default: float) -> float:
-    """A positive number from the variable ``env``, else the config file's
-    ``key``, else ``default`` (see :func:`modelhub.config.number_setting`)."""
-    from modelhub.config import number_setting
-
-    return number_setting(settings, key, env, default)
-
-
 def _download_options(
-    settings: Any,
+    settings: Settings,
     store: Store,
     lock: ArtifactLock,
     bar: _Bar,
@@ -63,28 +59,28 @@ def _download_options(
     connections: int | None = None,
 ) -> DownloadOptions:
     return DownloadOptions(
-        connections=int(
-            connections or _num(settings, "download_connections", "MODELHUB_CONNECTIONS", 8)
-        ),
-        chunk=int(_num(settings, "download_chunk_mb", "MODELHUB_CHUNK_MB", 16) * (1 << 20)),
-        policy=retry or RetryPolicy.from_env(),
-        # 0 (unset): scaled to the size (download.DEADLINE_FLOOR, DEADLINE_RATE)
-        deadline=_num(settings, "download_deadline", "MODELHUB_DOWNLOAD_DEADLINE", 0.0) or None,
-        max_bytes=int(_num(settings, "download_max_gb", "MODELHUB_DOWNLOAD_MAX_GB", 64) * 2**30),
+        connections=connections or settings.download_connections,
+        chunk=settings.download_chunk,
+        policy=retry or RetryPolicy.from_settings(settings),
+        direct_io=settings.direct_io,
+        deadline=settings.download_deadline,
+        max_bytes=settings.download_max_bytes,
         progress=bar,
         heartbeat=lock.beat,
         flush_during=store.fsync,
     )
 
 
-def extract_limits(settings: Any) -> ExtractLimits:
+def extract_limits(settings: Settings) -> ExtractLimits:
     """The zip-bomb caps (see :func:`modelhub.safezip.zip_limits`)."""
     from modelhub.safezip import zip_limits
 
     return zip_limits(settings)
 
 
-def ordered_sources(artifact: Artifact, settings: Any, only: str | None = None) -> list[Source]:
+def ordered_sources(
+    artifact: Artifact, settings: Settings, only: str | None = None
+) -> list[Source]:
     """Configured mirrors first, then the artifact's own sources by kind
     (local, S3, HTTPS, Hugging Face), keeping the catalog's order within a
     kind; ``only`` keeps one kind."""
@@ -173,7 +169,7 @@ def _fetch_any(
     key: str,
     sources: list[Source],
     opts: DownloadOptions,
-    settings: Any,
+    settings: Settings,
     pin: _Pin | None = None,
 ) -> Any:
     pin = pin or _Pin()

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import CacheError, IntegrityError
 from modelhub.registry.artifact import Artifact
 from modelhub.registry.files import atomic_write
@@ -67,7 +68,7 @@ def _card_text(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _settings(settings: Any) -> Any:
+def _settings(settings: Settings | None) -> Settings:
     if settings is None:
         from modelhub.config import load_settings
 
@@ -75,13 +76,13 @@ def _settings(settings: Any) -> Any:
     return settings
 
 
-def _resolve(name: str, lang: str | None, version: str | None, settings: Any) -> Artifact:
+def _resolve(name: str, lang: str | None, version: str | None, settings: Settings) -> Artifact:
     from modelhub.registry.catalog.catalog import load_catalog
 
     return load_catalog(settings).resolve(name, lang, version=version)
 
 
-def _pull(artifact: Artifact, settings: Any, offline: bool | None) -> Entry:
+def _pull(artifact: Artifact, settings: Settings, offline: bool | None) -> Entry:
     from modelhub.registry.pulling import pull_result
 
     return pull_result(artifact, offline=offline, settings=settings).entry
@@ -92,7 +93,7 @@ def export_mirror(
     dest: str | Path,
     *,
     version: str | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
     offline: bool | None = None,
 ) -> MirrorManifest:
     """Writes the artifacts of ``(name, lang)`` pairs (pulled when missing)

@@ -10,8 +10,8 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import IntegrityError
 from modelhub.registry.files import atomic_write
 from modelhub.registry.mirror.export import _settings
@@ -55,7 +55,7 @@ def verify_mirror(root: str | Path) -> MirrorManifest:
     return manifest
 
 
-def import_mirror(root: str | Path, *, settings: Any = None) -> Imported:
+def import_mirror(root: str | Path, *, settings: Settings | None = None) -> Imported:
     """Copies every artifact and card of the mirror at ``root`` into the cache.
 
     Everything is first copied into staging directories and checked against
@@ -122,7 +122,7 @@ def import_mirror(root: str | Path, *, settings: Any = None) -> Imported:
             artifact=model.artifact,
         )
         entries.append(store.install(model.key, tmp, m))
-    from modelhub.registry.catalog.catalog import IMPORTED_CARDS, catalog_dir
+    from modelhub.registry.catalog.paths import IMPORTED_CARDS, catalog_dir
 
     card_dir = Path(catalog_dir(settings)) / IMPORTED_CARDS
     written: list[Path] = []

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import IntegrityError, ModelhubError
 from modelhub.registry.artifact import Artifact
 from modelhub.registry.mirror.export import _pull, _resolve, _settings
@@ -48,7 +49,7 @@ def make_lock(
     requests: Iterable[tuple[str, str | None]],
     *,
     version: str | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
     offline: bool | None = None,
 ) -> dict[str, Any]:
     """The lock document for ``(name, lang)`` pairs: each is resolved and
@@ -109,7 +110,7 @@ def _differs(item: dict[str, Any], entry: Entry) -> IntegrityError | None:
 def pull_locked(
     lock: str | Path,
     *,
-    settings: Any = None,
+    settings: Settings | None = None,
     offline: bool | None = None,
     verify: bool = False,
 ) -> list[Any]:

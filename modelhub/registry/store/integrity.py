@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from modelhub.config import Settings
 from modelhub.errors import ModelhubError
 from modelhub.registry.store.inventory import (
     open_store,
@@ -222,7 +223,7 @@ def verify(
     version: str | None = None,
     repair: Repairer | None = None,
     workers: int | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> VerifyReport:
     """Re-hashes entries against their manifests, offline.  ``names`` empty:
     every entry.  With ``repair`` (:func:`modelhub.registry.repair.repair_entry`,

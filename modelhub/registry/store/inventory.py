@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import CacheError
 from modelhub.registry.files import atomic_write
 from modelhub.registry.store.layout import MANIFEST_NAME, entry_id, not_a_cache
@@ -40,7 +41,7 @@ STATUS_INCOMPLETE = "incomplete download"
 STATUS_FAILED = "failed verification"
 
 
-def open_store(settings: Any = None, *, create: bool = False) -> Store:
+def open_store(settings: Settings | None = None, *, create: bool = False) -> Store:
     """The configured cache, refusing a directory that is not one.
 
     A root that exists without the ``.modelhub-cache`` marker (``/``, a home
@@ -183,48 +184,6 @@ class Inventory:
     @property
     def orphans(self) -> tuple[Leftover, ...]:
         return tuple(x for x in self.leftovers if x.kind != "partial")
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    entries: int
-    size: int
-    pinned: int
-    partials: int
-    partials_size: int
-    orphans: int
-    orphans_size: int
-    unknown: int = 0
-    unknown_size: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "entries": self.entries,
-            "size": self.size,
-            "pinned": self.pinned,
-            "partials": self.partials,
-            "partials_size": self.partials_size,
-            "orphans": self.orphans,
-            "orphans_size": self.orphans_size,
-            "unknown": self.unknown,
-            "unknown_size": self.unknown_size,
-        }
-
-
-def totals(inv: Inventory) -> Totals:
-    partials = inv.partials
-    orphans = inv.orphans
-    return Totals(
-        entries=len(inv.entries),
-        size=sum(e.size for e in inv.entries),
-        pinned=sum(1 for e in inv.entries if e.pinned),
-        partials=len(partials),
-        partials_size=sum(x.size for x in partials),
-        orphans=len(orphans),
-        orphans_size=sum(x.size for x in orphans),
-        unknown=len(inv.unknown),
-        unknown_size=sum(x.size for x in inv.unknown),
-    )
 
 
 # --------------------------------------------------------------------------- scanning
@@ -371,112 +330,21 @@ def _read_entry(store: Store, d: Path) -> Entry | None:
     return Entry(key=manifest.key, dir=d, manifest=manifest)
 
 
-def scan(settings: Any = None, *, store: Store | None = None, check: bool = True) -> Inventory:
+def scan(
+    settings: Settings | None = None, *, store: Store | None = None, check: bool = True
+) -> Inventory:
     """Reads the whole cache: complete entries (with a quick size-and-stamp
     check when ``check``), unfinished downloads and leftovers."""
     store = store or open_store(settings)
     if not store.root.is_dir():
         return Inventory(store.root, (), (), (), exists=False)
-    rows: list[CacheEntry] = []
-    leftovers: list[Leftover] = []
-    unknown: list[Leftover] = []
-    complete_ids: set[str] = set()
-    for item in _scandir(store.entries_dir):
-        path = Path(item.path)
-        if item.is_symlink():
-            leftovers.append(Leftover("link", path, 0, _mtime(path)))
-            continue
-        if not item.is_dir(follow_symlinks=False):
-            # Entries are directories: a plain file here is someone else's.
-            unknown.append(Leftover("unknown", path, tree_size(path), _mtime(path)))
-            continue
-        entry = _read_entry(store, path)
-        if entry is None:
-            busy = downloading(store, item.name)
-            leftovers.append(
-                Leftover("no_manifest", path, tree_size(path), _mtime(path), busy, None, item.name)
-            )
-            continue
-        complete_ids.add(item.name)
-        rows.append(entry_row(entry, check=check))
-        for sub in _scandir(path):
-            if sub.name.startswith("c-") and sub.name != entry.manifest.content:
-                p = Path(sub.path)
-                leftovers.append(
-                    Leftover(
-                        "stale_content", p, tree_size(p), _mtime(p), False, entry.key, item.name
-                    )
-                )
-    incomplete: dict[str, list[Leftover]] = {}
-    for d in _scandir(store.downloads_dir):
-        dpath = Path(d.path)
-        if d.is_symlink():
-            leftovers.append(Leftover("link", dpath, 0, _mtime(dpath)))
-            continue
-        if not d.is_dir(follow_symlinks=False):
-            # Partials live in downloads/<id>/: a plain file here is not one.
-            unknown.append(Leftover("unknown", dpath, tree_size(dpath), _mtime(dpath)))
-            continue
-        for f in _scandir(dpath):
-            p = Path(f.path)
-            if not f.name.endswith(".part"):
-                if not _partial_companion(f.name):
-                    unknown.append(Leftover("unknown", p, tree_size(p), _mtime(p)))
-                continue
-            try:
-                st = f.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if f.is_symlink():
-                leftovers.append(Leftover("link", p, 0, st.st_mtime))
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                unknown.append(Leftover("unknown", p, tree_size(p), st.st_mtime))
-                continue
-            busy = not _lock_free(p)
-            lo = Leftover(
-                "partial",
-                p,
-                st.st_blocks * 512,
-                st.st_mtime,
-                busy,
-                _key_from_id(d.name),
-                d.name,
-            )
-            leftovers.append(lo)
-            if d.name not in complete_ids:
-                incomplete.setdefault(d.name, []).append(lo)
-    for kind, base in (("staging", store.tmp_dir), ("trash", store.trash_dir)):
-        for item in _scandir(base):
-            p = Path(item.path)
-            eid = item.name.rsplit(".", 1)[0] if kind == "staging" else None
-            busy = kind == "staging" and eid is not None and downloading(store, eid)
-            if item.is_symlink():
-                leftovers.append(Leftover("link", p, 0, _mtime(p)))
-            else:
-                leftovers.append(Leftover(kind, p, tree_size(p), _mtime(p), busy, None, eid))
-    inc_rows = []
-    for eid, parts in sorted(incomplete.items()):
-        key = _key_from_id(eid)
-        inc_rows.append(
-            CacheEntry(
-                key=key,
-                name=os.path.basename(key),
-                language=None,
-                version=None,
-                source=None,
-                engine=None,
-                size=sum(x.size for x in parts),
-                files=len(parts),
-                last_used=None,
-                created=max(x.mtime for x in parts),
-                pinned=False,
-                status=STATUS_INCOMPLETE,
-                path=None,
-            )
-        )
-    rows = mark_superseded(rows)
+    found = _Found()
+    _scan_entries(store, found, check)
+    incomplete = _scan_downloads(store, found)
+    _scan_staging_and_trash(store, found)
+    rows = mark_superseded(found.rows)
     catalog = tree_size(store.root / "catalog")
+    unknown = found.unknown
     if unknown:
         log.warning(
             "%d file(s) in %s were not made by modelhub and are left alone: %s",
@@ -487,10 +355,126 @@ def scan(settings: Any = None, *, store: Store | None = None, check: bool = True
     return Inventory(
         store.root,
         tuple(rows),
-        tuple(inc_rows),
-        tuple(leftovers),
+        tuple(_incomplete_row(eid, parts) for eid, parts in sorted(incomplete.items())),
+        tuple(found.leftovers),
         catalog,
         unknown=tuple(unknown),
+    )
+
+
+@dataclass
+class _Found:
+    rows: list[CacheEntry] = field(default_factory=list)
+    leftovers: list[Leftover] = field(default_factory=list)
+    unknown: list[Leftover] = field(default_factory=list)
+    complete_ids: set[str] = field(default_factory=set)
+
+    def foreign(self, path: Path) -> None:
+        self.unknown.append(Leftover("unknown", path, tree_size(path), _mtime(path)))
+
+    def link(self, path: Path, mtime: float | None = None) -> None:
+        self.leftovers.append(Leftover("link", path, 0, _mtime(path) if mtime is None else mtime))
+
+
+def _scan_entries(store: Store, found: _Found, check: bool) -> None:
+    """``entries/``: complete entries, entries without a manifest, and
+    content directories a newer install left behind."""
+    for item in _scandir(store.entries_dir):
+        path = Path(item.path)
+        if item.is_symlink():
+            found.link(path)
+            continue
+        if not item.is_dir(follow_symlinks=False):
+            found.foreign(path)  # entries are directories: a plain file is someone else's
+            continue
+        entry = _read_entry(store, path)
+        if entry is None:
+            busy = downloading(store, item.name)
+            found.leftovers.append(
+                Leftover("no_manifest", path, tree_size(path), _mtime(path), busy, None, item.name)
+            )
+            continue
+        found.complete_ids.add(item.name)
+        found.rows.append(entry_row(entry, check=check))
+        for sub in _scandir(path):
+            if sub.name.startswith("c-") and sub.name != entry.manifest.content:
+                p = Path(sub.path)
+                found.leftovers.append(
+                    Leftover(
+                        "stale_content", p, tree_size(p), _mtime(p), False, entry.key, item.name
+                    )
+                )
+
+
+def _scan_downloads(store: Store, found: _Found) -> dict[str, list[Leftover]]:
+    """``downloads/<id>/``: partial files (and their sidecars); returns the
+    partials of entries that are not complete, by entry id."""
+    incomplete: dict[str, list[Leftover]] = {}
+    for d in _scandir(store.downloads_dir):
+        dpath = Path(d.path)
+        if d.is_symlink():
+            found.link(dpath)
+            continue
+        if not d.is_dir(follow_symlinks=False):
+            found.foreign(dpath)  # partials live in downloads/<id>/: a file here is not one
+            continue
+        for f in _scandir(dpath):
+            lo = _partial(f, d.name, found)
+            if lo is not None:
+                found.leftovers.append(lo)
+                if d.name not in found.complete_ids:
+                    incomplete.setdefault(d.name, []).append(lo)
+    return incomplete
+
+
+def _partial(f: os.DirEntry[str], eid: str, found: _Found) -> Leftover | None:
+    p = Path(f.path)
+    if not f.name.endswith(".part"):
+        if not _partial_companion(f.name):
+            found.foreign(p)
+        return None
+    try:
+        st = f.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    if f.is_symlink():
+        found.link(p, st.st_mtime)
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        found.unknown.append(Leftover("unknown", p, tree_size(p), st.st_mtime))
+        return None
+    busy = not _lock_free(p)
+    return Leftover("partial", p, st.st_blocks * 512, st.st_mtime, busy, _key_from_id(eid), eid)
+
+
+def _scan_staging_and_trash(store: Store, found: _Found) -> None:
+    for kind, base in (("staging", store.tmp_dir), ("trash", store.trash_dir)):
+        for item in _scandir(base):
+            p = Path(item.path)
+            eid = item.name.rsplit(".", 1)[0] if kind == "staging" else None
+            busy = kind == "staging" and eid is not None and downloading(store, eid)
+            if item.is_symlink():
+                found.link(p)
+            else:
+                found.leftovers.append(Leftover(kind, p, tree_size(p), _mtime(p), busy, None, eid))
+
+
+def _incomplete_row(eid: str, parts: list[Leftover]) -> CacheEntry:
+    key = _key_from_id(eid)
+    return CacheEntry(
+        key=key,
+        name=os.path.basename(key),
+        language=None,
+        version=None,
+        source=None,
+        engine=None,
+        size=sum(x.size for x in parts),
+        files=len(parts),
+        last_used=None,
+        created=max(x.mtime for x in parts),
+        pinned=False,
+        status=STATUS_INCOMPLETE,
+        path=None,
     )
 
 
@@ -542,83 +526,6 @@ def mark_superseded(rows: Iterable[CacheEntry]) -> list[CacheEntry]:
 
 
 # --------------------------------------------------------------------------- du
-
-
-@dataclass(frozen=True, slots=True)
-class ModelUsage:
-    name: str
-    language: str | None
-    versions: int
-    size: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "language": self.language,
-            "versions": self.versions,
-            "size": self.size,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class DiskUsage:
-    """``modelhub cache du``: bytes in total, per source kind, per model, and
-    what could be reclaimed (partials, orphans, superseded versions not pinned)."""
-
-    root: Path
-    total: int
-    entries: int
-    catalog: int
-    per_source: dict[str, int] = field(default_factory=dict)
-    per_model: tuple[ModelUsage, ...] = ()
-    partials: int = 0
-    orphans: int = 0
-    superseded: int = 0
-
-    @property
-    def reclaimable(self) -> int:
-        return self.partials + self.orphans + self.superseded
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "root": str(self.root),
-            "total": self.total,
-            "entries": self.entries,
-            "catalog": self.catalog,
-            "per_source": dict(self.per_source),
-            "per_model": [m.to_dict() for m in self.per_model],
-            "reclaimable": {
-                "partials": self.partials,
-                "orphans": self.orphans,
-                "superseded": self.superseded,
-                "total": self.reclaimable,
-            },
-        }
-
-
-def disk_usage(inv: Inventory) -> DiskUsage:
-    per_source: dict[str, int] = {}
-    per_model: dict[tuple[str, str | None], list[int]] = {}
-    for e in inv.entries:
-        per_source[e.source or "unknown"] = per_source.get(e.source or "unknown", 0) + e.size
-        per_model.setdefault((e.name, e.language), []).append(e.size)
-    models = sorted(
-        (ModelUsage(n, lang, len(s), sum(s)) for (n, lang), s in per_model.items()),
-        key=lambda m: (-m.size, m.name),
-    )
-    t = totals(inv)
-    superseded = sum(e.size for e in inv.entries if e.superseded_by and not e.pinned)
-    return DiskUsage(
-        root=inv.root,
-        total=t.size + t.partials_size + t.orphans_size + inv.catalog_size,
-        entries=t.size,
-        catalog=inv.catalog_size,
-        per_source=dict(sorted(per_source.items(), key=lambda kv: -kv[1])),
-        per_model=tuple(models),
-        partials=t.partials_size,
-        orphans=t.orphans_size,
-        superseded=superseded,
-    )
 
 
 def _matches_version(row: CacheEntry, version: str) -> bool:

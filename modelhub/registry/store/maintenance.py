@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import CacheError
 from modelhub.registry.store.inventory import (
     DAY,
@@ -298,7 +299,7 @@ def prune(
     dry_run: bool = False,
     now: float | None = None,
     leftovers_older_than: float = DAY,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> RemovalReport:
     """Removes entries by modelhub's own last-used record (least recently
     used first): those unused for ``older_than`` seconds, those superseded
@@ -356,7 +357,7 @@ def remove(
     version: str | None = None,
     all_versions: bool = False,
     dry_run: bool = False,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> RemovalReport:
     """Removes the cached entries of model ``name`` (or a cache key), in
     ``lang`` when given.  When several versions are cached, ``version`` picks
@@ -379,7 +380,7 @@ def remove(
     return _execute(store, "rm", plan, [], [], dry_run)
 
 
-def clear(*, dry_run: bool = False, settings: Any = None) -> RemovalReport:
+def clear(*, dry_run: bool = False, settings: Settings | None = None) -> RemovalReport:
     """Removes every entry (pinned ones too) and every leftover, except what
     is in use or being written.  The catalog index and lock files stay."""
     store = open_store(settings)
@@ -395,7 +396,7 @@ def set_pinned(
     *,
     lang: str | None = None,
     version: str | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> list[CacheEntry]:
     """Pins (or unpins) every cached entry of ``name`` matching ``lang`` and
     ``version``; returns them with their new state."""

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import Settings
 from modelhub.errors import CacheError
 from modelhub.registry.files import DIR_MODE, FILE_MODE, SHARED_DIR_MODE, atomic_write
 from modelhub.registry.store.layout import (
@@ -128,13 +129,12 @@ class Store:
         self.trash_dir = self.root / "trash"
 
     @classmethod
-    def from_settings(cls, settings: Any = None) -> Store:
+    def from_settings(cls, settings: Settings | None = None) -> Store:
         if settings is None:
             from modelhub.config import load_settings
 
             settings = load_settings()
-        fsync = os.environ.get("MODELHUB_FSYNC", str(settings.extra.get("fsync", "1")))
-        return cls(settings.cache_dir, fsync=fsync.strip().lower() not in ("0", "false", "no"))
+        return cls(settings.cache_dir, fsync=settings.fsync)
 
     # ---- layout
     def has_marker(self) -> bool:

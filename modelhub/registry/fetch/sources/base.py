@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from modelhub.config import Settings
 from modelhub.errors import CacheError, IntegrityError
 from modelhub.registry.artifact import Artifact, Source
-from modelhub.registry.fetch.download import DownloadOptions, DownloadResult
+from modelhub.registry.fetch.transport import DownloadOptions, DownloadResult
 from modelhub.registry.fetch.verify import Digests, Expectations, check
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Partial, Store
@@ -31,7 +32,7 @@ class FetchContext:
     artifact: Artifact
     key: str
     options: DownloadOptions
-    settings: Any
+    settings: Settings
     progress_total: Callable[[int | None], None] | None = None  # told the size once known
     extract_limits: Any = None
 
@@ -181,7 +182,7 @@ def cleanup_path(path: Path | None) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def is_private(artifact: Artifact, settings: Any, location: str = "") -> bool:
+def is_private(artifact: Artifact, settings: Settings, location: str = "") -> bool:
     folder = artifact.record.folder or ""
     private = tuple(f.strip("/") for f in settings.private_folders)
     if folder.strip("/") in private:

@@ -109,7 +109,7 @@ def _is_transport_error(exc: BaseException) -> bool:
 
 
 def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
-    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    endpoint = ctx.settings.hf_endpoint.rstrip("/")
     repo = source.location
     revision = source.revision or "main"
     try:
@@ -260,12 +260,14 @@ def _fail(artifact: str, rel: str, what: str, expected: str, actual: str) -> Non
     )
 
 
-def fetch_hf_files(store: Store, key: str, src: Source, commit: str, paths: list[str]) -> Fetched:
+def fetch_hf_files(
+    store: Store, key: str, src: Source, commit: str, paths: list[str], *, endpoint: str
+) -> Fetched:
     """Only ``paths`` of a Hugging Face repo at ``commit``, into a staging
     directory (checked against the manifest by the caller)."""
     from modelhub.registry.files import sha256_file
 
-    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    endpoint = endpoint.rstrip("/")
     staged = store.staging_dir(key)
     files: list[FileRecord] = []
     try:

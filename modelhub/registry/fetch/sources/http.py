@@ -7,7 +7,6 @@ import email.utils
 import http.client
 import ipaddress
 import logging
-import os
 import re
 import threading
 import time
@@ -15,16 +14,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
-from modelhub.errors import AccessDenied, ConfigError, FetchError, ModelNotFound
+from modelhub.errors import AccessDenied, FetchError, ModelNotFound
 from modelhub.registry.artifact import Source
-from modelhub.registry.fetch.download import (
-    DownloadResult,
-    Response,
-    RestartClean,
-    Transient,
-    shutdown_socket,
-)
+from modelhub.registry.fetch.deadline import shutdown_socket
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
+from modelhub.registry.fetch.transport import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
 
 log = logging.getLogger(__name__)
@@ -107,19 +101,6 @@ def status_error(url: str, status: int, *, private: bool, what: str) -> Exceptio
     return FetchError(f"{url}: HTTP {status}", url=url, status=status)
 
 
-def read_timeout() -> float:
-    """Seconds without a byte before a connection counts as stalled (and is
-    retried): ``MODELHUB_READ_TIMEOUT``, else :data:`READ_TIMEOUT`."""
-    raw = os.environ.get("MODELHUB_READ_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else READ_TIMEOUT
-    except ValueError:
-        raise ConfigError(f"MODELHUB_READ_TIMEOUT={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"MODELHUB_READ_TIMEOUT={raw!r} must be more than 0 seconds")
-    return value
-
-
 class HttpTransport:
     def __init__(
         self,
@@ -132,7 +113,8 @@ class HttpTransport:
         self.url = url
         self.private = private
         self.what = what
-        self.timeout = timeout or (CONNECT_TIMEOUT, read_timeout())
+        # read: seconds without a byte before a connection counts as stalled (retried)
+        self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
         # where the last request ended after redirects (recorded when another host)
         self.final_url = url
         warn_plain_http(url)
@@ -360,7 +342,12 @@ def s3_remote_expectations(
 def fetch_http(ctx: FetchContext, source: Source, *, private: bool | None = None) -> Fetched:
     if private is None:
         private = is_private(ctx.artifact, ctx.settings, source.location)
-    transport = HttpTransport(source.location, private=private, what=ctx.artifact.name)
+    transport = HttpTransport(
+        source.location,
+        private=private,
+        what=ctx.artifact.name,
+        timeout=(CONNECT_TIMEOUT, ctx.settings.read_timeout),
+    )
     part_known = {"yes": False}
 
     def part_size(first: Response) -> int | None:

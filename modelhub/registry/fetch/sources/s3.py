@@ -19,15 +19,10 @@ from urllib.parse import urlparse
 
 from modelhub.errors import AccessDenied, FetchError
 from modelhub.registry.artifact import Source
-from modelhub.registry.fetch.download import (
-    DownloadResult,
-    Response,
-    RestartClean,
-    Transient,
-    shutdown_socket,
-)
+from modelhub.registry.fetch.deadline import shutdown_socket
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
-from modelhub.registry.fetch.sources.http import status_error
+from modelhub.registry.fetch.sources.http import READ_TIMEOUT, status_error
+from modelhub.registry.fetch.transport import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
 
 log = logging.getLogger(__name__)
@@ -55,7 +50,7 @@ def credentials_configured() -> bool:
     return Path(shared).expanduser().is_file()
 
 
-def client(endpoint: str | None, signed: bool) -> Any:
+def client(endpoint: str | None, signed: bool, read_timeout: float = READ_TIMEOUT) -> Any:
     # Credentials are resolved when a client is made: key the cache by what
     # selects them, so a changed environment gets a new client.
     ident = tuple(
@@ -63,7 +58,7 @@ def client(endpoint: str | None, signed: bool) -> Any:
         for v in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE")
     )
     with _clients_lock:
-        c = _clients.get((endpoint, signed, ident))
+        c = _clients.get((endpoint, signed, read_timeout, ident))
         if c is None:
             import boto3
             from botocore import UNSIGNED
@@ -74,14 +69,14 @@ def client(endpoint: str | None, signed: bool) -> Any:
                 max_pool_connections=32,
                 retries={"total_max_attempts": 1, "mode": "standard"},
                 connect_timeout=10,
-                read_timeout=60,
+                read_timeout=read_timeout,  # MODELHUB_READ_TIMEOUT, as for HTTP(S)
                 s3={"addressing_style": "path"} if endpoint else {},
             )
             region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
             c = boto3.session.Session().client(
                 "s3", endpoint_url=endpoint, config=cfg, region_name=region or "us-east-1"
             )
-            _clients[(endpoint, signed, ident)] = c
+            _clients[(endpoint, signed, read_timeout, ident)] = c
         return c
 
 
@@ -94,7 +89,14 @@ def _status(exc: Any) -> int:
 
 class S3Transport:
     def __init__(
-        self, url: str, *, endpoint: str | None, signed: bool, private: bool, what: str
+        self,
+        url: str,
+        *,
+        endpoint: str | None,
+        signed: bool,
+        private: bool,
+        what: str,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.url = url
         self.bucket, self.key = parse_s3_url(url)
@@ -102,7 +104,7 @@ class S3Transport:
         self.signed = signed
         self.private = private
         self.what = what
-        self.client = client(endpoint, signed)
+        self.client = client(endpoint, signed, read_timeout)
         self._head: dict[str, Any] | None = None
 
     def _map(self, exc: BaseException) -> BaseException:
@@ -225,7 +227,12 @@ def _fetch(
     ctx: FetchContext, source: Source, *, endpoint: str | None, signed: bool, private: bool
 ) -> Fetched:
     transport = S3Transport(
-        source.location, endpoint=endpoint, signed=signed, private=private, what=ctx.artifact.name
+        source.location,
+        endpoint=endpoint,
+        signed=signed,
+        private=private,
+        what=ctx.artifact.name,
+        read_timeout=ctx.settings.read_timeout,
     )
     part_known = {"yes": False}
 
