@@ -36,7 +36,6 @@ def _config(hub: Hub, text: str | bytes) -> None:
     hub.env["MODELHUB_CONFIG"] = str(path)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: binary config.toml -> traceback")
 @pytest.mark.timeout(30)
 def test_binary_config_file_is_a_config_error(hub: Hub) -> None:
     _config(hub, b"\xff\xfe\x00\x01cache_dir = \x80\x81\n\x00")
@@ -56,45 +55,38 @@ def test_config_connections_1e400_is_a_config_error(hub: Hub) -> None:
     _pull_refused(hub, "set_conn_1e400", "download_connections")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 7: MODELHUB_S3_ENDPOINT='not a url'")
 @pytest.mark.timeout(30)
 def test_s3_endpoint_not_a_url_is_a_config_error(hub: Hub) -> None:
     hub.env["MODELHUB_S3_ENDPOINT"] = "not a url"
     _pull_refused(hub, "set_endpoint", "MODELHUB_S3_ENDPOINT")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 9: MODELHUB_RETRIES=abc accepted")
 @pytest.mark.timeout(30)
 def test_retries_not_a_number_is_a_config_error(hub: Hub) -> None:
     _pull_refused(hub, "set_retries_abc", "MODELHUB_RETRIES", MODELHUB_RETRIES="abc")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 9: MODELHUB_RETRIES=-5 accepted")
 @pytest.mark.timeout(30)
 def test_retries_negative_is_a_config_error(hub: Hub) -> None:
     _pull_refused(hub, "set_retries_neg", "MODELHUB_RETRIES", MODELHUB_RETRIES="-5")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 9: MODELHUB_CHUNK_MB=1e-9 -> 0 bytes")
 @pytest.mark.timeout(30)
 def test_chunk_smaller_than_a_byte_is_a_config_error(hub: Hub) -> None:
     _pull_refused(hub, "set_chunk", "MODELHUB_CHUNK_MB", MODELHUB_CHUNK_MB="1e-9")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 9: extract_max_ratio = true means 1")
 @pytest.mark.timeout(30)
 def test_boolean_extract_ratio_is_a_config_error(hub: Hub) -> None:
     _config(hub, "extract_max_ratio = true\n")
     _pull_refused(hub, "set_ratio_bool", "extract_max_ratio")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 9: MODELHUB_FSYNC=banana means on")
 @pytest.mark.timeout(30)
 def test_fsync_banana_is_a_config_error(hub: Hub) -> None:
     _pull_refused(hub, "set_fsync", "MODELHUB_FSYNC", MODELHUB_FSYNC="banana")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 9: config folder reported as missing")
 @pytest.mark.timeout(30)
 def test_config_path_that_is_a_folder_says_so(hub: Hub) -> None:
     folder = hub.root / "config.d"
@@ -107,7 +99,6 @@ def test_config_path_that_is_a_folder_says_so(hub: Hub) -> None:
     assert "missing" not in said and "not found" not in said and "no such" not in said
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 9: s3 source ignores READ_TIMEOUT")
 @pytest.mark.timeout(40)
 def test_s3_source_honours_read_timeout(hub: Hub) -> None:
     name = "set_read_timeout"
