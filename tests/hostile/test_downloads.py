@@ -175,3 +175,26 @@ def test_download_settings_must_be_positive_numbers(hub: Hub) -> None:
         r = hub.mh("pull", name, "--source", "https", **{var: value})
         assert_clean_failure(r, 2)
         assert var in r.stderr, r.stderr[-2000:]
+
+
+@pytest.mark.timeout(30)
+def test_trickling_s3_server_is_cut_at_the_download_deadline(hub: Hub) -> None:
+    """The same through boto3 (the S3 source): the watchdog shuts the socket
+    under botocore's stream down."""
+    name = "dl_trickle_s3"
+    path = hub.publish(name, make_zip({**GOOD_FILES, "w.bin": os.urandom(64 * 1024)}))
+    hub.server.objects[path].rate = 2000.0
+    t0 = time.monotonic()
+    r = hub.mh(
+        "pull",
+        name,
+        "--source",
+        "s3",
+        timeout=10,
+        MODELHUB_RETRIES="1",
+        MODELHUB_CONNECTIONS="1",
+        MODELHUB_DOWNLOAD_DEADLINE="2",
+    )
+    assert time.monotonic() - t0 < 9
+    assert_clean_failure(r, 2)
+    assert "MODELHUB_DOWNLOAD_DEADLINE" in r.stderr, r.stderr[-2000:]
