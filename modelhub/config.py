@@ -25,6 +25,9 @@ import os
 import sys
 
 from modelhub.errors import ConfigError
+from modelhub.knobs import FALSE as _FALSE
+from modelhub.knobs import TRUE as _TRUE
+from modelhub.knobs import Knob, knob_value
 
 # typing stays off the CLI's start (annotations are strings here)
 TYPE_CHECKING = False
@@ -40,32 +43,7 @@ DEFAULT_PRIVATE_FOLDERS: tuple[str, ...] = (
     "legal/models",
 )
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 MiB = 1 << 20
-
-
-class Knob:
-    """One tuning setting: its config key, its variable, its kind and default.
-
-    ``kind`` is ``"bool"``, ``"count"`` (a whole number >= 1), ``"number"``
-    (finite, more than 0, at least ``minimum``), ``"url"`` (http or https with
-    a host) or ``"path"``.  Every knob goes through :func:`_knob_value`: one
-    validation path, one error form naming the variable and the key.
-    """
-
-    __slots__ = ("default", "env", "key", "kind", "minimum")
-
-    def __init__(
-        self, key: str, env: str, kind: str, default: Any, minimum: float | None = None
-    ) -> None:
-        self.key, self.env, self.kind, self.default, self.minimum = (
-            key,
-            env,
-            kind,
-            default,
-            minimum,
-        )
 
 
 KNOBS: dict[str, Knob] = {
@@ -496,88 +474,19 @@ def _unknown_keys(data: dict[str, Any], where: str) -> None:
     )
 
 
-def _knob_error(knob: Knob, raw: Any, from_env: bool, where: str, problem: str) -> ConfigError:
-    """The one error form: the variable and the key, whichever was given."""
-    if from_env:
-        return ConfigError(f"{knob.env} (config key '{knob.key}'): {knob.env}={raw!r} {problem}")
-    return ConfigError(f"{where}: '{knob.key}' (or {knob.env}) = {raw!r} {problem}")
-
-
-def _knob_value(knob: Knob, raw: Any, from_env: bool, where: str) -> Any:
-    """``raw`` (text from the variable, or a TOML value) checked and typed."""
-    kind = knob.kind
-    if kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, int) and raw in (0, 1):
-            return bool(raw)  # `fsync = 0` in TOML, as before
-        text = raw.strip().lower() if isinstance(raw, str) else None
-        if text in _TRUE:
-            return True
-        if text in _FALSE and text:
-            return False
-        raise _knob_error(
-            knob, raw, from_env, where, "is not a boolean: use 1/0, true/false, yes/no or on/off"
-        )
-    if kind in ("count", "number"):
-        return _number(knob, raw, from_env, where)
-    if not isinstance(raw, str) or not raw.strip() or "\x00" in raw:
-        raise _knob_error(knob, raw, from_env, where, "must be non-empty text")
-    if kind == "url":
-        return _url(knob, raw, from_env, where)
-    return _expand(raw)  # path
-
-
-def _number(knob: Knob, raw: Any, from_env: bool, where: str) -> int | float:
-    import math
-
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise _knob_error(knob, raw, from_env, where, "is not a number")
-    try:
-        value = float(raw)
-    except (ValueError, OverflowError):
-        raise _knob_error(knob, raw, from_env, where, "is not a number") from None
-    if not math.isfinite(value):
-        raise _knob_error(knob, raw, from_env, where, "is not a finite number")
-    if not value > 0:
-        raise _knob_error(knob, raw, from_env, where, "must be more than 0")
-    if knob.minimum is not None and value < knob.minimum:
-        raise _knob_error(knob, raw, from_env, where, f"must be at least {knob.minimum:g}")
-    if knob.kind == "count":
-        if value != int(value):
-            raise _knob_error(knob, raw, from_env, where, "is not a whole number")
-        return int(value)
-    return value
-
-
-def _url(knob: Knob, raw: str, from_env: bool, where: str) -> str:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(raw.strip())
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        ok = False
-    if not ok:
-        raise _knob_error(
-            knob, raw, from_env, where, "is not a URL: give http(s)://host[:port][/path]"
-        )
-    return raw.strip()
-
-
 def _knobs(data: dict[str, Any], env: dict[str, str], where: str) -> dict[str, Any]:
     """Every knob: the variable when set (non-empty), else the config key,
-    else the default; each checked by :func:`_knob_value`."""
+    else the default; each checked by :func:`knob_value`."""
     out: dict[str, Any] = {}
     for key, knob in KNOBS.items():
         text = env.get(knob.env, "")
         if text.strip():
-            out[key] = _knob_value(knob, text, True, where)
+            value = knob_value(knob, text, True, where)
         elif key in data:
-            out[key] = _knob_value(knob, data[key], False, where)
+            value = knob_value(knob, data[key], False, where)
         else:
-            out[key] = knob.default
+            value = knob.default
+        out[key] = _expand(value) if knob.kind == "path" and value is not None else value
     return out
 
 
@@ -646,7 +555,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         if value is None or value == "":
             return None
         return str(
-            _knob_value(Knob(key, env_key, "url", None), value, bool(env.get(env_key)), where)
+            knob_value(Knob(key, env_key, "url", None), value, bool(env.get(env_key)), where)
         )
 
     def opt_target(key: str, env_key: str) -> str | None:

@@ -139,6 +139,22 @@ def long_functions(tree: ast.AST, name: str) -> list[tuple[int, str]]:
     return out
 
 
+def _imports_modelhub(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name.split(".")[0] == "modelhub" for a in node.names)
+    if isinstance(node, ast.ImportFrom):
+        return node.level > 0 or (node.module or "").split(".")[0] == "modelhub"
+    return False
+
+
+def _function_level_imports(tree: ast.AST) -> int:
+    seen: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            seen.update(id(n) for n in ast.walk(node) if _imports_modelhub(n))
+    return len(seen)
+
+
 def report(package: Path) -> dict[str, object]:
     paths = sorted(package.rglob("*.py"))
     names = {path: module_name(package, path) for path in paths}
@@ -150,6 +166,8 @@ def report(package: Path) -> dict[str, object]:
     functions: list[tuple[int, str]] = []
     env_reads: list[str] = []
     settings_any = 0
+    local_imports = 0
+    hf_modules = 0
     for path in paths:
         text = path.read_text(encoding="utf-8")
         lines = len(text.splitlines())
@@ -166,6 +184,8 @@ def report(package: Path) -> dict[str, object]:
                 if _ENV.search(line):
                     env_reads.append(f"{path.relative_to(package.parent)}:{number}")
         settings_any += len(re.findall(r"\bsettings: Any\b", text))
+        local_imports += _function_level_imports(tree)
+        hf_modules += any(isinstance(n, ast.Constant) and n.value == "hf" for n in ast.walk(tree))
     folder, folder_lines = max(folders.items(), key=lambda item: item[1])
     return {
         "modules": len(paths),
@@ -177,6 +197,8 @@ def report(package: Path) -> dict[str, object]:
         "typing_cycles": cycles(typed_graph),
         "env_reads": env_reads,
         "settings_any": settings_any,
+        "local_imports": local_imports,
+        "hf_modules": hf_modules,
     }
 
 
@@ -203,10 +225,12 @@ def main(argv: list[str]) -> int:
     for component in typed:  # type: ignore[attr-defined]
         print(f"    {len(component)} modules: {' '.join(component)}")
     reads = figures["env_reads"]
-    print(f"MODELHUB_*/HF_ENDPOINT named outside config.py: {len(reads)}")  # type: ignore[arg-type]
+    print(f"MODELHUB_*/HF_ENDPOINT named as a string outside config.py: {len(reads)}")  # type: ignore[arg-type]
     for where in reads:  # type: ignore[attr-defined]
         print(f"  {where}")
     print(f"`settings: Any` annotations: {figures['settings_any']}")
+    print(f"imports of modelhub modules inside functions: {figures['local_imports']}")
+    print(f'modules holding the literal "hf": {figures["hf_modules"]}')
     return 0
 
 

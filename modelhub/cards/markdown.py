@@ -14,9 +14,10 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 
 from markdown_it_pyrs import MarkdownIt, Node
+
+from modelhub.cards.sections import section_kind, select_sections
 
 # Only the rules cards need. Block rules that cards do not use (indented code,
 # lists, quotes, rules, setext headings, reference definitions) stay off: their
@@ -50,9 +51,6 @@ _MD_INLINE_NO_CODE = MarkdownIt("zero").enable_many(
 )
 _MASK = "\ue000"  # stands in for a masked backtick (a private-use character)
 
-_HEADING_RE = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)(.*)")
-_FENCE_OPEN_RE = re.compile(r"[ \t]*(`{3,}|~{3,})")
-_DELIM_ROW_RE = re.compile(r"^\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?$")
 # kramdown attribute lists ({:.btn-box}) and Liquid tags ({% raw %}) are markup
 # of the site generator, not text.
 _MARKUP_RE = re.compile(r"\{:[^}]*\}|\{%.*?%\}|\{\{.*?\}\}")
@@ -69,28 +67,9 @@ _EMPHASIS_RE = re.compile(
     r"[*_](?:(?<![\w*_][*_])[*_]{0,2}(?=[^\s*_])|(?<=[^\s*_][*_])[*_]{0,2}(?![\w*_]))"
 )
 
-# Sections whose text never carries metadata (and is most of a card's bytes).
-_SKIP_SECTION_RE = re.compile(
-    r"result|benchmark|evaluation|included|metric|accuracy|sample output|example output"
-)
 BUTTON_LABELS = frozenset(
     {"live demo", "open in colab", "download", "copy s3 uri", "copy s3 link", "open in hf"}
 )
-
-
-def section_kind(title: str) -> str:
-    t = title.lower()
-    if "how to use" in t:
-        return "howto"
-    if "description" in t:
-        return "description"
-    if "model information" in t or "model parameters" in t or "model info" in t:
-        return "info"
-    if "reference" in t:
-        return "references"
-    if "source" in t:
-        return "source"
-    return "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,197 +96,6 @@ class Body:
     description: str | None = None
     # paragraph index -> plain text, only for paragraphs that hold links
     paragraph_text: dict[int, str] = field(default_factory=dict)
-
-
-def _count_cells(line: str) -> int:
-    s = line.strip()
-    if s.startswith("|"):
-        s = s[1:]
-    if s.endswith("|") and not s.endswith("\\|"):
-        s = s[:-1]
-    return s.count("|") - s.count("\\|") + 1
-
-
-def _max_cells(rows: list[str]) -> int:
-    """``max(map(_count_cells, rows))``, counted over all rows at once where
-    each is ``|...|`` (two characters at least) without backslashes: most
-    tables. Then a row has one cell fewer than pipes."""
-    stripped = list(map(str.strip, rows))
-    joined = "\n".join(stripped)
-    k = len(stripped) - 1
-    if (
-        joined[:1] == "|"
-        and joined[-1:] == "|"
-        and "\\" not in joined
-        and joined.count("\n|") == k
-        and joined.count("|\n") == k
-        and min(map(len, stripped)) > 1
-    ):
-        return max(map(str.count, stripped, repeat("|"))) - 1
-    return max(map(_count_cells, rows))
-
-
-def _repair_table(rows: list[str], out: list[str]) -> None:
-    """kramdown (the engine these cards were written for) accepts tables
-    without a header row, split by blank lines, or with extra cells;
-    CommonMark tables need a header and a delimiter row, and drop cells beyond
-    the header's count. Give each run of rows a blank header wide enough for
-    its widest row, so markdown-it parses every row and keeps every cell."""
-    body = [r for r in rows if "-" not in r or not _DELIM_ROW_RE.match(r.strip())]
-    if not body:
-        return
-    n = _max_cells(body)
-    out.append("|" + "|".join([" "] * n) + "|\n")
-    out.append("|" + "|".join(["---"] * n) + "|\n")
-    out.extend(r if r.endswith("\n") else r + "\n" for r in body)
-
-
-def _worth_keeping(lines: list[str]) -> bool:
-    """A section skipped by its title is still read when it holds what the
-    parser looks for: download links, Hugging Face links, "imported from"."""
-    text = "".join(lines)
-    return ".zip" in text or "huggingface.co" in text or "imported from" in text.lower()
-
-
-# Line breaks other than "\n" that str.splitlines() also splits at.
-_ODD_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
-_ODD_BREAK_RE = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-# The next line that select_sections() must look at (a fence, heading or table
-# line), found from the newline before it; group 1 is how it starts.
-_NEXT_MARK_RE = re.compile(r"\n[^\S\n]*(```|~~~|#|\|)")
-_FIRST_MARK_RE = re.compile(r"[^\S\n]*(```|~~~|#|\|)")
-_TABLE_RUN_RE = re.compile(r"(?:[^\S\n]*\|[^\n]*(?:\n|\Z))+")
-_fence_close_res: dict[tuple[str, int], re.Pattern[str]] = {}
-
-
-def _fence_close_re(char: str, length: int) -> re.Pattern[str]:
-    """The line that closes a fence of ``length`` ``char``s, found from the
-    newline before it."""
-    key = (char, length)
-    found = _fence_close_res.get(key)
-    if found is None:
-        found = re.compile(rf"\n[^\S\n]*{re.escape(char)}{{{length},}}[^\S\n]*(?=\n|\Z)")
-        _fence_close_res[key] = found
-    return found
-
-
-def select_sections(body: str) -> str:
-    """The body without the sections that carry no metadata, with header-less
-    tables repaired. Tracks fenced code so that ``#`` comments in code samples
-    are not taken for headings."""
-    if body.isascii():
-        odd = any(c in body for c in _ODD_BREAKS)
-    else:
-        odd = _ODD_BREAK_RE.search(body) is not None
-    return _select_by_lines(body) if odd else _select_by_marks(body)
-
-
-def _select_by_marks(body: str) -> str:
-    """select_sections() for text whose only line break is "\n": jumps from
-    one fence, heading or table line to the next (and over fenced code whole)
-    instead of looking at every line. The same result as _select_by_lines()."""
-    out: list[str] = []
-    table: list[str] = []
-    skipped: list[str] | None = None  # text of the section being skipped
-    n = len(body)
-    pos = 0
-    m = _FIRST_MARK_RE.match(body)
-    start = 0
-    if m is None:
-        m = _NEXT_MARK_RE.search(body)
-        start = n if m is None else m.start() + 1
-    while True:
-        if start > pos:  # lines that are neither fence, heading nor table
-            if table:
-                _repair_table(table, out if skipped is None else skipped)
-                table.clear()
-            (out if skipped is None else skipped).append(body[pos:start])
-            pos = start
-        if m is None:
-            break
-        mark = m.group(1)
-        if mark == "|":  # the whole run of table lines at once
-            end = _TABLE_RUN_RE.match(body, start).end()  # type: ignore[union-attr]
-            table.extend(body[start:end].splitlines(keepends=True))
-        else:
-            end = body.find("\n", start)
-            end = n if end < 0 else end + 1
-            if table:
-                _repair_table(table, out if skipped is None else skipped)
-                table.clear()
-            if mark == "#":
-                heading = _HEADING_RE.match(body, start, end)
-                if heading is not None:
-                    if skipped is not None and _worth_keeping(skipped):
-                        out.extend(skipped)
-                    title = heading.group(2)
-                    skipped = [] if _SKIP_SECTION_RE.search(title.lower()) else None
-            else:
-                fence = _FENCE_OPEN_RE.match(body, start, end)
-                if fence is not None:
-                    marker = fence.group(1)
-                    close = _fence_close_re(marker[0], len(marker)).search(body, end - 1)
-                    if close is None:
-                        end = n
-                    else:
-                        end = body.find("\n", close.end())
-                        end = n if end < 0 else end + 1
-            (out if skipped is None else skipped).append(body[start:end])
-        pos = end
-        # From the newline that ends the line just read: the next mark may be
-        # on the very next line.
-        m = _NEXT_MARK_RE.search(body, pos - 1) if pos < n else None
-        start = n if m is None else m.start() + 1
-    if table:
-        _repair_table(table, out if skipped is None else skipped)
-    if skipped is not None and _worth_keeping(skipped):
-        out.extend(skipped)
-    return "".join(out)
-
-
-def _select_by_lines(body: str) -> str:
-    """select_sections(), one line (as str.splitlines() splits) at a time."""
-    out: list[str] = []
-    table: list[str] = []
-    skipped: list[str] | None = None  # lines of the section being skipped
-    fence_char = ""
-    fence_len = 0
-
-    def flush_table() -> None:
-        target = out if skipped is None else skipped
-        _repair_table(table, target)
-        table.clear()
-
-    for line in body.splitlines(keepends=True):
-        if fence_char:
-            s = line.strip()
-            if s and s[0] == fence_char and len(s) >= fence_len and s == fence_char * len(s):
-                fence_char = ""
-            (out if skipped is None else skipped).append(line)
-            continue
-        stripped = line.lstrip()
-        if table and not stripped.startswith("|"):
-            flush_table()
-        if stripped.startswith(("```", "~~~")):
-            m = _FENCE_OPEN_RE.match(line)
-            if m is not None:
-                marker = m.group(1)
-                fence_char, fence_len = marker[0], len(marker)
-        elif stripped.startswith("#"):
-            m = _HEADING_RE.match(line)
-            if m is not None:
-                if skipped is not None and _worth_keeping(skipped):
-                    out.extend(skipped)
-                skipped = [] if _SKIP_SECTION_RE.search(m.group(2).lower()) else None
-        elif stripped.startswith("|"):
-            table.append(line)
-            continue
-        (out if skipped is None else skipped).append(line)
-    if table:
-        flush_table()
-    if skipped is not None and _worth_keeping(skipped):
-        out.extend(skipped)
-    return "".join(out)
 
 
 # Backslash escapes and entities, as CommonMark resolves them in link
@@ -650,19 +438,28 @@ def _content(block: Node) -> str:
 
 
 def read_body(body_text: str) -> Body:
-    """Parses the body into :class:`Body`."""
-    # Pass 1: the blocks, in order, and the inline content that needs parsing.
-    wanted: list[str] = []
+    """Parses the body into :class:`Body`: pass 1 lists the blocks and the
+    inline content that needs parsing, which markdown-it parses in one call;
+    pass 2 reads them in order."""
+    items, wanted = _collect(select_sections(body_text))
+    return _read_items(items, _parse_inline(wanted) if wanted else [])
 
-    def want(content: str) -> int:
+
+class _Wanted(list[str]):
+    """Inline content to parse in one call; ``want`` gives its index."""
+
+    def want(self, content: str) -> int:
         if _is_plain(content):
             return -1  # plain text: read without parsing
-        wanted.append(content)
-        return len(wanted) - 1
+        self.append(content)
+        return len(self) - 1
 
+
+def _collect(selected: str) -> tuple[list[tuple], _Wanted]:  # type: ignore[type-arg]
+    """Pass 1: the blocks, in order, and the inline content that needs parsing."""
+    wanted = _Wanted()
     items: list[tuple] = []  # type: ignore[type-arg]
     section = "preamble"
-    selected = select_sections(body_text)
     # A cell's text is the source its map points at (cheaper than asking the
     # node for it) where offsets are characters (ASCII) and no backslash
     # escapes a pipe: the cases where the parser's text is exactly that slice.
@@ -672,7 +469,7 @@ def read_body(body_text: str) -> Body:
         if kind == "paragraph":
             content = _content(block)
             needed = section == "description" or "](" in content or "://" in content
-            items.append(("p", section, content, want(content) if needed else -1))
+            items.append(("p", section, content, wanted.want(content) if needed else -1))
         elif kind == "fence":
             meta = block.meta
             items.append(("f", meta["info"].strip(), meta["content"]))
@@ -681,50 +478,56 @@ def read_body(body_text: str) -> Body:
             section = section_kind(content)
             key, sep, value = content.partition(":")
             if sep and value.strip():
-                items.append(("h", key, want(key), value, want(value)))
+                items.append(("h", key, wanted.want(key), value, wanted.want(value)))
         elif kind == "table":
             for part in block.children:  # thead, tbody
                 for tr in part.children:
-                    # A cell is its text where that is known now (plain
-                    # cells, most of them), else (content, index in wanted).
-                    cells: list[str | tuple[str, int]] = []
-                    ready = True
-                    blank = True
-                    for td in tr.children:
-                        span = td.srcmap if sliceable else None
-                        if span is None:
-                            content = _content(td)
-                        else:
-                            content = selected[span[0] : span[1]]
-                            if "\\" in content:
-                                content = _content(td)
-                        if not content:
-                            cells.append("")
-                            continue
-                        blank = False
-                        if "://" in content or "{" in content:
-                            cells.append((content, want(content)))
-                            ready = False
-                        elif _is_plain(content):
-                            # plain_text() without markup, in place
-                            if "*" in content or "_" in content:
-                                content = _EMPHASIS_RE.sub("", content)
-                            cells.append(_squeeze(content).strip())
-                        else:
-                            wanted.append(content)
-                            cells.append((content, len(wanted) - 1))
-                            ready = False
-                    # A row of empty cells (the header of a repaired table)
-                    # is neither a row nor a link.
-                    if blank:
-                        continue
-                    if ready:
-                        items.append(("R", _row(cells)))  # type: ignore[arg-type]
-                    else:
-                        items.append(("r", section, cells))
+                    row = _table_row(tr, selected if sliceable else None, wanted)
+                    if row is None:
+                        continue  # empty cells (a repaired table's header): no row, no link
+                    cells, ready = row
+                    items.append(("R", _row(cells)) if ready else ("r", section, cells))  # type: ignore[arg-type]
+    return items, wanted
 
-    # Pass 2: read them.
-    parsed = _parse_inline(wanted) if wanted else []
+
+def _table_row(
+    tr: Node, selected: str | None, wanted: _Wanted
+) -> tuple[list[str | tuple[str, int]], bool] | None:
+    """A row's cells: text where that is known now (plain cells, most of
+    them), else (content, index in wanted); and whether all are text.  None
+    for a row of empty cells."""
+    cells: list[str | tuple[str, int]] = []
+    ready = True
+    blank = True
+    for td in tr.children:
+        span = td.srcmap if selected is not None else None
+        if span is None:
+            content = _content(td)
+        else:
+            content = selected[span[0] : span[1]]  # type: ignore[index]
+            if "\\" in content:
+                content = _content(td)
+        if not content:
+            cells.append("")
+            continue
+        blank = False
+        if "://" in content or "{" in content:
+            cells.append((content, wanted.want(content)))
+            ready = False
+        elif _is_plain(content):
+            # plain_text() without markup, in place
+            if "*" in content or "_" in content:
+                content = _EMPHASIS_RE.sub("", content)
+            cells.append(_squeeze(content).strip())
+        else:
+            wanted.append(content)
+            cells.append((content, len(wanted) - 1))
+            ready = False
+    return None if blank else (cells, ready)
+
+
+def _read_items(items: list[tuple], parsed: list[_Parsed]) -> Body:  # type: ignore[type-arg]
+    """Pass 2: reads the blocks in order into a :class:`Body`."""
     out = Body()
     paragraph = 0
     previous_paragraph = ""
@@ -759,21 +562,33 @@ def read_body(body_text: str) -> Body:
             if row is not None:
                 out.heading_rows.append(row)
         else:
-            _, section, cells = item
-            texts: list[str] = []
-            for cell in cells:
-                if cell.__class__ is str:
-                    texts.append(cell)
-                    continue
-                content, index = cell
-                if "://" in content:
-                    paragraph += 1
-                    nodes = parsed[index] if index >= 0 else None
-                    texts.append(_read_inline(content, nodes, section, paragraph, out, None))
-                else:  # site-generator markup or inline Markdown
-                    texts.append(plain_text(content, parsed[index] if index >= 0 else None))
-            row = _row(texts)
-            if row is not None:
-                out.rows.append(row)
+            paragraph = _read_cells(item[1], item[2], parsed, paragraph, out)
     out.description = "\n\n".join(description) or None
     return out
+
+
+def _read_cells(
+    section: str,
+    cells: list[str | tuple[str, int]],
+    parsed: list[_Parsed],
+    paragraph: int,
+    out: Body,
+) -> int:
+    """A table row whose cells needed parsing; returns the paragraph count
+    (a cell with a URL counts as a paragraph for its links)."""
+    texts: list[str] = []
+    for cell in cells:
+        if cell.__class__ is str:
+            texts.append(cell)  # type: ignore[arg-type]
+            continue
+        content, index = cell  # type: ignore[misc]
+        if "://" in content:
+            paragraph += 1
+            nodes = parsed[index] if index >= 0 else None
+            texts.append(_read_inline(content, nodes, section, paragraph, out, None))
+        else:  # site-generator markup or inline Markdown
+            texts.append(plain_text(content, parsed[index] if index >= 0 else None))
+    row = _row(texts)
+    if row is not None:
+        out.rows.append(row)
+    return paragraph

@@ -17,18 +17,17 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from modelhub.cards import values as V
 from modelhub.cards.artifact import (
     ArtifactName,
     Location,
     parse_artifact_name,
-    parse_location,
 )
 from modelhub.cards.frontmatter import split_card
-from modelhub.cards.markdown import Body, Link, read_body
-from modelhub.cards.record import ModelCard, Upstream
+from modelhub.cards.markdown import Link, read_body
+from modelhub.cards.reading import _CLASS_NAME_RE, _Card
+from modelhub.cards.record import ModelCard
 from modelhub.errors import CardError
 
 MAX_CARD_CHARS = 10 * 1024 * 1024
@@ -36,285 +35,9 @@ MAX_CARD_CHARS = 10 * 1024 * 1024
 # Zero-width spaces and BOMs hide inside names and keys of real cards. (Zero-width
 # joiners stay: they are part of emoji and of Persian or Indic words.)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"), None)
-# X.pretrained("name", ...), also X() \ (newline) .pretrained(...): found from
-# each ".pretrained(" backwards, which is far cheaper than one regex that
-# tries every identifier of the code.
-_PRETRAINED_CALL_RE = re.compile(r"\.pretrained\(")
-# What _class_before() reads backwards: the identifier, then this tail.
-_CLASS_TAIL_RE = re.compile(r"\s*(?:\(\s*\))?[\s\\]*")
-_NON_WORD_RUN_RE = re.compile(r"\W*")
-_WORD_RUN_RE = re.compile(r"\w*")
-_IDENT_START_RE = re.compile(r"[A-Za-z_]")
-_FIRST_ARG_RE = re.compile(r"\s*(?:name\s*=\s*)?(?:[\"']([^\"'\n]*)[\"']|([A-Za-z_]\w*))?")
-_PIPELINE_RE = re.compile(r"\bPretrainedPipeline\(\s*(?:name\s*=\s*)?[\"']([^\"'\n]+)[\"']")
-_FOLDER_ARG_RE = re.compile(
-    r"\.pretrained\(\s*[\"']([^\"'\n]+)[\"']\s*,\s*[\"'][^\"'\n]*[\"']\s*,\s*[\"']([a-z]+/[a-z]+)[\"']"
-)
 _FILE_DATE_PREFIX_RE = re.compile(r"^(?:\d{4}-+\d{1,2}-+\d{1,2}|\d{1,2}-\d{1,2}-\d{4})-")
 _FILE_VERSION_SUFFIX_RE = re.compile(r"(?:_\d+)+$")
-_NLU_RE = re.compile(r"nlu\.load\(\s*[\"']([^\"'\n]+)[\"']")
-_BIBTEX_RE = re.compile(r"^\s*@\w+\s*\{", re.MULTILINE)
-_CLASS_NAME_RE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 _ENGINES = ("tensorflow", "onnx", "openvino", "pytorch", "llamacpp")
-_HF_RESERVED = frozenset(
-    {
-        "datasets",
-        "spaces",
-        "docs",
-        "blog",
-        "models",
-        "papers",
-        "join",
-        "login",
-        "settings",
-        "tasks",
-        "learn",
-        "organizations",
-        "collections",
-        "transformers",
-        "pricing",
-    }
-)
-
-# Table keys as cards write them (lower case, no colon) -> the field they fill.
-_TABLE_KEYS = {
-    "model name": "name",
-    "name": "name",
-    "type": "type",
-    "model class": "model_class",
-    "annotator": "model_class",
-    "compatibility": "compat",
-    "spark nlp compatibility": "compat",
-    "spark compatibility": "spark",
-    "license": "license",
-    "edition": "edition_kind",
-    "input labels": "inputs",
-    "spark inputs": "inputs",
-    "output labels": "outputs",
-    "spark outputs": "outputs",
-    "language": "language",
-    "size": "size",
-    "case sensitive": "case_sensitive",
-    "dimension": "dimension",
-    "dimensions": "dimension",
-    "max sentence length": "max_sentence_length",
-}
-
-
-class _Card:
-    """Accumulates one card's fields and warnings."""
-
-    def __init__(self, meta: dict[str, Any], body: Body, source: str | None) -> None:
-        self.meta = meta
-        self.body = body
-        self.source = source
-        self.file_name = _file_name(source) if source else None
-        self.warnings: list[str] = []
-        self.table: dict[str, list[str]] = {}
-        for key, cells in [*body.rows, *body.heading_rows]:
-            field = _TABLE_KEYS.get(key)
-            if field is not None and field not in self.table and cells:
-                self.table[field] = cells
-
-    def warn(self, message: str) -> None:
-        if message not in self.warnings:
-            self.warnings.append(message)
-
-    def cell(self, field: str) -> str | None:
-        cells = self.table.get(field)
-        return cells[0] if cells else None
-
-    # -- locations ---------------------------------------------------------
-
-    def locations(self) -> tuple[Location | None, Location | None]:
-        """The download link's location and the ``s3://`` link's location."""
-        primary: Location | None = None
-        s3_link: Location | None = None
-        fallback: Location | None = None
-        for link in self.body.links:
-            href = unquote(link.href)
-            if ".zip" not in href.lower():
-                continue
-            loc = parse_location(href)
-            if loc is None or not loc.file.lower().endswith(".zip"):
-                continue
-            if loc.written.lower().startswith("s3://"):
-                s3_link = s3_link or loc
-            elif "download" in link.text.lower():
-                primary = primary or loc
-            else:
-                fallback = fallback or loc
-        primary = primary or fallback
-        if primary is not None and s3_link is not None and primary.key != s3_link.key:
-            self.warn(
-                f"the Download link ({primary.download_url}) and the S3 URI "
-                f"({s3_link.s3_uri}) name different artifacts; using the Download link"
-            )
-        return primary or s3_link, s3_link
-
-    # -- code samples ------------------------------------------------------
-
-    def pretrained_calls(self) -> list[tuple[int, str, str | None]]:
-        """(block index, class, first argument) for each ``X.pretrained(...)``."""
-        calls = []
-        for index, fence in enumerate(self.body.fences):
-            code = fence.content
-            if fence.nlu or (".pretrained" not in code and "PretrainedPipeline" not in code):
-                continue
-            for m in _PRETRAINED_CALL_RE.finditer(code):
-                cls = _class_before(code, max(0, m.start() - 160), m.start())
-                if cls is None or not _CLASS_NAME_RE.match(cls):
-                    continue
-                arg = _FIRST_ARG_RE.match(code, m.end())
-                first = (arg.group(1) or arg.group(2)) if arg else None
-                calls.append((index, cls, first))
-            if "PretrainedPipeline" not in code:
-                continue  # (the regex below starts with \b: no quick scan for it)
-            for m in _PIPELINE_RE.finditer(code):
-                calls.append((index, "PipelineModel", m.group(1)))
-        return calls
-
-    def annotator_from_code(self, name: str, aliases: set[str]) -> str | None:
-        calls = self.pretrained_calls()
-        if not calls:
-            return None
-        for _, cls, arg in calls:
-            if arg and (arg == name or arg in aliases):
-                return cls
-        loaded = sorted({arg for _, _, arg in calls if arg})
-        classes = {cls for _, cls, _ in calls}
-        if len(classes) == 1:
-            if loaded:
-                self.warn(
-                    f"annotator: the code samples load {loaded}, not {name!r}; "
-                    f"taking {calls[0][1]!r} from them anyway"
-                )
-            return calls[0][1]
-        # A pipeline example: the model the card is about is, by convention,
-        # the last stage loaded in the first example.
-        first_block = calls[0][0]
-        return [cls for block, cls, _ in calls if block == first_block][-1]
-
-    def folder_from_code(self) -> str | None:
-        for fence in self.body.fences:
-            m = _FOLDER_ARG_RE.search(fence.content)
-            if m is not None:
-                return m.group(2)
-        return None
-
-    def nlu_refs(self) -> tuple[str, ...]:
-        refs: list[str] = []
-        for fence in self.body.fences:
-            if "nlu.load" not in fence.content:
-                continue
-            for m in _NLU_RE.finditer(fence.content):
-                ref = m.group(1).strip()
-                if ref and ref not in refs:
-                    refs.append(ref)
-        return tuple(refs)
-
-    def citation(self) -> str | None:
-        for fence in self.body.fences:
-            if "@" in fence.content and _BIBTEX_RE.search(fence.content):
-                return fence.content.strip()
-        return None
-
-    # -- links -------------------------------------------------------------
-
-    def upstream(self) -> Upstream | None:
-        order = {"description": 0, "source": 1, "references": 2, "preamble": 3, "other": 4}
-        links = sorted(
-            (lk for lk in self.body.links if lk.section != "howto"),
-            key=lambda lk: order.get(lk.section, 5),
-        )
-        for link in links:
-            hf = _huggingface(link.href)
-            if hf is not None:
-                return hf
-        for link in self.body.links:
-            text = self.body.paragraph_text.get(link.paragraph, "").lower()
-            if "imported from" in text and _is_web_url(link.href):
-                return Upstream(kind="url", url=_clean_url(link.href))
-        for link in self.body.links:
-            if link.section == "source" and _is_web_url(link.href):
-                return Upstream(kind="url", url=_clean_url(link.href))
-        return None
-
-    def package_link(self) -> str | None:
-        """A Download link into an installed Python package
-        (``package:<module>/<path>``): the card's offline source."""
-        for link in self.body.links:
-            if link.href.startswith("package:") and "download" in link.text.lower():
-                return link.href.strip()
-        return None
-
-    def references(self) -> tuple[str, ...]:
-        refs: list[str] = []
-        for link in self.body.links:
-            if link.section == "references" and _is_web_url(link.href):
-                url = _clean_url(link.href)
-                if url not in refs:
-                    refs.append(url)
-        return tuple(refs)
-
-
-def _class_before(code: str, start: int, end: int) -> str | None:
-    """The identifier that ``code[start:end]`` ends with, allowing ``()``,
-    spaces and line continuations after it: what
-    ``re.search(r"([A-Za-z_]\\w*)\\s*(?:\\(\\s*\\))?[\\s\\\\]*\\Z", code[start:end])``
-    captures, read from the end instead of tried at every position (twenty
-    times faster). Its identifier must be the window's last run of word
-    characters, and only what follows that run can be the tail."""
-    window = code[start:end]
-    backwards = window[::-1]
-    tail = _NON_WORD_RUN_RE.match(backwards).end()  # type: ignore[union-attr]
-    ident_end = len(window) - tail
-    if _CLASS_TAIL_RE.fullmatch(window, ident_end) is None:
-        return None
-    run = _WORD_RUN_RE.match(backwards, tail).end() - tail  # type: ignore[union-attr]
-    first = _IDENT_START_RE.search(window, ident_end - run, ident_end)
-    return None if first is None else window[first.start() : ident_end]
-
-
-def _file_name(source: str) -> str:
-    """``PurePath(source).name``, without building a path where the last
-    component is plainly the name."""
-    name = source.rpartition("/")[2]
-    if name and name != ".":
-        return name
-    return PurePath(source).name
-
-
-def _clean_url(href: str) -> str:
-    return href.strip()
-
-
-def _is_web_url(href: str) -> bool:
-    return href.startswith(("http://", "https://"))
-
-
-def _huggingface(href: str) -> Upstream | None:
-    if "huggingface.co" not in href:
-        return None
-    try:
-        parts = urlsplit(href.strip())
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    if host not in ("huggingface.co", "www.huggingface.co"):
-        return None
-    segments = [s for s in unquote(parts.path).split("/") if s]
-    if not segments or segments[0].lower() in _HF_RESERVED:
-        return None
-    revision = None
-    if len(segments) >= 2 and segments[1] in ("tree", "blob", "resolve"):
-        repo = segments[0]  # legacy single-name repo
-        revision = segments[2] if len(segments) > 2 else None
-    else:
-        repo = "/".join(segments[:2])
-        if len(segments) >= 4 and segments[2] in ("tree", "blob", "resolve"):
-            revision = segments[3]
-    return Upstream(kind="huggingface", repo=repo, revision=revision)
 
 
 def _language_from_file(file_name: str | None, name: str | None) -> str | None:
@@ -391,111 +114,15 @@ def parse_card(text: str, source: str | None = None) -> ModelCard:
 
 
 def _build(card: _Card) -> ModelCard:
+    """The record: each field from its sources, in the order below, with a
+    warning wherever the sources disagree."""
     meta = card.meta
-    location, _s3_location = card.locations()
-    artifact: ArtifactName | None = None
-    if location is not None:
-        artifact = parse_artifact_name(location.file)
-        if artifact is None:
-            card.warn(
-                f"artifact {location.file!r} does not follow "
-                "{name}_{lang}_{lib_version}_{spark_version}_{epoch_ms}.zip"
-            )
-        if not location.canonical_host:
-            card.warn(
-                f"download link {location.written!r} does not use an S3 host; "
-                f"using {location.download_url}"
-            )
-
-    # -- name --------------------------------------------------------------
+    location, artifact = _artifact(card)
     fm_name = V.text(meta.get("name"))
     table_name = card.cell("name")
-    if artifact is not None:
-        name = artifact.name
-        if fm_name is not None and fm_name != name:
-            card.warn(
-                f"name: front matter says {fm_name!r} but the artifact is {name!r}; using {name!r}"
-            )
-        # Old tables write the artifact stem ("ner_diseases_en_2.4.4_2.4"): same model.
-        if (
-            table_name is not None
-            and table_name != name
-            and not table_name.startswith(f"{name}_{artifact.language}_")
-        ):
-            card.warn(
-                f"name: the table says {table_name!r} but the artifact is {name!r}; using {name!r}"
-            )
-    else:
-        name = fm_name or table_name
-        if name is None and card.file_name:
-            name = _FILE_DATE_PREFIX_RE.sub("", PurePath(card.file_name).stem)
-        if not name:
-            raise CardError(
-                "the card names no model: add 'name:' to the front matter",
-                path=card.source,
-                line=1,
-            )
-
-    # -- versions ----------------------------------------------------------
+    name = _name(card, artifact, fm_name, table_name)
     edition = V.text(meta.get("edition"))
-    compat_text = card.cell("compat")
-    spark_cell = card.cell("spark")
-    table_lib = V.find_version(compat_text)
-    table_spark = V.find_version(spark_cell) if spark_cell else None
-    if (
-        table_lib
-        and table_spark
-        and len(V.version_key(table_lib)) == 2
-        and (len(V.version_key(table_spark)) == 3)
-    ):
-        card.warn(
-            f"the table's 'Spark NLP Compatibility' ({table_lib}) and 'Spark Compatibility' "
-            f"({table_spark}) look swapped; reading them the other way round"
-        )
-        table_lib, table_spark = table_spark, table_lib
-    lib_version = _pick(
-        card,
-        "lib_version",
-        [
-            ("the artifact name", artifact.lib_version if artifact else None),
-            ("the table", table_lib),
-            ("the front matter edition", V.find_version(edition)),
-        ],
-        V.same_version,
-    )
-
-    fm_spark_values = V.str_list(meta.get("spark_version"))
-    fm_spark = None
-    if fm_spark_values:
-        fm_spark = max(fm_spark_values, key=V.version_key)
-        if len(fm_spark_values) > 1 and artifact is None:
-            card.warn(
-                f"spark_version: the front matter lists {fm_spark_values}; using the highest, "
-                f"{fm_spark}"
-            )
-    spark_version = _pick(
-        card,
-        "spark_version",
-        [
-            ("the artifact name", artifact.spark_version if artifact else None),
-            ("the front matter", fm_spark if len(fm_spark_values) <= 1 else None),
-            ("the table", table_spark),
-        ],
-        V.same_version,
-    )
-    if (
-        artifact is not None
-        and len(fm_spark_values) > 1
-        and not any(V.same_version(v, artifact.spark_version) for v in fm_spark_values)
-    ):
-        card.warn(
-            f"spark_version: the front matter lists {fm_spark_values} but the artifact name "
-            f"says {artifact.spark_version!r}; using {artifact.spark_version!r}"
-        )
-    if spark_version is None and fm_spark is not None:
-        spark_version = fm_spark
-
-    # -- language ----------------------------------------------------------
+    lib_version, spark_version = _versions(card, artifact, edition)
     language = _pick(
         card,
         "language",
@@ -507,71 +134,16 @@ def _build(card: _Card) -> ModelCard:
     )
     if language is None:
         language = _language_from_file(card.file_name, name)
-
-    # -- annotator -----------------------------------------------------------
-    annotator = V.text(meta.get("annotator")) or V.text(meta.get("class"))
-    if annotator is None:
-        annotator = card.cell("model_class")
-    if annotator is None:
-        type_cell = card.cell("type")
-        if type_cell and _CLASS_NAME_RE.match(type_cell):
-            annotator = type_cell
-    if annotator is None:
-        aliases = {n for n in (fm_name, table_name) if n}
-        annotator = card.annotator_from_code(name, aliases)
-
-    # -- location ------------------------------------------------------------
-    folder = location.folder if location else None
-    repository = V.text(meta.get("repository"))
-    if folder is None:
-        folder = repository or card.folder_from_code()
-    elif repository and repository.strip("/") != folder:
-        card.warn(
-            f"folder: the front matter says {repository!r} but the download link is in "
-            f"{folder!r}; using {folder!r}"
-        )
-
-    # -- table values ----------------------------------------------------------
-    dims_cells = card.table.get("dimension", [])
-    dims = V.parse_ints(dims_cells)
-    dimension = dims[0] if dims else None
-    if len(dims) > 1:
-        card.warn(f"dimension: the table gives {dims}; using the first, {dimension}")
-
-    lengths = V.parse_ints(card.table.get("max_sentence_length", []))
-    max_sentence_length = lengths[0] if lengths else None
-    if len(lengths) > 1:
-        card.warn(
-            f"max_sentence_length: the table gives {lengths}; using the first, "
-            f"{max_sentence_length}"
-        )
-
-    license_ = card.cell("license")
+    # in this order: the warnings come out in the card's reading order
+    annotator = _annotator(card, name, fm_name, table_name)
+    folder = _folder(card, location)
+    dimension, max_sentence_length = _table_numbers(card)
     tags = tuple(V.str_list(meta.get("tags")))
-    if license_ is None:
-        lowered = {t.lower() for t in tags}
-        if "open_source" in lowered:
-            license_ = "Open Source"
-        elif "licensed" in lowered:
-            license_ = "Licensed"
-
-    engine = V.text(meta.get("engine"))
-    if engine:
-        other = [t for t in tags if t.lower() in _ENGINES and t.lower() != engine.lower()]
-        if other:
-            card.warn(f"engine: the front matter says {engine!r} but the tags say {other}")
-
+    license_ = _license(card, tags)
+    engine = _engine(card, tags)
     task_value = meta.get("task")
     task = ", ".join(V.str_list(task_value)) if isinstance(task_value, list) else V.text(task_value)
-
-    date = V.parse_date(meta.get("date"), card.file_name)
-    if date is None:
-        raw_date = V.text(meta.get("date"))
-        if raw_date:
-            card.warn(f"date: {raw_date!r} is not a date this parser knows")
-        file_day = V.file_date(card.file_name)
-        date = file_day.isoformat() if file_day else None
-
+    date = _date(card)
     return ModelCard(
         name=name,
         title=V.text(meta.get("title")),
@@ -607,6 +179,199 @@ def _build(card: _Card) -> ModelCard:
         warnings=tuple(card.warnings),
         path=card.source,
     )
+
+
+def _artifact(card: _Card) -> tuple[Location | None, ArtifactName | None]:
+    """The download link and the artifact name it ends in."""
+    location, _s3_location = card.locations()
+    artifact: ArtifactName | None = None
+    if location is not None:
+        artifact = parse_artifact_name(location.file)
+        if artifact is None:
+            card.warn(
+                f"artifact {location.file!r} does not follow "
+                "{name}_{lang}_{lib_version}_{spark_version}_{epoch_ms}.zip"
+            )
+        if not location.canonical_host:
+            card.warn(
+                f"download link {location.written!r} does not use an S3 host; "
+                f"using {location.download_url}"
+            )
+    return location, artifact
+
+
+def _name(
+    card: _Card, artifact: ArtifactName | None, fm_name: str | None, table_name: str | None
+) -> str:
+    if artifact is None:
+        name = fm_name or table_name
+        if name is None and card.file_name:
+            name = _FILE_DATE_PREFIX_RE.sub("", PurePath(card.file_name).stem)
+        if not name:
+            raise CardError(
+                "the card names no model: add 'name:' to the front matter",
+                path=card.source,
+                line=1,
+            )
+        return name
+    name = artifact.name
+    if fm_name is not None and fm_name != name:
+        card.warn(
+            f"name: front matter says {fm_name!r} but the artifact is {name!r}; using {name!r}"
+        )
+    # Old tables write the artifact stem ("ner_diseases_en_2.4.4_2.4"): same model.
+    if (
+        table_name is not None
+        and table_name != name
+        and not table_name.startswith(f"{name}_{artifact.language}_")
+    ):
+        card.warn(
+            f"name: the table says {table_name!r} but the artifact is {name!r}; using {name!r}"
+        )
+    return name
+
+
+def _versions(
+    card: _Card, artifact: ArtifactName | None, edition: str | None
+) -> tuple[str | None, str | None]:
+    """(library version, Spark version): artifact name, table, front matter."""
+    compat_text = card.cell("compat")
+    spark_cell = card.cell("spark")
+    table_lib = V.find_version(compat_text)
+    table_spark = V.find_version(spark_cell) if spark_cell else None
+    if (
+        table_lib
+        and table_spark
+        and len(V.version_key(table_lib)) == 2
+        and (len(V.version_key(table_spark)) == 3)
+    ):
+        card.warn(
+            f"the table's 'Spark NLP Compatibility' ({table_lib}) and 'Spark Compatibility' "
+            f"({table_spark}) look swapped; reading them the other way round"
+        )
+        table_lib, table_spark = table_spark, table_lib
+    lib_version = _pick(
+        card,
+        "lib_version",
+        [
+            ("the artifact name", artifact.lib_version if artifact else None),
+            ("the table", table_lib),
+            ("the front matter edition", V.find_version(edition)),
+        ],
+        V.same_version,
+    )
+    return lib_version, _spark_version(card, artifact, table_spark)
+
+
+def _spark_version(
+    card: _Card, artifact: ArtifactName | None, table_spark: str | None
+) -> str | None:
+    fm_spark_values = V.str_list(card.meta.get("spark_version"))
+    fm_spark = None
+    if fm_spark_values:
+        fm_spark = max(fm_spark_values, key=V.version_key)
+        if len(fm_spark_values) > 1 and artifact is None:
+            card.warn(
+                f"spark_version: the front matter lists {fm_spark_values}; using the highest, "
+                f"{fm_spark}"
+            )
+    spark_version = _pick(
+        card,
+        "spark_version",
+        [
+            ("the artifact name", artifact.spark_version if artifact else None),
+            ("the front matter", fm_spark if len(fm_spark_values) <= 1 else None),
+            ("the table", table_spark),
+        ],
+        V.same_version,
+    )
+    if (
+        artifact is not None
+        and len(fm_spark_values) > 1
+        and not any(V.same_version(v, artifact.spark_version) for v in fm_spark_values)
+    ):
+        card.warn(
+            f"spark_version: the front matter lists {fm_spark_values} but the artifact name "
+            f"says {artifact.spark_version!r}; using {artifact.spark_version!r}"
+        )
+    if spark_version is None and fm_spark is not None:
+        spark_version = fm_spark
+    return spark_version
+
+
+def _annotator(card: _Card, name: str, fm_name: str | None, table_name: str | None) -> str | None:
+    meta = card.meta
+    annotator = V.text(meta.get("annotator")) or V.text(meta.get("class"))
+    if annotator is None:
+        annotator = card.cell("model_class")
+    if annotator is None:
+        type_cell = card.cell("type")
+        if type_cell and _CLASS_NAME_RE.match(type_cell):
+            annotator = type_cell
+    if annotator is None:
+        aliases = {n for n in (fm_name, table_name) if n}
+        annotator = card.annotator_from_code(name, aliases)
+    return annotator
+
+
+def _folder(card: _Card, location: Location | None) -> str | None:
+    folder = location.folder if location else None
+    repository = V.text(card.meta.get("repository"))
+    if folder is None:
+        return repository or card.folder_from_code()
+    if repository and repository.strip("/") != folder:
+        card.warn(
+            f"folder: the front matter says {repository!r} but the download link is in "
+            f"{folder!r}; using {folder!r}"
+        )
+    return folder
+
+
+def _table_numbers(card: _Card) -> tuple[int | None, int | None]:
+    """(dimension, max sentence length) from the table; the first of several."""
+    dims = V.parse_ints(card.table.get("dimension", []))
+    dimension = dims[0] if dims else None
+    if len(dims) > 1:
+        card.warn(f"dimension: the table gives {dims}; using the first, {dimension}")
+    lengths = V.parse_ints(card.table.get("max_sentence_length", []))
+    max_sentence_length = lengths[0] if lengths else None
+    if len(lengths) > 1:
+        card.warn(
+            f"max_sentence_length: the table gives {lengths}; using the first, "
+            f"{max_sentence_length}"
+        )
+    return dimension, max_sentence_length
+
+
+def _license(card: _Card, tags: tuple[str, ...]) -> str | None:
+    license_ = card.cell("license")
+    if license_ is None:
+        lowered = {t.lower() for t in tags}
+        if "open_source" in lowered:
+            license_ = "Open Source"
+        elif "licensed" in lowered:
+            license_ = "Licensed"
+    return license_
+
+
+def _engine(card: _Card, tags: tuple[str, ...]) -> str | None:
+    engine = V.text(card.meta.get("engine"))
+    if engine:
+        other = [t for t in tags if t.lower() in _ENGINES and t.lower() != engine.lower()]
+        if other:
+            card.warn(f"engine: the front matter says {engine!r} but the tags say {other}")
+    return engine
+
+
+def _date(card: _Card) -> str | None:
+    date = V.parse_date(card.meta.get("date"), card.file_name)
+    if date is None:
+        raw_date = V.text(card.meta.get("date"))
+        if raw_date:
+            card.warn(f"date: {raw_date!r} is not a date this parser knows")
+        file_day = V.file_date(card.file_name)
+        date = file_day.isoformat() if file_day else None
+    return date
 
 
 __all__ = ["MAX_CARD_CHARS", "Link", "parse_card"]

@@ -13,16 +13,17 @@ import logging
 import shutil
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelhub.config import Settings
+from modelhub.config import ENV, Settings
 from modelhub.errors import (
     CacheError,
     ModelNotFound,
     NotCachedError,
 )
-from modelhub.registry.artifact import Artifact
+from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch.fetcher import (
     ProgressCallback,
     _Bar,
@@ -122,31 +123,15 @@ def pull_result(
     key = artifact.key
     label = f"{artifact.name} ({artifact.language or 'xx'})"
     t0 = time.monotonic()
-
-    bad_content: str | None = None
-    damaged: tuple[Entry, list[FileProblem]] | None = None
-    entry = store.lookup(key)
-    if entry is not None:
-        problems = entry.verify() if verify else entry.quick_check()
-        if problems:
-            damaged = (entry, problems)
-        else:
-            store.record_use(entry)
-            log.info("cache hit: %s -> %s", label, entry.path)
-            return PullResult(entry.path, entry, True, None, 0, time.monotonic() - t0)
-        bad_content = entry.manifest.content
-        log.warning(
-            "cache entry for %s is damaged (%s); %s",
-            label,
-            ", ".join(f"{p.path}: {p.problem}" for p in problems[:5]),
-            "cannot repair offline" if offline else "downloading it again",
-        )
+    found = _look_up(store, key, label, verify=verify, offline=offline)
+    if isinstance(found, Entry):
+        return PullResult(found.path, found, True, None, 0, time.monotonic() - t0)
     if offline:
         what = f"modelhub pull {artifact.name} --lang {artifact.language or 'xx'}"
         raise NotCachedError(
             f"{label} [{key}] is not in the cache at {store.root}"
-            f"{' (damaged)' if bad_content else ''} and offline mode is on; "
-            f"run `{what}` while online (or unset MODELHUB_OFFLINE)"
+            f"{' (damaged)' if found else ''} and offline mode is on; "
+            f"run `{what}` while online (or unset {ENV['offline']})"
         )
     sources = ordered_sources(artifact, settings, source)
     if not sources:
@@ -157,41 +142,88 @@ def pull_result(
         )
     store.ensure_layout()
     _check_space(store, artifact)
+    pin = _Pin(commit, None if expected_files is None else tuple(expected_files))
+    job = _Job(store, artifact, label, found, sources, pin, settings, t0)
+    return _fetch_and_install(job, progress, retry, connections, stale_after)
+
+
+def _look_up(
+    store: Store, key: str, label: str, *, verify: bool, offline: bool
+) -> Entry | tuple[Entry, list[FileProblem]] | None:
+    """The cached entry when it is whole (its use recorded), else the
+    damaged entry with its problems, else None."""
+    entry = store.lookup(key)
+    if entry is None:
+        return None
+    problems = entry.verify() if verify else entry.quick_check()
+    if not problems:
+        store.record_use(entry)
+        log.info("cache hit: %s -> %s", label, entry.path)
+        return entry
+    log.warning(
+        "cache entry for %s is damaged (%s); %s",
+        label,
+        ", ".join(f"{p.path}: {p.problem}" for p in problems[:5]),
+        "cannot repair offline" if offline else "downloading it again",
+    )
+    return entry, problems
+
+
+@dataclass(frozen=True)
+class _Job:
+    store: Store
+    artifact: Artifact
+    label: str
+    damaged: tuple[Entry, list[FileProblem]] | None
+    sources: list[Source]
+    pin: _Pin
+    settings: Settings
+    t0: float
+
+
+def _fetch_and_install(
+    job: _Job,
+    progress: ProgressCallback | None,
+    retry: RetryPolicy | None,
+    connections: int | None,
+    stale_after: float | None,
+) -> PullResult:
+    """Under the artifact's lock: fetch from the sources, then install (or
+    repair the damaged entry); another process's fresh install is a hit."""
+    store, artifact, key = job.store, job.artifact, job.artifact.key
+    bad_content = job.damaged[0].manifest.content if job.damaged else None
 
     def ready() -> bool:
         e = store.lookup(key)
         return e is not None and e.manifest.content != bad_content and not e.quick_check()
 
-    stale = stale_after
-    if stale is None:
-        stale = settings.lock_stale_seconds
+    stale = job.settings.lock_stale_seconds if stale_after is None else stale_after
     lock = store.lock(key, stale_after=stale)
-    bar = _Bar(label, progress)
+    bar = _Bar(job.label, progress)
     try:
         if lock.acquire(ready) or ready():
             entry = store.lookup(key)
             assert entry is not None
             store.record_use(entry)
-            log.info("cache hit: %s -> %s (downloaded by another process)", label, entry.path)
-            return PullResult(entry.path, entry, True, None, 0, time.monotonic() - t0)
-        opts = _download_options(settings, store, lock, bar, retry, connections)
+            log.info("cache hit: %s -> %s (downloaded by another process)", job.label, entry.path)
+            return PullResult(entry.path, entry, True, None, 0, time.monotonic() - job.t0)
+        opts = _download_options(job.settings, store, lock, bar, retry, connections)
         replaced: tuple[str, ...] = ()
-        pin = _Pin(commit, None if expected_files is None else tuple(expected_files))
-        if damaged is not None:
+        if job.damaged is not None:
             fetched, entry, replaced = _repair(
-                store, artifact, damaged, sources, opts, settings, pin
+                store, artifact, job.damaged, job.sources, opts, job.settings, job.pin
             )
         else:
-            fetched = _fetch_any(store, artifact, key, sources, opts, settings, pin)
+            fetched = _fetch_any(store, artifact, key, job.sources, opts, job.settings, job.pin)
             entry = store.install(key, fetched.staged, _manifest_for(key, fetched, artifact))
         store.record_use(entry)
     finally:
         bar.close()
         lock.release()
-    seconds = time.monotonic() - t0
+    seconds = time.monotonic() - job.t0
     log.info(
         "downloaded %s from %s: %d bytes in %.1f s -> %s",
-        label,
+        job.label,
         fetched.source.location,
         fetched.transferred,
         seconds,
@@ -248,5 +280,5 @@ def _check_space(store: Store, artifact: Artifact) -> None:
     if free < artifact.size:
         raise CacheError(
             f"not enough space for {artifact.name}: it needs about {artifact.size} bytes and "
-            f"{store.root} has {free} free; free some space or set MODELHUB_CACHE"
+            f"{store.root} has {free} free; free some space or set {ENV['cache_dir']}"
         )

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelhub.cards import markdown, parse_card
+from modelhub.cards import markdown, parse_card, sections
 from modelhub.cards.markdown import read_body
 
 FRONT = "---\nname: demo_model\ntitle: Demo\n---\n"
@@ -74,7 +74,7 @@ _SELECT_PIECES = [
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(_SELECT_PIECES), max_size=30).map("".join))
 def test_section_selection_by_marks_matches_line_by_line(body: str) -> None:
-    assert markdown.select_sections(body) == markdown._select_by_lines(body)
+    assert markdown.select_sections(body) == sections._select_by_lines(body)
 
 
 @pytest.mark.corpus
@@ -82,12 +82,12 @@ def test_section_selection_by_marks_matches_line_by_line_on_real_cards(corpus_di
     rng = random.Random(3)
     for path in sorted((corpus_dir / "cards").glob("*.md")):
         body = path.read_text(encoding="utf-8").split("\n---", 1)[1]
-        assert markdown._select_by_marks(body) == markdown._select_by_lines(body), path
+        assert sections._select_by_marks(body) == sections._select_by_lines(body), path
         for _ in range(5):  # and mutated
             for _ in range(rng.randint(1, 6)):
                 pos = rng.randint(0, len(body))
                 body = body[:pos] + rng.choice(_SELECT_PIECES) + body[pos:]
-            assert markdown.select_sections(body) == markdown._select_by_lines(body), path
+            assert markdown.select_sections(body) == sections._select_by_lines(body), path
 
 
 # -- table cells: the source slice is the parser's text (where read_body uses it)
@@ -194,7 +194,7 @@ _ROW_PIECES = ["|", "||", " ", "\t", "a", "\\", "\\|", "-", ":"]
     )
 )
 def test_widest_row_counted_at_once_as_row_by_row(rows: list[str]) -> None:
-    assert markdown._max_cells(rows) == max(map(markdown._count_cells, rows))
+    assert sections._max_cells(rows) == max(map(sections._count_cells, rows))
 
 
 @pytest.mark.corpus
@@ -206,7 +206,7 @@ def test_widest_row_counted_at_once_on_real_cards(corpus_dir: Path) -> None:
             if line.lstrip().startswith("|"):
                 run.append(line)
             elif run:
-                assert markdown._max_cells(run) == max(map(markdown._count_cells, run))
+                assert sections._max_cells(run) == max(map(sections._count_cells, run))
                 runs += 1
                 run = []
     assert runs > 100

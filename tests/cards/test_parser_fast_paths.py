@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from modelhub.cards import artifact
 from modelhub.cards import values as V
-from modelhub.cards.parser import _class_before, _file_name
+from modelhub.cards.reading import _class_before, _file_name
 
 _REFERENCE_CLASS_BEFORE = re.compile(r"([A-Za-z_]\w*)\s*(?:\(\s*\))?[\s\\]*\Z")
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from modelhub.config import ENV
 from modelhub.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ def sync(
         settings = load_settings()
     if settings.offline:
         raise ConfigError(
-            "offline mode is on (MODELHUB_OFFLINE or 'offline' in the config): "
+            f"offline mode is on ({ENV['offline']} or 'offline' in the config): "
             "catalog sync needs the network; the cached copies stay in use"
         )
     return [sync_folder(settings, f, timeout=timeout) for f in (folders or settings.folders)]

@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from modelhub.config import ENV
 from modelhub.errors import CacheError, FetchError
 from modelhub.registry.fetch.chunks import ChunkScheduler, Ranged
 from modelhub.registry.fetch.deadline import Guarded, Watchdog
@@ -135,7 +136,7 @@ def _download(
             if is_disk_full(exc):
                 raise CacheError(
                     f"disk full while downloading {transport.url} into {partial.path.parent}; "
-                    "free some space (or point MODELHUB_CACHE elsewhere) and pull again"
+                    f"free some space (or point {ENV['cache_dir']} elsewhere) and pull again"
                 ) from exc
             raise
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from modelhub.config import Settings
 from modelhub.errors import FetchError
-from modelhub.registry.fetch.verify import Digests
+from modelhub.registry.files import Digests
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,12 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from modelhub.errors import IntegrityError
+from modelhub.registry.files import Digests
 
 log = logging.getLogger(__name__)
+
 _BLOCK = 1 << 20
 Buffer = bytes | bytearray | memoryview
 Release = Callable[[], None] | None
@@ -65,14 +66,6 @@ def etag_kind(etag: str | None) -> tuple[str, int]:
     if m:
         return ("multipart", int(m.group(2)))
     return ("opaque", 0)
-
-
-@dataclass
-class Digests:
-    size: int
-    sha256: str
-    md5: str | None = None
-    multipart_etag: str | None = None  # computed "<hex>-N" when a part size was given
 
 
 @dataclass
@@ -308,29 +301,3 @@ def check(artifact: str, got: Digests, exp: Expectations) -> list[str]:
         else:
             checked.append("multipart-etag")
     return checked
-
-
-def copy_hashing(
-    src: Path,
-    dst_fd: int,
-    *,
-    md5: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> Digests:
-    """Copies a local file into ``dst_fd``, hashing the bytes as they pass."""
-    sha = hashlib.sha256()
-    m = hashlib.md5(usedforsecurity=False) if md5 else None
-    size = 0
-    with open(src, "rb", buffering=0) as fh:
-        while True:
-            data = fh.read(4 << 20)
-            if not data:
-                break
-            os.pwrite(dst_fd, data, size)
-            sha.update(data)
-            if m is not None:
-                m.update(data)
-            size += len(data)
-            if progress is not None:
-                progress(len(data))
-    return Digests(size=size, sha256=sha.hexdigest(), md5=m.hexdigest() if m else None)

@@ -21,6 +21,7 @@ from modelhub.registry.fetch.transport import (
     Response,
 )
 from modelhub.registry.fetch.verify import Buffer, OrderedHasher
+from modelhub.registry.files import write_all
 from modelhub.registry.store.layout import is_disk_full
 
 log = logging.getLogger(__name__)
@@ -76,16 +77,6 @@ class Blocks:
     def give(self, block: memoryview) -> None:
         with self._lock:
             self._free.append(block)
-
-
-def pwrite_all(fd: int, data: bytes | memoryview, pos: int) -> None:
-    view = data if isinstance(data, memoryview) else memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, pos)
-        if n <= 0:
-            raise OSError(errno.EIO, f"pwrite wrote nothing at offset {pos}")
-        view = view[n:]
-        pos += n
 
 
 class ChunkWrites:
@@ -245,7 +236,7 @@ class Writer:
         self._buffered(data, pos)
 
     def _buffered(self, data: Buffer, pos: int) -> None:
-        pwrite_all(self.fd, data, pos)
+        write_all(self.fd, data, pos)
         with self._lock:
             self._dirty += len(data)
             flush = 0 < self._flush_every <= self._dirty

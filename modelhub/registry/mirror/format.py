@@ -24,7 +24,6 @@ sha256; pulling with it fails when anything resolves or arrives differently.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -34,6 +33,7 @@ from typing import Any
 
 from modelhub.errors import IntegrityError, ModelhubError
 from modelhub.registry.artifact import Artifact
+from modelhub.registry.files import copy_hashing, hash_file
 from modelhub.registry.store.manifest import FileRecord
 
 log = logging.getLogger(__name__)
@@ -188,20 +188,11 @@ def cached_manifest(root: Path) -> MirrorManifest | None:
 def _hash_copy(src: Path, dst: Path | None) -> tuple[int, str]:
     """(size, sha256) of ``src``, copied to ``dst`` (which must not exist) in
     the same read when given."""
-    h = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fi:
-        fo = open(dst, "xb") if dst is not None else None  # noqa: SIM115
-        try:
-            while data := fi.read(4 << 20):
-                h.update(data)
-                size += len(data)
-                if fo is not None:
-                    fo.write(data)
-        finally:
-            if fo is not None:
-                fo.close()
-    return size, h.hexdigest()
+    if dst is None:
+        got = hash_file(src)
+        return got.size, got.sha256
+    got = copy_hashing(src, dst)
+    return got.size, got.sha256
 
 
 def _mismatch(where: str, rel: str, what: str, expected: str, actual: str) -> IntegrityError:

@@ -4,12 +4,8 @@ passed in by the caller (:data:`Repairer`): the store never fetches."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import mmap
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +15,7 @@ from typing import Any, Protocol
 
 from modelhub.config import Settings
 from modelhub.errors import ModelhubError
+from modelhub.registry import files
 from modelhub.registry.store.inventory import (
     open_store,
     record_verification,
@@ -27,8 +24,6 @@ from modelhub.registry.store.inventory import (
 from modelhub.registry.store.manifest import Entry, FileProblem, FileRecord
 
 log = logging.getLogger(__name__)
-
-_MMAP_FROM = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,36 +100,13 @@ class VerifyReport:
 
 
 def hash_file(path: Path) -> tuple[str | None, int]:
-    """(sha256 hex or None when missing / not a regular file, size).  Never
-    follows a link; large files are hashed from one mmap (one call, the GIL
-    released throughout), small ones with one read."""
+    """(sha256 hex or None when missing / not a regular file, size), never
+    following a link (:func:`modelhub.registry.files.hash_file`)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        got = files.hash_file(path, nofollow=True)
     except OSError:
         return None, 0
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None, 0
-        h = hashlib.sha256()
-        size = st.st_size
-        if size >= _MMAP_FROM:
-            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
-                with contextlib.suppress(AttributeError, OSError):
-                    mm.madvise(mmap.MADV_SEQUENTIAL)
-                h.update(mm)
-        else:
-            done = 0
-            while True:
-                data = os.read(fd, max(size - done, 0) + 65536)
-                if not data:
-                    break
-                h.update(data)
-                done += len(data)
-            size = done
-        return h.hexdigest(), size
-    finally:
-        os.close(fd)
+    return got.sha256, got.size
 
 
 def _check_file(base: Path, f: FileRecord) -> FileProblem | None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelhub.config import Settings
+from modelhub.config import ENV, Settings
 from modelhub.errors import CacheError
 from modelhub.registry.files import atomic_write
 from modelhub.registry.store.layout import MANIFEST_NAME, entry_id, not_a_cache
@@ -67,7 +67,7 @@ def open_store(settings: Settings | None = None, *, create: bool = False) -> Sto
         if d.is_symlink():
             raise CacheError(
                 f"{d} is a symbolic link: modelhub never follows links out of its cache; "
-                "remove the link or point MODELHUB_CACHE at the real directory"
+                f"remove the link or point {ENV['cache_dir']} at the real directory"
             )
     return store
 

@@ -14,6 +14,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from modelhub.config import ENV
 from modelhub.errors import CacheError
 from modelhub.registry.files import SHARED_DIR_MODE
 
@@ -80,7 +81,7 @@ def not_a_cache(root: Path, foreign: Path) -> CacheError:
     what = "is not a directory" if foreign == root else f"holds {foreign}, not made by modelhub"
     return CacheError(
         f"{root} has no {MARKER_NAME} marker and {what}: it is not a modelhub cache, so "
-        "modelhub refuses to use, inspect or delete anything in it; point MODELHUB_CACHE at "
+        f"modelhub refuses to use, inspect or delete anything in it; point {ENV['cache_dir']} at "
         "a modelhub cache or an empty directory (if this is a modelhub cache that lost its "
         f"marker and holds nothing of yours, recreate it: touch {root / MARKER_NAME})"
     )
@@ -93,7 +94,7 @@ def permission_error(exc: PermissionError, path: Path) -> CacheError:
     return CacheError(
         f"permission denied writing {where} in the modelhub cache: check its group "
         "permissions (you must be in the cache's group, and its owner can make the "
-        f"directories group-writable: chmod -R g+rwX {path}), or set MODELHUB_CACHE to a "
+        f"directories group-writable: chmod -R g+rwX {path}), or set {ENV['cache_dir']} to a "
         "cache of your own"
     )
 

@@ -155,7 +155,7 @@ class Entry:
 
     def verify(self) -> list[FileProblem]:
         """Re-hash every file against the manifest (reads everything once)."""
-        from modelhub.registry.files import sha256_file
+        from modelhub.registry.files import hash_file
 
         problems: list[FileProblem] = []
         for f in self.manifest.files:
@@ -164,7 +164,8 @@ class Entry:
                 if p.is_symlink() or not p.is_file():
                     problems.append(FileProblem(f.path, "missing"))
                     continue
-                digest, size = sha256_file(p)
+                got = hash_file(p)
+                digest, size = got.sha256, got.size
             except OSError:
                 problems.append(FileProblem(f.path, "missing"))
                 continue

@@ -19,7 +19,8 @@ from modelhub.config import Settings
 from modelhub.errors import CacheError, IntegrityError
 from modelhub.registry.artifact import Artifact, Source
 from modelhub.registry.fetch.transport import DownloadOptions, DownloadResult
-from modelhub.registry.fetch.verify import Digests, Expectations, check
+from modelhub.registry.fetch.verify import Expectations, check
+from modelhub.registry.files import Digests
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Partial, Store
 

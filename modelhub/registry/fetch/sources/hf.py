@@ -13,7 +13,6 @@ explicitly, so it works however early huggingface_hub was imported.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -22,10 +21,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from modelhub.config import ENV, KNOBS
 from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
 from modelhub.registry.fetch.verify import git_blob_sha1
+from modelhub.registry.files import hash_file
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
 
@@ -91,7 +92,8 @@ def _map_error(exc: BaseException, repo: str, revision: str, endpoint: str) -> B
     if _is_transport_error(exc):
         return FetchError(
             f"{where}: cannot reach the Hugging Face Hub ({exc}); check the network and "
-            "HF_ENDPOINT, or pull while online and use MODELHUB_OFFLINE=1 afterwards",
+            f"{KNOBS['hf_endpoint'].env}, or pull while online and use {ENV['offline']}=1 "
+            "afterwards",
             url=where,
         )
     if isinstance(exc, OSError | ValueError):
@@ -230,16 +232,10 @@ def _check_files(
             )
         lfs = info.lfs
         size_expected = _listed_size(info)
-        sha = hashlib.sha256()
         blob = git_blob_sha1(path.stat().st_size) if lfs is None else None
-        size = 0
-        with open(path, "rb") as fh:
-            while data := fh.read(4 << 20):
-                sha.update(data)
-                if blob is not None:
-                    blob.update(data)
-                size += len(data)
-        digest = sha.hexdigest()
+        feed = None if blob is None else blob.update  # the git blob id, same read
+        got = hash_file(path, sink=None if feed is None else lambda block, _pos, f=feed: f(block))
+        size, digest = got.size, got.sha256
         if size != size_expected:
             _fail(artifact, rel, "size", str(size_expected), str(size))
         if lfs is not None and digest != lfs.sha256:
@@ -265,8 +261,6 @@ def fetch_hf_files(
 ) -> Fetched:
     """Only ``paths`` of a Hugging Face repo at ``commit``, into a staging
     directory (checked against the manifest by the caller)."""
-    from modelhub.registry.files import sha256_file
-
     endpoint = endpoint.rstrip("/")
     staged = store.staging_dir(key)
     files: list[FileRecord] = []
@@ -283,8 +277,8 @@ def fetch_hf_files(
                 if mapped is exc:
                     raise
                 raise mapped from exc
-            digest, size = sha256_file(staged / rel)
-            files.append(FileRecord(rel, size, digest))
+            got = hash_file(staged / rel)
+            files.append(FileRecord(rel, got.size, got.sha256))
         shutil.rmtree(staged / ".cache", ignore_errors=True)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

@@ -12,7 +12,6 @@ through the same checks as downloads.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -27,7 +26,7 @@ from modelhub.registry.fetch.sources.base import (
     expectations,
     finish_object,
 )
-from modelhub.registry.fetch.verify import copy_hashing
+from modelhub.registry.files import copy_hashing, hash_file, write_all
 from modelhub.registry.store.manifest import FileRecord
 
 
@@ -99,7 +98,13 @@ def _copy_file(ctx: FetchContext, path: Path, source: Source) -> Fetched:
             if ctx.options.progress is not None:
                 ctx.options.progress(done[0], size)
 
-        digests = copy_hashing(path, partial.fd, md5=bool(ctx.artifact.checksum), progress=progress)
+        fd = partial.fd
+        digests = hash_file(
+            path,
+            md5=bool(ctx.artifact.checksum),
+            sink=lambda block, pos: write_all(fd, block, pos),
+            progress=progress,
+        )
     except BaseException:
         partial.discard()
         raise
@@ -121,14 +126,8 @@ def _copy_dir(ctx: FetchContext, root: Path, source: Source) -> Fetched:
                 rel = src.relative_to(root).as_posix()
                 dst = staged / rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                h = hashlib.sha256()
-                size = 0
-                with open(src, "rb") as fi, open(dst, "xb") as fo:
-                    while data := fi.read(4 << 20):
-                        h.update(data)
-                        fo.write(data)
-                        size += len(data)
-                files.append(FileRecord(rel, size, h.hexdigest()))
+                got = copy_hashing(src, dst)
+                files.append(FileRecord(rel, got.size, got.sha256))
         if not files:
             raise ModelNotFound(f"{root} holds no files for {ctx.artifact.name}")
     except BaseException:

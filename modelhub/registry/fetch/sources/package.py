@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -31,6 +30,7 @@ from modelhub.config import KNOBS
 from modelhub.errors import IntegrityError, ModelNotFound
 from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
+from modelhub.registry.files import copy_hashing
 from modelhub.registry.store.manifest import FileRecord
 
 log = logging.getLogger(__name__)
@@ -200,14 +200,8 @@ def copy_verified(
     """Copies one file, hashing as it goes; checks size and sha256 against
     ``expected`` when given.  ``dst`` must not exist."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fi, open(dst, "xb") as fo:
-        while data := fi.read(4 << 20):
-            h.update(data)
-            fo.write(data)
-            size += len(data)
-    digest = h.hexdigest()
+    got = copy_hashing(src, dst)
+    size, digest = got.size, got.sha256
     if expected is not None:
         exp_size, exp_sha = expected
         if exp_size is not None and exp_size != size:
