@@ -147,68 +147,17 @@ def check_members(
             archive_size = None
     out: list[tuple[zipfile.ZipInfo, str]] = []
     total = 0
-    files: set[str] = set()
-    folders: set[str] = set()
+    tree = _Tree(label, tail)
     for info in infos:
         name = info.filename
         try:
             rel = safe_member_path(name)
         except ValueError as exc:
             raise _unsafe(label, str(exc), name, tail) from None
-        if info.flag_bits & 0x1 or info.flag_bits & 0x40:
-            raise _unsafe(label, "is encrypted (not supported)", name, tail)
-        if info.compress_type not in _METHODS and not info.is_dir():
-            method = _METHOD_NAMES.get(info.compress_type, "unknown")
-            raise _unsafe(
-                label,
-                f"uses compression method {info.compress_type} ({method}), which modelhub "
-                "cannot read",
-                name,
-                tail,
-            )
-        mode = info.external_attr >> 16
-        if info.create_system == 3 and mode:  # Unix attributes present
-            ftype = stat.S_IFMT(mode)
-            if stat.S_ISLNK(mode):
-                raise _unsafe(label, "is a symbolic link", name, tail)
-            if ftype and ftype not in (stat.S_IFREG, stat.S_IFDIR):
-                raise _unsafe(label, "is a special file (device, fifo or socket)", name, tail)
-        parts = rel.split("/") if rel else []
-        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
-        if info.is_dir():
-            if rel in files:
-                raise _unsafe(label, "is both a file and a folder", name, tail)
-            folders.update(parents + ([rel] if rel else []))
-        elif rel:
-            if rel in files:
-                raise _unsafe(label, "appears twice", name, tail)
-            if rel in folders:
-                raise _unsafe(label, "is both a file and a folder", name, tail)
-            clash = next((p for p in parents if p in files), None)
-            if clash is not None:
-                raise _unsafe(label, f"is inside {clash!r}, which is a file", name, tail)
-            files.add(rel)
-            folders.update(parents)
+        _check_features(info, label, tail)
+        tree.add(info, rel)
         total += info.file_size
-        if total > limits.max_total:
-            raise _unsafe(
-                label,
-                f"expands to more than {limits.max_total} bytes ({VARS['total']} raises the "
-                "limit for an archive you trust)",
-                None,
-                tail,
-            )
-        if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
-            1, info.compress_size
-        ):
-            raise _unsafe(
-                label,
-                f"compression ratio {info.file_size / max(1, info.compress_size):.0f}:1 "
-                f"exceeds {limits.max_ratio:.0f}:1 ({VARS['ratio']} raises the limit for an "
-                "archive you trust)",
-                name,
-                tail,
-            )
+        _check_sizes(info, total, limits, label, tail)
         out.append((info, rel))
     packed = archive_size if archive_size else sum(i.compress_size for i in infos)
     if total > limits.ratio_floor and total > limits.max_ratio * max(1, packed):
@@ -222,6 +171,83 @@ def check_members(
             tail,
         )
     return out
+
+
+def _check_features(info: zipfile.ZipInfo, label: str, tail: str) -> None:
+    """Encryption, compression methods zipfile cannot read, links and special files."""
+    name = info.filename
+    if info.flag_bits & 0x1 or info.flag_bits & 0x40:
+        raise _unsafe(label, "is encrypted (not supported)", name, tail)
+    if info.compress_type not in _METHODS and not info.is_dir():
+        method = _METHOD_NAMES.get(info.compress_type, "unknown")
+        raise _unsafe(
+            label,
+            f"uses compression method {info.compress_type} ({method}), which modelhub cannot read",
+            name,
+            tail,
+        )
+    mode = info.external_attr >> 16
+    if info.create_system == 3 and mode:  # Unix attributes present
+        ftype = stat.S_IFMT(mode)
+        if stat.S_ISLNK(mode):
+            raise _unsafe(label, "is a symbolic link", name, tail)
+        if ftype and ftype not in (stat.S_IFREG, stat.S_IFDIR):
+            raise _unsafe(label, "is a special file (device, fifo or socket)", name, tail)
+
+
+def _check_sizes(
+    info: zipfile.ZipInfo, total: int, limits: ZipLimits, label: str, tail: str
+) -> None:
+    """The running total against the size cap, the member against the ratio cap."""
+    if total > limits.max_total:
+        raise _unsafe(
+            label,
+            f"expands to more than {limits.max_total} bytes ({VARS['total']} raises the "
+            "limit for an archive you trust)",
+            None,
+            tail,
+        )
+    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
+        1, info.compress_size
+    ):
+        raise _unsafe(
+            label,
+            f"compression ratio {info.file_size / max(1, info.compress_size):.0f}:1 "
+            f"exceeds {limits.max_ratio:.0f}:1 ({VARS['ratio']} raises the limit for an "
+            "archive you trust)",
+            info.filename,
+            tail,
+        )
+
+
+class _Tree:
+    """The names seen so far: a file may appear once and never be a folder too."""
+
+    def __init__(self, label: str, tail: str) -> None:
+        self.label, self.tail = label, tail
+        self.files: set[str] = set()
+        self.folders: set[str] = set()
+
+    def add(self, info: zipfile.ZipInfo, rel: str) -> None:
+        name = info.filename
+        parts = rel.split("/") if rel else []
+        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        if info.is_dir():
+            if rel in self.files:
+                raise _unsafe(self.label, "is both a file and a folder", name, self.tail)
+            self.folders.update(parents + ([rel] if rel else []))
+            return
+        if not rel:
+            return
+        if rel in self.files:
+            raise _unsafe(self.label, "appears twice", name, self.tail)
+        if rel in self.folders:
+            raise _unsafe(self.label, "is both a file and a folder", name, self.tail)
+        clash = next((p for p in parents if p in self.files), None)
+        if clash is not None:
+            raise _unsafe(self.label, f"is inside {clash!r}, which is a file", name, self.tail)
+        self.files.add(rel)
+        self.folders.update(parents)
 
 
 class SafeZip:
