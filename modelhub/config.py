@@ -98,11 +98,6 @@ CATALOG_ENV: tuple[str, ...] = (
 )
 
 
-def env_name(key: str) -> str:
-    """The variable that sets config key ``key`` (for messages)."""
-    return KNOBS[key].env if key in KNOBS else ENV[key]
-
-
 def catalog_environment() -> tuple[str | None, ...]:
     """The current values of :data:`CATALOG_ENV`: equal tuples, same catalog."""
     return tuple(os.environ.get(name) for name in CATALOG_ENV)
@@ -384,18 +379,6 @@ def _default_config_text() -> str:
     return str(user_config_path("modelhub", appauthor=False) / "config.toml")
 
 
-def default_cache_dir() -> Path:
-    from pathlib import Path
-
-    return Path(_default_cache_text())
-
-
-def default_config_file() -> Path:
-    from pathlib import Path
-
-    return Path(_default_config_text())
-
-
 def _parse_bool(value: str, what: str) -> bool:
     v = value.strip().lower()
     if v in _TRUE:
@@ -507,7 +490,8 @@ def _str_tuple(data: dict[str, Any], key: str, path: str) -> tuple[str, ...] | N
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"{path}: '{key}' must be a string or a list of strings")
+    also = f" (or {ENV[key]})" if key in ENV else " (config file only)"
+    raise ConfigError(f"{path}: '{key}'{also} must be a string or a list of strings")
 
 
 _KNOWN = frozenset(_FIELDS) - {"config_file", "extra"}  # every config key
@@ -532,7 +516,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
     offline = data.get("offline", False)
     if not isinstance(offline, bool):
-        raise ConfigError(f"{where}: 'offline' must be true or false")
+        raise ConfigError(f"{where}: 'offline' (or {ENV['offline']}) must be true or false")
     if "MODELHUB_OFFLINE" in env:
         offline = _parse_bool(env["MODELHUB_OFFLINE"], "MODELHUB_OFFLINE")
 

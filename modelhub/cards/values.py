@@ -70,14 +70,14 @@ def find_version(value: str | None) -> str | None:
 
 def same_version(a: str, b: str) -> bool:
     """``3.0`` and ``3.0.0`` name the same version."""
-    if a == b:
-        return True
-    ka, kb = list(version_key(a)), list(version_key(b))
-    while ka and ka[-1] == 0:
-        ka.pop()
-    while kb and kb[-1] == 0:
-        kb.pop()
-    return ka == kb
+    return a == b or same_version_key(version_key(a), version_key(b))
+
+
+def same_version_key(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Equal up to trailing zeros (``(3, 4)`` == ``(3, 4, 0)``): the one
+    version equality, also :func:`modelhub.registry.versions.same_version`."""
+    n = max(len(a), len(b))
+    return a + (0,) * (n - len(a)) == b + (0,) * (n - len(b))
 
 
 def parse_bool(value: Any) -> bool | None:

@@ -162,7 +162,7 @@ def _engines(args: argparse.Namespace) -> list[str] | None:
 
 
 def _table(headers: list[str], rows: list[tuple[Any, ...]], out: Any) -> None:
-    from modelhub.registry.catalog.index import render_table
+    from modelhub.tables import render_table
 
     out.write(render_table(headers, rows))
 

@@ -1,6 +1,14 @@
-"""The registry: catalog, resolution, fetching and the local cache.
+"""The registry: the catalog, fetching and the local cache, one subpackage
+per job with dependencies pointing one way:
 
-Submodules are imported on first use, so importing the package stays cheap.
+* :mod:`.store` — the cache on disk (the lowest part);
+* :mod:`.fetch` — downloads, verification, archives and the sources;
+* :mod:`.catalog` — what exists and which artifact a request means;
+* :mod:`.pulling` and :mod:`.repair` — look up, fetch, install;
+* :mod:`.mirror` — mirrors and lock files, on top.
+
+The public names below are imported on first use, so importing the package
+stays cheap; none of them is also a submodule's name.
 """
 
 from __future__ import annotations

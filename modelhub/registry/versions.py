@@ -6,6 +6,8 @@ candidate and "no upper bound" on a target.
 
 from __future__ import annotations
 
+from modelhub.cards.values import same_version_key
+
 Version = tuple[int, ...]
 
 
@@ -93,7 +95,5 @@ def why_incompatible(candidate: Version, target: Version, what: str) -> str | No
     return f"{what} {c} is newer than the target {t}"
 
 
-def same_version(a: Version, b: Version) -> bool:
-    """Equal up to trailing zeros (``3.4`` == ``3.4.0``)."""
-    n = max(len(a), len(b))
-    return a + (0,) * (n - len(a)) == b + (0,) * (n - len(b))
+same_version = same_version_key
+"""Equal up to trailing zeros (``3.4`` == ``3.4.0``)."""

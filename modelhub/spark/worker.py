@@ -31,21 +31,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from modelhub.config import KNOBS
 from modelhub.errors import IntegrityError
 from modelhub.spark.spec import THREADED_LOADERS, ModelSpec
 
 log = logging.getLogger(__name__)
 
-LOAD_LOG_ENV = KNOBS["spark_load_log"].env
 
 _MODELS: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
-
-
-def loaded_count() -> int:
-    """How many models this process holds."""
-    return len(_MODELS)
 
 
 def model_for(spec: ModelSpec) -> Any:

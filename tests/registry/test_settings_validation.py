@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.config import KNOBS, load_settings
+from modelhub.config import ENV, KNOBS, load_settings
 from modelhub.errors import ConfigError
 
 PACKAGE = Path(__file__).resolve().parents[2] / "modelhub"
@@ -73,6 +73,9 @@ def test_a_bad_variable_is_a_config_error_naming_it_and_its_key(
         ('s3_endpoint = "not a url"', "s3_endpoint", "is not a URL"),
         ('hf_endpoint = "file:///etc"', "hf_endpoint", "is not a URL"),
         ("cache_dir = 5", "cache_dir", "must be a path"),
+        ("offline = 1", "offline", "must be true or false"),
+        ("cards = 3", "cards", "must be a string or a list"),
+        ("mirrors = [1]", "mirrors", "must be a string or a list"),
     ],
 )
 def test_a_bad_config_value_is_a_config_error_naming_the_file_key_and_variable(
@@ -83,7 +86,7 @@ def test_a_bad_config_value_is_a_config_error_naming_the_file_key_and_variable(
     with pytest.raises(ConfigError) as caught:
         load_settings({**env, "MODELHUB_CONFIG": str(cfg)})
     msg = str(caught.value)
-    var = KNOBS[key].env if key in KNOBS else f"MODELHUB_{key.upper()}".replace("_DIR", "")
+    var = KNOBS[key].env if key in KNOBS else ENV[key]
     assert str(cfg) in msg and f"'{key}'" in msg and var in msg and problem in msg
 
 

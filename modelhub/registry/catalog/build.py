@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,12 +49,6 @@ class MetadataInput:
     lines: list[MetadataLine]
     origin: str  # URL or path of the metadata.json copy
     bucket: str
-
-
-@dataclass
-class BuildResult:
-    sections: dict[str, Any]
-    header: dict[str, Any] = field(default_factory=dict)
 
 
 def _bucket_of(card: ModelCard) -> str | None:

@@ -21,6 +21,8 @@ import marshal
 import os
 import zlib
 
+from modelhub.tables import render_table
+
 # typing stays off the CLI's start (annotations are strings here)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,24 +111,20 @@ def write_index(path: str, header: dict[str, Any], sections: dict[str, Any]) -> 
         if head["file_size"] == size:
             break
         head["file_size"] = size
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    import contextlib  # not at module level: off the warm path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    # not at module level: pathlib stays off the warm path
+    from pathlib import Path
 
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(MAGIC)
-            fh.write(len(head_blob).to_bytes(4, "big"))
-            fh.write(zlib.crc32(head_blob).to_bytes(4, "big"))
-            fh.write(head_blob)
-            for blob in blobs:
-                fh.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    from modelhub.registry.files import atomic_write
+
+    pieces = [
+        MAGIC,
+        len(head_blob).to_bytes(4, "big"),
+        zlib.crc32(head_blob).to_bytes(4, "big"),
+        head_blob,
+        *blobs,
+    ]
+    atomic_write(Path(path), pieces, fsync=False)
 
 
 class IndexFile:
@@ -295,21 +293,6 @@ def pick_rows(
         picked.append(row)
         last_group = group
     return picked
-
-
-def render_table(headers: list[str], rows: list[tuple[Any, ...]]) -> str:
-    """Aligned columns like modelhub.cli.output.format_table (upper-case
-    headers, two spaces between columns, no trailing blanks, a final newline),
-    built with one format call per row: thousands of rows stay fast."""
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
-    widths = [
-        max(len(h), *map(len, col)) if col else len(h) for h, col in zip(headers, cols, strict=True)
-    ]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*(h.upper() for h in headers)).rstrip()]
-    lines.extend(fmt.format(*row).rstrip() for row in rows)
-    lines.append("")
-    return "\n".join(lines)
 
 
 def render_rows(rows: list[tuple[Any, ...]]) -> str:

@@ -11,7 +11,6 @@ through boto3 with the standard AWS credential chain, as their models are.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -74,16 +73,12 @@ def read_copy_headers(copy_path: str) -> dict[str, Any]:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
+    from pathlib import Path
+
+    from modelhub.registry.files import atomic_write
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(Path(path), data, fsync=False)
 
 
 def _write_headers(copy_path: str, data: dict[str, Any]) -> None:

@@ -56,6 +56,7 @@ from modelhub.registry.fetch.transport import (
     DownloadResult,
     Response,
     RestartClean,
+    RetryPolicy,
     Transient,
     Transport,
     changed_validator,
@@ -352,4 +353,15 @@ def _single_stream(
     return pos
 
 
-__all__ = ["download"]
+# The engine's types live in transport.py; they are named here too, where
+# they were before the split, for code written against that.
+__all__ = [
+    "DownloadOptions",
+    "DownloadResult",
+    "Response",
+    "RestartClean",
+    "RetryPolicy",
+    "Transient",
+    "Transport",
+    "download",
+]

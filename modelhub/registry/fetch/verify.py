@@ -248,9 +248,6 @@ class Expectations:
     md5_from: str = "checksum"
     sha256_from: str = "pinned sha256"
 
-    def needs_md5(self) -> bool:
-        return self.md5 is not None
-
 
 def check(artifact: str, got: Digests, exp: Expectations) -> list[str]:
     """Raises IntegrityError on the first mismatch; returns what was checked."""

@@ -17,7 +17,6 @@ from modelhub.registry.files import atomic_write
 from modelhub.registry.mirror.export import _settings
 from modelhub.registry.mirror.format import (
     CARDS_DIR,
-    MirrorManifest,
     MirrorModel,
     _check,
     _hash_copy,
@@ -36,23 +35,6 @@ class Imported:
     entries: tuple[Entry, ...]
     cards: tuple[Path, ...]
     skipped: tuple[str, ...] = ()  # keys already in the cache with identical files
-
-
-def verify_mirror(root: str | Path) -> MirrorManifest:
-    """Re-hashes every file the manifest lists (reads everything once)."""
-    root = mirror_root(root)
-    manifest = read_manifest(root)
-    for rel, want in sorted(manifest.files.items()):
-        try:
-            got = _hash_copy(root / rel, None)
-        except FileNotFoundError:
-            raise IntegrityError(
-                f"{root}: {rel} is listed in the mirror manifest but missing",
-                artifact=rel,
-                expected=rel,
-            ) from None
-        _check(str(root), rel, got, want)
-    return manifest
 
 
 def import_mirror(root: str | Path, *, settings: Settings | None = None) -> Imported:

@@ -5,7 +5,6 @@ hand :mod:`modelhub.registry.pulling` a :class:`Fetched` to install."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -175,12 +174,6 @@ def run_download(
                 continue
             raise
     raise AssertionError("unreachable")
-
-
-def cleanup_path(path: Path | None) -> None:
-    if path is not None:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def is_private(artifact: Artifact, settings: Settings, location: str = "") -> bool:
