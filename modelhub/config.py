@@ -65,6 +65,10 @@ KNOBS: dict[str, Knob] = {
         Knob("extract_max_ratio", "MODELHUB_EXTRACT_MAX_RATIO", "number", 200.0),
         Knob("hf_endpoint", "HF_ENDPOINT", "url", "https://huggingface.co"),
         Knob("spark_load_log", "MODELHUB_SPARK_LOAD_LOG", "path", None),
+        # seconds for a whole download; None: max(10 min, the size at 1 MB/s)
+        Knob("download_deadline", "MODELHUB_DOWNLOAD_DEADLINE", "number", None),
+        # the ceiling of a download whose size nothing announces
+        Knob("download_max_gb", "MODELHUB_DOWNLOAD_MAX_GB", "number", 64.0),
     )
 }
 """The tuning knobs, by config key; modules naming a variable in a message
@@ -160,6 +164,8 @@ class Settings:
     extract_max_ratio: float
     hf_endpoint: str
     spark_load_log: str | None
+    download_deadline: float | None
+    download_max_gb: float
 
     def __init__(
         self,
@@ -191,6 +197,8 @@ class Settings:
         extract_max_ratio: float = 200.0,
         hf_endpoint: str = "https://huggingface.co",
         spark_load_log: str | None = None,
+        download_deadline: float | None = None,
+        download_max_gb: float = 64.0,
     ) -> None:
         values = (
             cache_dir,
@@ -221,6 +229,8 @@ class Settings:
             extract_max_ratio,
             hf_endpoint,
             spark_load_log,
+            download_deadline,
+            download_max_gb,
         )
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
@@ -303,6 +313,11 @@ class Settings:
     def extract_max_bytes(self) -> int:
         """The most bytes one archive may expand to."""
         return int(self.extract_max_gb * 2**30)
+
+    @property
+    def download_max_bytes(self) -> int:
+        """The most bytes a download of unannounced size may have."""
+        return int(self.download_max_gb * 2**30)
 
     def with_changes(self, **changes: Any) -> Settings:
         values = {name: getattr(self, name) for name in _FIELDS}

@@ -131,3 +131,66 @@ def test_extraction_caps_are_settings(http_server, monkeypatch):
     monkeypatch.setenv("MODELHUB_EXTRACT_MAX_FILES", "12")
     r = pull_result(art, retry=FAST_RETRY)
     assert sorted(p.name for p in r.path.iterdir()) == sorted(members)
+
+
+def test_many_small_members_trip_the_whole_archive_ratio(tmp_path):
+    """Issue 14 point 5: 1 MiB members stay under the per-member ratio check;
+    the whole archive's ratio (default 200:1) refuses them (the issue's 1,500
+    members scaled to 40: ~1000:1 all the same)."""
+    data = _zip_with([(f"zeros/{i:04d}.bin", bytes(1 << 20)) for i in range(40)])
+    with pytest.raises(UnsafeArchiveError, match=r"whole archive.*MODELHUB_EXTRACT_MAX_RATIO"):
+        _extract(tmp_path, data)
+    assert not (tmp_path / "out").exists()
+
+
+def test_compressible_but_not_bomb_archive_installs(tmp_path):
+    """Text compresses 5-20:1; the whole-archive ratio leaves it alone."""
+    text = b"".join(b"line %d of a vocabulary file\n" % i for i in range(200_000))
+    recs = _extract(tmp_path, _zip_with([("vocab.txt", text), ("w.bin", bytes(4096))]))
+    assert sorted(r.path for r in recs) == ["vocab.txt", "w.bin"]
+
+
+def _raw_cases():
+    from tests.hostile.conftest import Member
+
+    meta = Member(b"metadata/part-00000", b"{}\n")
+    return {
+        "utf8 flag, invalid bytes": (
+            [meta, Member(b"bad-\xff\xfe-name.txt", b"x", flags=0x800)],
+            "bad-\\xff\\xfe-name.txt",
+            "UTF-8",
+        ),
+        "encrypted": (
+            [meta, Member(b"secret.bin", b"s" * 100, flags=0x1)],
+            "secret.bin",
+            "encrypted",
+        ),
+        "deflate64": (
+            [meta, Member(b"weights.bin", b"w" * 1000, method=9)],
+            "weights.bin",
+            "deflate64",
+        ),
+        "300-character name": ([meta, Member(b"n" * 300, b"x")], "n" * 300, "longer than 255"),
+        "file and folder": (
+            [meta, Member(b"x", b"a"), Member(b"x/y", b"b")],
+            "x/y",
+            "which is a file",
+        ),
+        "folder then file": (
+            [meta, Member(b"x/y", b"b"), Member(b"x", b"a")],
+            "'x'",
+            "both a file and a folder",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_raw_cases()))
+def test_unsupported_zip_features_are_typed_and_name_the_member(tmp_path, case):
+    from tests.hostile.conftest import raw_zip
+
+    members, member, problem = _raw_cases()[case]
+    with pytest.raises(UnsafeArchiveError) as exc:
+        _extract(tmp_path, raw_zip(members))
+    assert member in str(exc.value) and problem in str(exc.value), str(exc.value)
+    assert "nothing was installed" in str(exc.value)
+    assert not (tmp_path / "out").exists()

@@ -484,3 +484,23 @@ def test_a_bad_download_setting_is_a_config_error(http_server, monkeypatch, env,
         pull_result(artifact(Source("https", url)), retry=FAST_RETRY)
     monkeypatch.delenv(env)
     assert pull_result(artifact(Source("https", url)), retry=FAST_RETRY).path.is_dir()
+
+
+def test_default_download_deadline_scales_with_the_size():
+    """max(10 min, the size at 1 MB/s) unless download_deadline sets it."""
+    from modelhub.registry.fetch.deadline import DEADLINE_FLOOR, Watchdog
+
+    auto = Watchdog("http://example.invalid/m.zip", None)
+    fixed = Watchdog("http://example.invalid/m.zip", 5.0)
+    try:
+        assert auto.limit == DEADLINE_FLOOR == 600
+        auto.sized(10 * 10**9)  # 10 GB
+        assert auto.limit == 10_000
+        auto.sized(1000)  # a smaller announcement never shortens it
+        assert auto.limit == 10_000
+        fixed.sized(10**12)
+        assert fixed.limit == 5.0
+        assert "MODELHUB_DOWNLOAD_DEADLINE" in str(fixed.error())
+    finally:
+        auto.stop()
+        fixed.stop()

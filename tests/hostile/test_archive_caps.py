@@ -26,7 +26,6 @@ from tests.hostile.conftest import GOOD_FILES, REPO_ROOT, Hub, assert_clean_fail
 ONNX_ZIP = REPO_ROOT / "tests" / "fixtures" / "sparknlp" / "bert_tiny_onnx_uncased.zip"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 4: nested engine zip has no caps")
 @pytest.mark.timeout(120)
 def test_nested_engine_archive_is_under_the_same_caps(hub: Hub) -> None:
     pytest.importorskip("onnxruntime")
@@ -62,7 +61,6 @@ def test_nested_engine_archive_is_under_the_same_caps(hub: Hub) -> None:
     shutil.rmtree(model)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 point 5: 1 MiB members skip the ratio cap")
 @pytest.mark.timeout(60)
 def test_many_one_mib_members_are_refused_by_the_whole_archive_ratio(hub: Hub) -> None:
     name = "bomb_many_members"

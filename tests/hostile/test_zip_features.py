@@ -38,11 +38,6 @@ BAD_ZIPS = {
     ],
 }
 
-XFAIL = {
-    name: pytest.mark.xfail(strict=True, reason=f"issue 14 point 7: zip {name} -> traceback")
-    for name in BAD_ZIPS
-}
-
 
 def _pull_falls_through(hub_hf: Hub, case: str) -> None:
     name = f"zip_{case}"
@@ -56,7 +51,7 @@ def _pull_falls_through(hub_hf: Hub, case: str) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("case", [pytest.param(c, marks=XFAIL[c]) for c in BAD_ZIPS])
+@pytest.mark.parametrize("case", list(BAD_ZIPS))
 def test_unsupported_zip_feature_is_typed_and_next_source_is_tried(hub_hf: Hub, case: str) -> None:
     _pull_falls_through(hub_hf, case)
 

@@ -17,6 +17,8 @@ Persistent behaviour: ``corrupt=True`` (one flipped byte in every body),
 ``redirect`` (a URL) answers every GET and HEAD with a 302 to it.
 ``overlong`` (a byte count) answers a GET with 200, no Content-Length and that
 many bytes (``data`` repeated), then closes: a body longer than the HEAD said.
+``head_length=False`` answers a HEAD with 200 and no Content-Length (a size
+nothing announces).
 
 ``x-amz-checksum-*`` entries of ``headers`` are sent like S3 sends them:
 only on a HEAD or a whole-object GET that asks with
@@ -54,6 +56,7 @@ class Obj:
     last_modified: float | None = None
     redirect: str | None = None
     overlong: int | None = None
+    head_length: bool = True
 
     @property
     def last_modified_header(self) -> str | None:
@@ -152,6 +155,11 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return self._simple(302, {"Location": obj.redirect})
             if obj.overlong is not None and body:
                 return self._overlong(obj)
+            if not body and not obj.head_length:
+                self._note(200)
+                self.send_response(200)
+                self.end_headers()
+                return
             data = obj.data
             if obj.corrupt and data:
                 mid = len(data) // 2

@@ -1,25 +1,28 @@
 """What an unpacked Spark NLP BERT zip holds: its Spark ML metadata, its vocabulary and one
-engine file (itself a zip without extension). Reading this never imports torch."""
+engine file (itself a zip without extension). Reading this never imports torch.
+
+The engine zip is read in place (:class:`modelhub.safezip.SafeZip`), under the same caps
+as every archive modelhub opens (``MODELHUB_EXTRACT_MAX_*``): loading a model writes
+nothing, and a bomb inside an 86 KB download is refused before a byte is inflated."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import shutil
-import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from modelhub.errors import ArtifactFormatError
+from modelhub.errors import ArtifactFormatError, IntegrityError
 from modelhub.loaders.sparknlp.sparkml import (
     SparkMLMetadata,
     find_model_root,
     read_metadata,
     read_vocabulary,
 )
+from modelhub.safezip import SafeZip, check_members, open_zip, zip_limits
 
 ANNOTATORS: dict[str, str] = {
     "com.johnsnowlabs.nlp.embeddings.BertEmbeddings": "bert",
@@ -72,15 +75,11 @@ class SparkNlpBert:
         return dict(self.metadata.params)
 
     @contextlib.contextmanager
-    def unpacked_engine(self) -> Iterator[Path]:
-        """The engine zip extracted to a temporary folder (removed afterwards), so the
-        verified cache entry is never written to."""
-        tmp = Path(tempfile.mkdtemp(prefix="modelhub-sparknlp-"))
-        try:
-            safe_extract(self.engine_file, tmp)
-            yield tmp
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    def engine_archive(self) -> Iterator[SafeZip]:
+        """The engine zip, checked and opened for reading in place (nothing is extracted);
+        UnsafeArchiveError past the ``MODELHUB_EXTRACT_MAX_*`` caps."""
+        with SafeZip(self.engine_file, limits=zip_limits(), label=str(self.engine_file)) as zf:
+            yield zf
 
 
 def check_params(art: SparkNlpBert, hidden_size: int, name: str | None = None) -> None:
@@ -151,29 +150,27 @@ def open_artifact(path: Path) -> SparkNlpBert:
 
 
 def safe_extract(archive: Path, target: Path) -> list[Path]:
-    """Extracts a zip, refusing members that would land outside ``target``."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ArtifactFormatError(
-            f"{archive}: the engine file is not a zip archive ({exc})"
-        ) from None
+    """Extracts a zip into ``target`` under the checks and caps of every archive modelhub
+    opens (:mod:`modelhub.safezip`, the ``MODELHUB_EXTRACT_MAX_*`` settings)."""
+    label = str(archive)
+    limits = zip_limits()
     out: list[Path] = []
-    with zf:
-        for info in zf.infolist():
-            member = PurePosixPath(info.filename)
-            if member.is_absolute() or ".." in member.parts:
-                raise ArtifactFormatError(f"{archive}: unsafe member path {info.filename!r}")
-            if info.is_dir():
+    with open_zip(archive, label=label) as zf:
+        for info, rel in check_members(zf, label=label, limits=limits):
+            if info.is_dir() or not rel:
                 continue
-            dest = target.joinpath(*member.parts)
+            dest = target / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                with zf.open(info) as src, dest.open("wb") as dst:
+                with zf.open(info) as src, dest.open("xb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            except (OSError, EOFError, ValueError) as exc:
                 raise ArtifactFormatError(
                     f"{archive}: member {info.filename} cannot be extracted ({exc})"
+                ) from None
+            except Exception as exc:  # BadZipFile, zlib.error: a damaged member
+                raise IntegrityError(
+                    f"{archive}: member {info.filename} is corrupt ({exc})", artifact=label
                 ) from None
             out.append(dest)
     return out

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from modelhub.loaders.sparknlp.tf_checkpoint import (
     heads_from_graph,
     infer_bert_config,
 )
+from modelhub.safezip import SafeZip
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ SPECIAL_TOKENS = {
 }
 
 
-def engine_model_file(folder: Path, engine_file: Path) -> Path:
-    """The ONNX graph inside an unpacked ``bert_onnx`` engine zip (one member)."""
-    files = [p for p in folder.rglob("*") if p.is_file()]
+def engine_model_member(engine: SafeZip, engine_file: Path) -> PurePosixPath:
+    """The ONNX graph inside a ``bert_onnx`` engine zip (one member)."""
+    files = engine.files()
     if len(files) == 1:
         return files[0]
     named = [p for p in files if p.name in (engine_file.name, "model.onnx")]
@@ -61,23 +62,24 @@ def read_weights(
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The engine's weights under transformers ``BertModel`` names and a ``BertConfig``
     dict derived from their shapes."""
-    with art.unpacked_engine() as folder:
+    with art.engine_archive() as engine:
         if art.engine == "tensorflow":
-            index = find_checkpoint(folder)
+            index = find_checkpoint(engine.files())
             if index is None:
                 raise ArtifactFormatError(
                     f"{art.engine_file}: no TensorFlow checkpoint inside "
                     "(expected variables/variables.index and variables.data-*)"
                 )
-            state = bert_state_dict(Checkpoint(index))
+            state = bert_state_dict(Checkpoint(index, engine.read))
             heads = num_attention_heads
             if heads is None:
-                graphs = sorted(folder.rglob("saved_model.pb"))
-                heads = heads_from_graph(graphs[0]) if graphs else None
+                graphs = sorted(p for p in engine.files() if p.name == "saved_model.pb")
+                heads = heads_from_graph(graphs[0], engine.read) if graphs else None
         else:
             from modelhub.loaders.sparknlp.onnx_engine import onnx_state_dict
 
-            state, head_size = onnx_state_dict(engine_model_file(folder, art.engine_file))
+            member = engine_model_member(engine, art.engine_file)
+            state, head_size = onnx_state_dict(engine.read(member), str(member))
             if "embeddings.word_embeddings.weight" not in state:
                 raise ArtifactFormatError(
                     f"{art.engine_file}: no BERT word embedding matrix found in the ONNX graph"

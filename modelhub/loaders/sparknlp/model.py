@@ -27,7 +27,7 @@ from modelhub.loaders.model import Progress
 from modelhub.loaders.sparknlp.artifact import SparkNlpBert, check_params, open_artifact
 from modelhub.loaders.sparknlp.conversion import (
     check_vocab_size,
-    engine_model_file,
+    engine_model_member,
     read_weights,
     tokenizer_files,
     write_hf_dir,
@@ -160,7 +160,7 @@ def _default_max_length(art: SparkNlpBert, limit: int, max_length: int | None) -
     return chosen
 
 
-def _onnx_config(art: SparkNlpBert, graph: Path, vocab_size: int) -> dict[str, Any]:
+def _onnx_config(art: SparkNlpBert, graph: Path | bytes, vocab_size: int) -> dict[str, Any]:
     shapes = {
         key: initializer_shape(graph, f"{key}_embeddings.weight")
         for key in ("word", "position", "token_type")
@@ -253,10 +253,13 @@ def _load_onnx(
 
     if device not in (None, "auto", "cpu"):
         log.warning("the ONNX engine runs on the CPU here; device=%r is ignored", device)
-    with art.unpacked_engine() as folder:
-        graph = engine_model_file(folder, art.engine_file)
-        config = _onnx_config(art, graph, len(vocab))
-        session = OnnxBert(graph, num_threads=num_threads)
+    # Read from the engine zip in place, under the archive caps: loading writes nothing.
+    with art.engine_archive() as engine:
+        member = engine_model_member(engine, art.engine_file)
+        graph = engine.read(member)
+    config = _onnx_config(art, graph, len(vocab))
+    session = OnnxBert(graph, num_threads=num_threads, source=str(member))
+    del graph
     check_params(art, int(config["hidden_size"]), record.artifact if record else None)
     tokenizer_files(
         work,

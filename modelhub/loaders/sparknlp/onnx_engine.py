@@ -27,17 +27,23 @@ class OnnxBert:
     """A BERT graph run by onnxruntime: an :class:`~modelhub.loaders.model.Encoder` (numpy
     ids in, ``last_hidden_state`` out), and ``run`` for any named output (``pooler_output``)."""
 
-    def __init__(self, path: Path, *, num_threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path | bytes, *, num_threads: int | None = None, source: str | None = None
+    ) -> None:
+        """``path``: the graph's file, or its bytes (read from the engine zip, never
+        extracted; ``source`` then names it in messages)."""
         import onnxruntime as ort
 
-        self.path = Path(path)
+        self.path = Path(source if source is not None or isinstance(path, bytes) else path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if num_threads:
             options.intra_op_num_threads = num_threads
         try:
             self.session = ort.InferenceSession(
-                str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+                path if isinstance(path, bytes) else str(path),
+                sess_options=options,
+                providers=["CPUExecutionProvider"],
             )
         except Exception as exc:
             raise ArtifactFormatError(
@@ -98,7 +104,9 @@ def _hf_key(name: str) -> str | None:
     return m.group(1).replace("/", ".") if m else None
 
 
-def onnx_state_dict(path: Path) -> tuple[dict[str, np.ndarray], int | None]:
+def onnx_state_dict(
+    path: Path | bytes, source: str | None = None
+) -> tuple[dict[str, np.ndarray], int | None]:
     """transformers ``BertModel`` weights found in a torch-exported BERT graph, plus the
     head size when the graph's attention scaling constant gives it away.
 
@@ -113,10 +121,14 @@ def onnx_state_dict(path: Path) -> tuple[dict[str, np.ndarray], int | None]:
         raise ArtifactFormatError(
             "reading weights out of an ONNX graph needs the 'onnx' package (pip install onnx)"
         ) from exc
+    where = source or (str(path) if not isinstance(path, bytes) else "the ONNX graph")
     try:
-        model = onnx.load(str(path))
+        if isinstance(path, bytes):
+            model = onnx.load_model_from_string(path)
+        else:
+            model = onnx.load(str(path))
     except Exception as exc:
-        raise ArtifactFormatError(f"{path}: not a readable ONNX model ({exc})") from None
+        raise ArtifactFormatError(f"{where}: not a readable ONNX model ({exc})") from None
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
     consts: dict[str, np.ndarray] = {}
@@ -196,16 +208,19 @@ def _head_size(scales: list[tuple[str, float]]) -> int | None:
     return None
 
 
-def initializer_shape(path: Path, suffix: str) -> tuple[int, ...] | None:
+def initializer_shape(
+    path: Path | bytes, suffix: str, source: str | None = None
+) -> tuple[int, ...] | None:
     """The dims of the first initializer whose name ends with ``suffix``, read straight from
-    the ONNX protobuf (no onnx package; the tensor bytes are skipped, not copied)."""
+    the ONNX protobuf (no onnx package; the tensor bytes are skipped, not copied).
+    ``path``: the graph's file or its bytes (``source`` names them in messages)."""
     from modelhub.loaders.sparknlp.protowire import fields, packed_varints
 
-    source = str(path)
+    source = source or (str(path) if not isinstance(path, bytes) else "the ONNX graph")
     try:
-        data = memoryview(Path(path).read_bytes())
+        data = memoryview(path if isinstance(path, bytes) else Path(path).read_bytes())
     except OSError as exc:
-        raise ArtifactFormatError(f"{path}: cannot read the ONNX model ({exc})") from None
+        raise ArtifactFormatError(f"{source}: cannot read the ONNX model ({exc})") from None
     target = suffix.encode("utf-8")
     for number, _w, graph in fields(data, source):  # ModelProto
         if number != 7 or isinstance(graph, int):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -100,11 +101,20 @@ def _handle(buf: bytes, pos: int, source: str) -> tuple[int, int, int]:
     return offset, size, pos
 
 
-def read_table(path: Path) -> list[tuple[bytes, bytes]]:
+Reader = Callable[[PurePath], bytes]
+"""Reads one file of an engine: from disk, or a member of the engine zip
+(:meth:`modelhub.safezip.SafeZip.read`), so that nothing is extracted."""
+
+
+def read_path(path: PurePath) -> bytes:
+    return Path(path).read_bytes()
+
+
+def read_table(path: PurePath, read: Reader = read_path) -> list[tuple[bytes, bytes]]:
     """All ``(key, value)`` pairs of a TensorFlow table file, in key order."""
     source = str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read(path)
     except OSError as exc:
         raise ArtifactFormatError(f"{path}: cannot read the checkpoint index ({exc})") from None
     if len(data) < _FOOTER_SIZE:
@@ -167,14 +177,15 @@ def _entry(name: str, buf: bytes, source: str) -> TensorEntry:
 class Checkpoint:
     """A TensorFlow V2 checkpoint: ``prefix.index`` plus ``prefix.data-NNNNN-of-MMMMM``."""
 
-    def __init__(self, index: Path) -> None:
-        self.index = Path(index)
+    def __init__(self, index: PurePath, read: Reader = read_path) -> None:
+        self.index = index if isinstance(index, PurePath) else Path(index)
+        self.read = read
         prefix = self.index.name.removesuffix(".index")
         self.folder = self.index.parent
         self.prefix = prefix
         self.entries: dict[str, TensorEntry] = {}
         num_shards = 1
-        for key, value in read_table(self.index):
+        for key, value in read_table(self.index, read):
             name = key.decode("utf-8", errors="replace")
             if name == "":
                 for number, _w, v in fields(value, f"{self.index} [header]"):
@@ -189,14 +200,14 @@ class Checkpoint:
         self.num_shards = max(1, num_shards)
         self._shards: dict[int, bytes] = {}
 
-    def shard_path(self, shard: int) -> Path:
+    def shard_path(self, shard: int) -> PurePath:
         return self.folder / f"{self.prefix}.data-{shard:05d}-of-{self.num_shards:05d}"
 
     def _shard(self, shard: int) -> bytes:
         if shard not in self._shards:
             path = self.shard_path(shard)
             try:
-                self._shards[shard] = path.read_bytes()
+                self._shards[shard] = self.read(path)
             except OSError as exc:
                 raise ArtifactFormatError(
                     f"{path}: checkpoint data shard missing or unreadable ({exc}); "
@@ -269,9 +280,14 @@ class Checkpoint:
         return out
 
 
-def find_checkpoint(folder: Path) -> Path | None:
-    """The ``*.index`` file of the checkpoint in an unpacked ``bert_tensorflow`` folder."""
-    found = sorted(Path(folder).rglob("*.index"))
+def find_checkpoint(files: Path | Iterable[PurePath]) -> PurePath | None:
+    """The ``*.index`` file of the checkpoint among an engine's files (or in an unpacked
+    ``bert_tensorflow`` folder)."""
+    found = sorted(
+        Path(files).rglob("*.index")
+        if isinstance(files, Path)
+        else (p for p in files if p.name.endswith(".index"))
+    )
     preferred = [p for p in found if p.name == "variables.index"]
     return (preferred or found or [None])[0]
 
@@ -439,11 +455,11 @@ def _const_ints(node: bytes, source: str) -> list[int]:
     return []
 
 
-def heads_from_graph(graph_pb: Path) -> int | None:
+def heads_from_graph(graph_pb: PurePath, read: Reader = read_path) -> int | None:
     """The number of attention heads, read from the constant that reshapes layer 0's queries
     to ``[batch, seq, heads, head_size]`` in a bare GraphDef; ``None`` when not found."""
     try:
-        data = Path(graph_pb).read_bytes()
+        data = read(graph_pb)
     except OSError:
         return None
     source = str(graph_pb)

@@ -34,6 +34,8 @@ this object" into a :class:`Response`; everything else lives here:
 * Connection errors, timeouts, truncated bodies, 429 (``Retry-After``) and
   5xx are retried with exponential backoff and full jitter, bounded by a
   count (consecutive failures without progress) and by total time.
+* The whole download has a deadline and every body a size ceiling
+  (:mod:`modelhub.registry.fetch.deadline`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from dataclasses import dataclass
 from modelhub.config import ENV
 from modelhub.errors import CacheError, FetchError
 from modelhub.registry.fetch.chunks import ChunkScheduler, Ranged
+from modelhub.registry.fetch.deadline import Guarded, Watchdog
 from modelhub.registry.fetch.transport import (
     DownloadOptions,
     DownloadResult,
@@ -91,6 +94,28 @@ def download(
     """Fetches the object behind ``transport`` into ``partial`` (resuming what
     its sidecar describes).  ``part_size(first_response)`` may return the S3
     multipart part size so the multipart ETag can be recomputed."""
+    watch = Watchdog(transport.url, opts.deadline)
+    guarded = Guarded(transport, watch, opts.max_bytes)
+    try:
+        return _download(guarded, partial, opts, md5, part_size)
+    except BaseException as exc:
+        if guarded.too_long:
+            with contextlib.suppress(OSError):
+                partial.reset()  # bytes past the ceiling are nothing to resume
+        if watch.expired and not isinstance(exc, CacheError):
+            raise watch.error() from exc
+        raise
+    finally:
+        watch.stop()
+
+
+def _download(
+    transport: Transport,
+    partial: Partial,
+    opts: DownloadOptions,
+    md5: bool | Callable[[Response], bool],
+    part_size: Callable[[Response], int | None] | None,
+) -> DownloadResult:
     deadline = time.monotonic() + opts.policy.total
     restarts = 0
     while True:

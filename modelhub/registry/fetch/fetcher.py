@@ -68,6 +68,8 @@ def _download_options(
         chunk=settings.download_chunk,
         policy=retry or RetryPolicy.from_settings(settings),
         direct_io=settings.direct_io,
+        deadline=settings.download_deadline,
+        max_bytes=settings.download_max_bytes,
         progress=bar,
         heartbeat=lock.beat,
         flush_during=store.fsync,
@@ -75,15 +77,10 @@ def _download_options(
 
 
 def extract_limits(settings: Settings) -> ExtractLimits:
-    """The zip-bomb caps from the settings (``extract_max_gb``,
-    ``extract_max_files``, ``extract_max_ratio``)."""
-    from modelhub.registry.fetch.archive import ExtractLimits
+    """The zip-bomb caps (see :func:`modelhub.safezip.zip_limits`)."""
+    from modelhub.safezip import zip_limits
 
-    return ExtractLimits(
-        max_total=settings.extract_max_bytes,
-        max_members=settings.extract_max_files,
-        max_ratio=settings.extract_max_ratio,
-    )
+    return zip_limits(settings)
 
 
 def ordered_sources(

@@ -55,6 +55,9 @@ class Response:
     # Fills the buffer unless the body ends first and returns the count (0 at
     # the end); transports that can receive into the caller's buffer set it.
     readinto: Callable[[memoryview], int] | None = None
+    # Unblocks a read in progress from another thread (shuts the socket down);
+    # the deadline's watchdog calls it.  Default: ``close``.
+    abort: Callable[[], None] | None = None
 
 
 class Transport(Protocol):
@@ -103,6 +106,11 @@ class DownloadOptions:
     flush_during: bool = True
     progress: Callable[[int, int | None], None] | None = None
     heartbeat: Callable[[int], None] | None = None
+    # Seconds for the whole download (settings.download_deadline); None:
+    # max(deadline.DEADLINE_FLOOR, size / deadline.DEADLINE_RATE).
+    deadline: float | None = None
+    # The ceiling of a body whose size nothing announces (download_max_gb).
+    max_bytes: int = 64 << 30
 
 
 @dataclass

@@ -175,6 +175,11 @@ def run_download(
             "resumed": result.resumed,
             "restarts": result.restarts,
         }
+        final = getattr(transport, "final_url", None)
+        if final and urlparse(final).netloc != urlparse(transport.url).netloc:
+            # another host served the bytes: say which (a new, optional key)
+            info["final_url"] = final
+            log.info("%s was served by %s", transport.url, final)
         try:
             return finish_object(
                 ctx, partial, result.digests, exp, source, filename, info, result.total

@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 from modelhub.errors import AccessDenied, FetchError, ModelNotFound
 from modelhub.registry.artifact import Source
+from modelhub.registry.fetch.deadline import shutdown_socket
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
 from modelhub.registry.fetch.transport import DownloadResult, Response, RestartClean, Transient
 from modelhub.registry.fetch.verify import etag_kind, normalize_etag
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
+MAX_REDIRECTS = 10
+_REDIRECTS = (301, 302, 303, 307, 308)
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _session: Any = None
 _session_lock = threading.Lock()
@@ -120,7 +123,56 @@ class HttpTransport:
         self.what = what
         # read: seconds without a byte before a connection counts as stalled (retried)
         self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
+        # where the last request ended after redirects (recorded when another host)
+        self.final_url = url
         warn_plain_http(url)
+
+    def _open(self, headers: dict[str, str]) -> Any:
+        """GET with redirects followed here, not by requests: only to http(s)
+        URLs, at most :data:`MAX_REDIRECTS`, never in a loop; anything else is
+        a FetchError naming the URL (the next source is tried)."""
+        import requests
+
+        url = self.url
+        seen = {url}
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                r = session().get(
+                    url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=False
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise connection_failure(exc, url) from exc
+            except requests.RequestException as exc:  # a malformed URL or answer
+                raise FetchError(f"{url}: {type(exc).__name__}: {exc}", url=self.url) from exc
+            if r.status_code not in _REDIRECTS:
+                if url != self.final_url:
+                    self.final_url = url
+                    if urlparse(url).netloc != urlparse(self.url).netloc:
+                        log.info("%s redirects to %s", self.url, url)
+                return r
+            location = r.headers.get("Location", "")
+            r.close()
+            target = urljoin(url, location.strip())
+            scheme = urlparse(target).scheme.lower()
+            if not location.strip() or scheme not in ("http", "https"):
+                raise FetchError(
+                    f"{self.url}: HTTP {r.status_code} redirects to {location!r}, which is not "
+                    "an http(s) URL; refused",
+                    url=self.url,
+                    status=r.status_code,
+                )
+            if target in seen:
+                raise FetchError(
+                    f"{self.url}: redirect loop (back to {target}); refused",
+                    url=self.url,
+                    status=r.status_code,
+                )
+            seen.add(target)
+            warn_plain_http(target)
+            url = target
+        raise FetchError(
+            f"{self.url}: more than {MAX_REDIRECTS} redirects; refused", url=self.url, status=None
+        )
 
     def get(self, start: int, end: int | None, *, validator: str | None) -> Response:
         import requests
@@ -132,10 +184,7 @@ class HttpTransport:
             headers["Range"] = f"bytes={start}-{'' if end is None else end}"
             if validator and not validator.startswith("W/"):
                 headers["If-Range"] = validator
-        try:
-            r = session().get(self.url, headers=headers, stream=True, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise connection_failure(exc, self.url) from exc
+        r = self._open(headers)
         status = r.status_code
         if status not in (200, 206):
             r.close()
@@ -220,7 +269,24 @@ class HttpTransport:
             read=read,
             close=close,
             readinto=readinto if direct else None,
+            abort=lambda: shutdown_socket(raw),
         )
+
+    def announced_size(self) -> int | None:
+        """The size a ``HEAD`` of the (last redirect's) URL announces, for a
+        body sent without Content-Length; None when it says nothing."""
+        try:
+            r = session().head(
+                self.final_url,
+                headers={"Accept-Encoding": "identity"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except Exception as exc:
+            log.debug("%s: HEAD for the size failed: %s", self.url, exc)
+            return None
+        length = r.headers.get("Content-Length", "")
+        return int(length) if r.status_code == 200 and length.isdigit() else None
 
     def multipart_part_size(self, first: Response) -> int | None:
         """S3 answers ``HEAD ?partNumber=1`` with the first part's size."""

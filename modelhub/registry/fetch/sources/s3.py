@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from modelhub.errors import AccessDenied, FetchError
 from modelhub.registry.artifact import Source
+from modelhub.registry.fetch.deadline import shutdown_socket
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched, is_private, run_download
 from modelhub.registry.fetch.sources.http import READ_TIMEOUT, status_error
 from modelhub.registry.fetch.transport import DownloadResult, Response, RestartClean, Transient
@@ -203,6 +204,7 @@ class S3Transport:
             headers=headers,
             read=read,
             close=body.close,
+            abort=lambda: shutdown_socket(getattr(body, "_raw_stream", None)),
         )
 
     def part_size(self, first: Response) -> int | None:
