@@ -110,7 +110,7 @@ def local_model_dir(name: str | Path) -> Path | None:
 def _entry_derived_dir(key: str, path: Path) -> Path | None:
     """``entries/<id>/derived`` of the cache entry ``path`` lies in (None when
     the model was not served from a cache entry: nothing is derived then)."""
-    from modelhub.registry.store import Store
+    from modelhub.registry.store.store import Store
 
     try:
         entry = Store.from_settings().lookup(key)
