@@ -22,12 +22,10 @@ no heavy imports, the file read only when it exists.
 from __future__ import annotations
 
 import os
-import sys
 
 from modelhub.errors import ConfigError
-from modelhub.knobs import FALSE as _FALSE
-from modelhub.knobs import TRUE as _TRUE
 from modelhub.knobs import Knob, knob_value, offline_value
+from modelhub.userdirs import default_cache_text, default_config_text, expand, norm
 
 # typing stays off the CLI's start (annotations are strings here)
 TYPE_CHECKING = False
@@ -328,88 +326,8 @@ class Settings:
         return Settings(**values)
 
 
-def _norm(path: str) -> str:
-    """``str(PurePosixPath(path))``: empty and ``.`` parts dropped, exactly two
-    leading slashes kept, as pathlib normalizes."""
-    lead = "//" if path[:2] == "//" and path[2:3] != "/" else "/" if path[:1] == "/" else ""
-    return lead + "/".join(p for p in path.split("/") if p and p != ".") or "."
-
-
-def _expand(path: str) -> str:
-    """``Path(path).expanduser()`` as text (posix)."""
-    path = _norm(path)
-    if path[:1] == "~":
-        home = os.path.expanduser(path)
-        if home[:1] == "~":  # no home directory: pathlib's error
-            from pathlib import Path
-
-            return str(Path(path).expanduser())
-        path = _norm(home)
-    return path
-
-
-def _xdg_text(var: str, fallback: str) -> str | None:
-    """On Linux the XDG rule is what platformdirs computes; doing it here keeps
-    platformdirs (and its import cost) off every CLI start."""
-    if sys.platform != "linux":
-        return None
-    value = os.environ.get(var)
-    base = value if value and os.path.isabs(value) else os.path.join(_home(), fallback)
-    return _norm(os.path.join(base, "modelhub"))
-
-
-def _home() -> str:
-    home = os.path.expanduser("~")
-    if home == "~":  # pathlib's Path.home() error
-        from pathlib import Path
-
-        return str(Path.home())
-    return home
-
-
-def default_cache_text() -> str:
-    """The default cache directory (no config, no variable), as text."""
-    fast = _xdg_text("XDG_CACHE_HOME", ".cache")
-    if fast is not None:
-        return fast
-    from platformdirs import user_cache_path
-
-    return str(user_cache_path("modelhub", appauthor=False))
-
-
-def _default_config_text() -> str:
-    fast = _xdg_text("XDG_CONFIG_HOME", ".config")
-    if fast is not None:
-        return fast + "/config.toml"
-    from platformdirs import user_config_path
-
-    return str(user_config_path("modelhub", appauthor=False) / "config.toml")
-
-
-def _parse_bool(value: str, what: str) -> bool:
-    v = value.strip().lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise ConfigError(f"{what}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
-
-
 def _paths(value: str) -> tuple[str, ...]:
     return tuple(p for p in value.split(os.pathsep) if p)
-
-
-if os.name != "posix":  # pathlib's rules for other systems
-
-    def _norm(path: str) -> str:
-        from pathlib import Path
-
-        return str(Path(path))
-
-    def _expand(path: str) -> str:
-        from pathlib import Path
-
-        return str(Path(path).expanduser())
 
 
 def _read_file(path: str) -> dict[str, Any]:
@@ -436,13 +354,13 @@ def _config_path(env: dict[str, str]) -> str | None:
     the default location when a file is there."""
     var = ENV["config_file"]
     if env.get(var):
-        path = _norm(env[var])
+        path = norm(env[var])
         if os.path.isdir(path):
             raise ConfigError(f"{var}={path} is a folder, not a config file; point it at a file")
         if not os.path.isfile(path):
             raise ConfigError(f"{var}={path} does not exist; create it or unset it")
         return path
-    candidate = _default_config_text()
+    candidate = default_config_text()
     if os.path.isdir(candidate):
         raise ConfigError(
             f"{candidate} (the default config file) is a folder; remove it or set {var}"
@@ -476,7 +394,7 @@ def _knobs(data: dict[str, Any], env: dict[str, str], where: str) -> dict[str, A
             value = knob_value(knob, data[key], False, where)
         else:
             value = knob.default
-        out[key] = _expand(value) if knob.kind == "path" and value is not None else value
+        out[key] = expand(value) if knob.kind == "path" and value is not None else value
     return out
 
 
@@ -541,9 +459,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     knobs = _knobs(data, env, where)
     extra = {k: v for k, v in data.items() if k in KNOBS}
 
-    cache_dir = _expand(_path_text(data, "cache_dir", where)) if "cache_dir" in data else None
+    cache_dir = expand(_path_text(data, "cache_dir", where)) if "cache_dir" in data else None
     if env.get("MODELHUB_CACHE"):
-        cache_dir = _expand(env["MODELHUB_CACHE"])
+        cache_dir = expand(env["MODELHUB_CACHE"])
     if cache_dir is None:
         cache_dir = default_cache_text()
 
@@ -594,7 +512,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings._from_text(
         {
             "cache_dir": cache_dir,
-            "cards": tuple(_expand(p) for p in cards),
+            "cards": tuple(expand(p) for p in cards),
             "config_file": cfg_path,
         },
         offline=offline,

@@ -206,7 +206,7 @@ def collect() -> dict[str, Any]:
     settings, config_file, error = _settings_rows()
     cache_dir = next((r["value"] for r in settings if r["name"] == "cache_dir"), None)
     if error is not None:
-        from modelhub.config import default_cache_text
+        from modelhub.userdirs import default_cache_text
 
         cache_dir = default_cache_text()
     return {
