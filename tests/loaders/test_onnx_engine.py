@@ -220,6 +220,19 @@ def test_source_memo_is_trusted_only_while_the_files_are_unchanged(
 # -- through pretrained(): where the export lives, engine choice, cache verify -------------
 
 
+@pytest.fixture
+def cli_logging():
+    """The in-process CLI leaves its stderr handler on the ``modelhub`` logger;
+    later tests in this directory expect a bare one."""
+    logger = logging.getLogger("modelhub")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    for h in logger.handlers[:]:
+        if h not in handlers:
+            logger.removeHandler(h)
+    logger.setLevel(level)
+
+
 def test_pretrained_local_dir_runs_onnx_by_default_and_torch_when_asked(
     tiny_bert: Path, isolated_env: Path
 ) -> None:
@@ -248,7 +261,7 @@ def test_pretrained_local_dir_runs_onnx_by_default_and_torch_when_asked(
 
 
 def test_cache_verify_reports_a_damaged_derived_file_and_repair_deletes_it(
-    tiny_bert: Path, capsys: pytest.CaptureFixture[str]
+    tiny_bert: Path, capsys: pytest.CaptureFixture[str], cli_logging: None
 ) -> None:
     from modelhub.derived import DERIVED_DIR
     from tests.cache.conftest import cli, cli_json, install
@@ -280,7 +293,7 @@ def test_cache_verify_reports_a_damaged_derived_file_and_repair_deletes_it(
 
 
 def test_cache_rm_removes_the_export_with_the_entry(
-    tiny_bert: Path, capsys: pytest.CaptureFixture[str]
+    tiny_bert: Path, capsys: pytest.CaptureFixture[str], cli_logging: None
 ) -> None:
     from modelhub.derived import DERIVED_DIR
     from tests.cache.conftest import cli, install

@@ -65,7 +65,7 @@ def make_session(path: Path, *, num_threads: int | None = None) -> Any:
     """An onnxruntime CPU session with the settings ``bench/onnx_matrix.py``
     measured fastest for BERT encoders: every graph optimization, sequential
     execution, intra-op threads = ``num_threads`` (default: onnxruntime's, one
-    per physical core), and spinning threads left on."""
+    per physical core), no spinning threads."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -74,6 +74,9 @@ def make_session(path: Path, *, num_threads: int | None = None) -> Any:
     options.inter_op_num_threads = 1
     if num_threads:
         options.intra_op_num_threads = num_threads
+    # Spinning worker threads keep burning the cores after each run: on a small or
+    # shared CPU they slow whatever runs next (torch, the tokenizer, other processes).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # warnings about unused initializers are not the user's
     try:
         return ort.InferenceSession(

@@ -227,9 +227,12 @@ def _quantize_int8(graph: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target = graph.with_name("int8.onnx")
-    # The quantizer advises pre-processing through the root logger; not the user's business.
+    # The quantizer advises pre-processing through the root logger (logging.warning,
+    # which also installs a stderr handler on a bare root): not the user's business.
+    root = logging.getLogger()
+    handlers = list(root.handlers)
     hush = _DropFrom("quantize")
-    logging.getLogger().addFilter(hush)
+    root.addFilter(hush)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             quantize_dynamic(
@@ -242,7 +245,10 @@ def _quantize_int8(graph: Path) -> None:
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
     finally:
-        logging.getLogger().removeFilter(hush)
+        root.removeFilter(hush)
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
     os.replace(target, graph)
 
 
