@@ -151,8 +151,7 @@ def test_engine_for_version(version: str, engine: str | None) -> None:
 def test_unserved_reason_words() -> None:
     assert (
         unserved_reason("RoBertaEmbeddings", "onnx")
-        == "RoBertaEmbeddings (roberta, onnx) is recognised; no installed loader runs it yet "
-        "(issue 18)"
+        == "RoBertaEmbeddings (roberta, onnx) is recognised; no installed loader runs it yet"
     )
     assert "only with pytorch" in unserved_reason("RoBertaEmbeddings", "onnx", ["pytorch"])  # type: ignore[operator]
     assert unserved_reason("BertEmbeddings", "onnx", ["onnx", "tensorflow"]) is None
@@ -202,8 +201,8 @@ def test_recognised_transformer_zip_says_no_loader_runs_it_yet(tmp_path: Path) -
         load_path(folder)
     msg = str(info.value)
     assert msg.startswith(
-        "CamemBertEmbeddings (camembert, onnx) is recognised; no installed loader runs it yet "
-        "(issue 18).\nno installed loader accepts"
+        "CamemBertEmbeddings (camembert, onnx) is recognised; no installed loader runs it yet."
+        "\nno installed loader accepts"
     )
     # The per-loader reasons are still there.
     assert "sparknlp_bert" in msg and "is not one of" in msg

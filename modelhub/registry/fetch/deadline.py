@@ -1,4 +1,4 @@
-"""The whole download's deadline and size ceiling (issue 14): a watchdog
+"""The whole download's deadline and size ceiling: a watchdog
 cuts the open connections when the deadline passes, so a server trickling
 bytes cannot hold a pull forever; a body is never written past its ceiling
 (its declared size, else the size a ``HEAD`` announces, else

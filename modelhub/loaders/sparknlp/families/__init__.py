@@ -185,11 +185,8 @@ def unserved_reason(
             f"(it has {', '.join(row.engines)})"
         )
     if served:
-        return (
-            f"{what} is recognised; installed loaders run it only with "
-            f"{', '.join(served)} (issue 18)"
-        )
-    return f"{what} is recognised; no installed loader runs it yet (issue 18)"
+        return f"{what} is recognised; installed loaders run it only with {', '.join(served)}"
+    return f"{what} is recognised; no installed loader runs it yet"
 
 
 __all__ = [

@@ -525,7 +525,7 @@ FAMILIES: tuple[Family, ...] = (
         ("storage/EMBEDDINGS_<storageRef>/",),
         lowercase="exact, then lower, then upper case if not caseSensitive",
         needs="a reader for the RocksDB table in storage/ (key UTF-8 word, value "
-        "little-endian float32 × dimension); separate work from issue 18",
+        "little-endian float32 × dimension); separate work from the transformer loaders",
         sources=(f"{_RESEARCH} §4",),
     ),
     Family(
@@ -539,7 +539,7 @@ FAMILIES: tuple[Family, ...] = (
         ("fields/wordVectors",),
         lowercase="never (exact, case-sensitive lookup)",
         needs="a reader for fields/wordVectors (MapFeature[String, Array[Float]]); separate "
-        "work from issue 18",
+        "work from the transformer loaders",
         sources=(f"{_RESEARCH} §5",),
     ),
 )
