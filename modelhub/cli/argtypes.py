@@ -9,26 +9,24 @@ from __future__ import annotations
 import argparse
 
 
-def count(text: str) -> int:
-    """A whole number, 0 or more (``--limit``: 0 means no limit)."""
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {least} or more, not {value}")
     return value
+
+
+def count(text: str) -> int:
+    """A whole number, 0 or more (``--limit``: 0 means no limit)."""
+    return _whole_number(text, 0)
 
 
 def positive_int(text: str) -> int:
     """A whole number, 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+    return _whole_number(text, 1)
 
 
 def seconds(text: str) -> float:
