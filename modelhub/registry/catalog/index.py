@@ -314,35 +314,9 @@ def render_rows(rows: list[tuple[Any, ...]]) -> str:
     """The ``modelhub list`` table of picked rows; the ENGINE column only when
     some row names an engine."""
     headers = list(_LIST_HEADERS)
-    cells: list[tuple[str, ...]]
+    columns = [1, 2, 3, 4, 5, 6, 8]  # after the name; an empty cell shows "-"
     if any(r[ROW_ENGINE] for r in rows):
         headers.append("engine")
-        cells = [
-            (
-                r[0],
-                r[1] or "-",
-                r[2] or "-",
-                r[3] or "-",
-                r[4] or "-",
-                r[5] or "-",
-                r[6] or "-",
-                r[8] or "-",
-                r[7] or "-",
-            )
-            for r in rows
-        ]
-    else:
-        cells = [
-            (
-                r[0],
-                r[1] or "-",
-                r[2] or "-",
-                r[3] or "-",
-                r[4] or "-",
-                r[5] or "-",
-                r[6] or "-",
-                r[8] or "-",
-            )
-            for r in rows
-        ]
+        columns.append(7)
+    cells = [(r[0], *(r[c] or "-" for c in columns)) for r in rows]
     return render_table(headers, cells)
