@@ -28,8 +28,20 @@ BERT_FAMILY: frozenset[str] = frozenset(
         "ernie",
         "megatron-bert",
         "modernbert",
+        # Encoders whose AutoModel differs from BERT's but still maps ids to one
+        # hidden state per piece: XLNet (relative attention; right padding with a
+        # mask gives the same states as its tokenizer's left padding), Longformer
+        # (local attention windows), and T5 (only its encoder stack runs, as
+        # sentence-transformers does for T5 models).
+        "xlnet",
+        "longformer",
+        "t5",
+        "mt5",
     }
 )
+
+#: ``model_type`` values whose encoder is not what ``AutoModel`` builds.
+ENCODER_ONLY: frozenset[str] = frozenset({"t5", "mt5"})
 
 SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")
 PICKLES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -105,7 +117,13 @@ def inspect_dir(path: Path) -> HFDirectory | str:
     vocab = next(
         (
             root / n
-            for n in ("vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+            for n in (
+                "vocab.txt",
+                "vocab.json",
+                "spiece.model",
+                "sentencepiece.bpe.model",
+                "spm.model",
+            )
             if (root / n).is_file()
         ),
         None,

@@ -139,15 +139,21 @@ def uses_token_types(hf: HFDirectory, model: Any) -> bool:
 
 def _export_model(hf: HFDirectory, attention: str) -> Any:
     import torch
-    from transformers import AutoModel
+    import transformers
     from transformers.utils import logging as hf_logging
+
+    from modelhub.loaders.hf import ENCODER_ONLY
 
     verbosity = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model = AutoModel.from_pretrained(
+        # T5: the encoder stack only, as the torch engine runs it.
+        auto = (
+            transformers.T5EncoderModel if hf.model_type in ENCODER_ONLY else transformers.AutoModel
+        )
+        model = auto.from_pretrained(
             str(hf.root),
             trust_remote_code=False,
             local_files_only=True,
@@ -179,7 +185,9 @@ def export_onnx(hf: HFDirectory, folder: Path, settings: ExportSettings) -> dict
         def forward(self, *args: torch.Tensor) -> torch.Tensor:
             return self.inner(**dict(zip(names, args, strict=True)))[0]
 
-    ids = torch.full((2, 8), 5, dtype=torch.long)
+    # Any id the embedding table has (a tiny test vocabulary may hold fewer than 6).
+    vocab = int(hf.config.get("vocab_size", 0) or 0)
+    ids = torch.full((2, 8), min(5, max(vocab - 1, 0)), dtype=torch.long)
     mask = torch.ones_like(ids)
     mask[1, 5:] = 0  # a padded row: no "mask is all ones" shortcut may be traced in
     example = (ids, mask, torch.zeros_like(ids))[: len(names)]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from modelhub.errors import ArtifactFormatError
-from modelhub.loaders.hf import HFDirectory
+from modelhub.loaders.hf import ENCODER_ONLY, HFDirectory
 from modelhub.loaders.runtime import resolve_device, resolve_dtype
 
 
@@ -33,11 +33,14 @@ def _quiet_transformers() -> Iterator[None]:
 
 
 def load_torch_model(hf: HFDirectory, device: torch.device) -> torch.nn.Module:
-    from transformers import AutoModel
+    import transformers
 
+    # T5's AutoModel is the encoder-decoder, which needs decoder inputs; an
+    # embedding model runs its encoder stack only.
+    auto = transformers.T5EncoderModel if hf.model_type in ENCODER_ONLY else transformers.AutoModel
     with _quiet_transformers():
         try:
-            model = AutoModel.from_pretrained(
+            model = auto.from_pretrained(
                 str(hf.root),
                 trust_remote_code=False,  # never run code shipped with a model
                 local_files_only=True,
