@@ -24,16 +24,27 @@ class BertLoader(Loader):
         "BertEmbeddings",
         "BertSentenceEmbeddings",
         "RoBertaEmbeddings",
+        "RoBertaSentenceEmbeddings",
         "XlmRoBertaEmbeddings",
+        "XlmRoBertaSentenceEmbeddings",
+        "CamemBertEmbeddings",
         "DistilBertEmbeddings",
+        "DeBertaEmbeddings",
         "AlbertEmbeddings",
+        "XlnetEmbeddings",
+        "LongformerEmbeddings",
         "E5Embeddings",
+        "BGEEmbeddings",
         "MPNetEmbeddings",
+        "MxbaiEmbeddings",
+        "UAEEmbeddings",
+        "MiniLMEmbeddings",
         "SentenceEmbeddings",
     )
     summary: ClassVar[str] = (
         "Hugging Face transformers directory (config.json + safetensors, or a pickle loaded "
-        "with weights_only) of a BERT-family encoder; runs with torch"
+        "with weights_only) of an encoder family transformers provides (BERT, RoBERTa, "
+        "XLM-R, DeBERTa, ALBERT, XLNet, T5 encoder...); runs with torch or ONNX Runtime"
     )
 
     def accepts(self, path: Path, record: ModelCard | None) -> str | None:

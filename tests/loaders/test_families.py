@@ -201,7 +201,8 @@ def test_recognised_transformer_zip_says_no_loader_runs_it_yet(tmp_path: Path) -
         load_path(folder)
     msg = str(info.value)
     assert msg.startswith(
-        "CamemBertEmbeddings (camembert, onnx) is recognised; no installed loader runs it yet."
+        "CamemBertEmbeddings (camembert, onnx) is recognised; installed loaders run it only "
+        "with pytorch, safetensors, transformers."
         "\nno installed loader accepts"
     )
     # The per-loader reasons are still there.
