@@ -19,9 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Adds ``loaders``, ``embed`` and ``similarity``."""
     p = sub.add_parser(
         "loaders",
-        help="list installed loader plugins and what each accepts",
+        help="list installed loader plugins, what each accepts and which Spark NLP "
+        "annotator and engine each runs",
         description="List the loaders found in the entry-point group modelhub.loaders, "
-        "best first (priority, then name), and what each accepts.",
+        "best first (priority, then name), and what each accepts; then Spark NLP's "
+        "transformer embeddings annotators by engine (tensorflow, onnx, openvino, and the "
+        "upstream Hugging Face directory) with the loader that runs each.",
     )
     p.add_argument("--json", action="store_true", help="a JSON array, one object per loader")
     p.set_defaults(func=cmd_loaders)
@@ -108,6 +111,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_loaders(args: argparse.Namespace) -> int:
+    from modelhub.loaders.coverage import serves
     from modelhub.loaders.discovery import discover
 
     entries = discover()
@@ -122,6 +126,7 @@ def cmd_loaders(args: argparse.Namespace) -> int:
             )
             if e.loader is not None:
                 row["accepts"] = e.loader.accepts_text()
+                row["serves"] = serves(e.loader)
             rows.append(row)
         print_json(rows)
         return 0 if entries else 1
@@ -142,7 +147,25 @@ def cmd_loaders(args: argparse.Namespace) -> int:
             for e in entries
         ],
     )
+    print()
+    _print_matrix([e.loader for e in entries if e.loader is not None])
     return 0
+
+
+def _print_matrix(loaders: list[Any]) -> None:
+    """Spark NLP's transformer annotators × engines, and which loader runs each: "-"
+    where none installed does, "n/a" where Spark NLP has no such engine."""
+    from modelhub.loaders.coverage import COLUMNS, matrix
+
+    def cell(names: tuple[str, ...] | None) -> str:
+        if names is None:
+            return "n/a"
+        return ",".join(names) or "-"
+
+    print_table(
+        ("annotator", *COLUMNS),
+        [(r.annotator, *(cell(r.cells[c]) for c in COLUMNS)) for r in matrix(loaders)],
+    )
 
 
 class _Status:

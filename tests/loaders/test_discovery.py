@@ -172,7 +172,8 @@ def test_cli_loaders_lists_installed_and_broken(with_plugin: Path, capsys) -> No
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split()[:2] == ["NAME", "PRIORITY"]
-    listed = [ln.split()[0] for ln in lines[1:]]
+    table = lines[: lines.index("")]
+    listed = [ln.split()[0] for ln in table[1:]]
     assert listed == ["marker", "bert", "sparknlp_bert", "low", "broken", "notaloader"]
     assert "directories holding marker.txt" in out
     assert "BROKEN: ModuleNotFoundError" in out
@@ -181,6 +182,24 @@ def test_cli_loaders_lists_installed_and_broken(with_plugin: Path, capsys) -> No
     bert = next(r for r in rows if r["name"] == "bert")
     assert bert["entry_point"] == "bert = modelhub.loaders.bert:BertLoader"
     assert bert["priority"] == 100 and "hf-transformers" in bert["formats"]
+
+
+def test_cli_loaders_shows_annotators_by_engine(capsys) -> None:
+    """After the loaders, one row per Spark NLP transformer annotator: the loader that
+    runs it with each engine, "n/a" where Spark NLP has no such engine."""
+    assert main(["loaders"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    matrix = lines[lines.index("") + 1 :]
+    assert matrix[0].split() == ["ANNOTATOR", "TENSORFLOW", "ONNX", "OPENVINO", "HUGGINGFACE"]
+    rows = {ln.split()[0]: ln.split()[1:] for ln in matrix[1:]}
+    assert rows["BertEmbeddings"][:2] == ["sparknlp_bert", "sparknlp_bert"]
+    assert rows["BertEmbeddings"][3] == "bert"
+    assert rows["XlnetEmbeddings"][1:3] == ["n/a", "n/a"]  # XLNet is TensorFlow only
+    assert "InstructorEmbeddings" in rows and "UniversalSentenceEncoder" not in rows
+    assert main(["loaders", "--json"]) == 0
+    spark = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "sparknlp_bert")
+    assert {"annotator": "BertSentenceEmbeddings", "engine": "onnx"} in spark["serves"]
+    assert all(p["annotator"].startswith("Bert") for p in spark["serves"])
 
 
 def test_listing_loaders_does_not_import_torch() -> None:
