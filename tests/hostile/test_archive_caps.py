@@ -16,7 +16,10 @@ refuse it with the default 200:1.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -85,3 +88,63 @@ def test_control_one_big_member_over_the_ratio_is_refused(hub: Hub) -> None:
     r = hub.mh("pull", name, "--source", "https", MODELHUB_EXTRACT_MAX_GB=str(200 / 1024))
     assert_clean_failure(r, 2)
     assert "MODELHUB_EXTRACT_MAX_RATIO" in r.stderr, r.stderr[-2000:]
+
+
+# Runs in a fresh interpreter: an audit hook records every write-mode open, mkdir, rename
+# and delete whose nearest caller outside the standard library is modelhub's own code (so
+# the runtimes' own scratch, such as onnxruntime's session id file, is not counted).
+_WRITES_PROBE = """
+import os, sys, sysconfig
+from pathlib import Path
+STDLIB = sysconfig.get_paths()["stdlib"]
+import modelhub
+OURS = str(Path(modelhub.__file__).parent)
+hits = []
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+def hook(event, args):
+    if event == "open":
+        path, mode, flags = args
+        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(
+            isinstance(flags, int) and flags & WRITE_FLAGS)
+    elif event in ("os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir",
+                   "shutil.rmtree", "os.symlink", "os.truncate"):
+        path, writing = args[0], True
+    else:
+        return
+    if not writing:
+        return
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(STDLIB):
+        frame = frame.f_back
+    if frame is not None and frame.f_code.co_filename.startswith(OURS):
+        hits.append((event, str(path), frame.f_code.co_filename, frame.f_lineno))
+sys.addaudithook(hook)
+model = modelhub.pretrained(sys.argv[1])
+model.embed(["hi there"])
+model.encode(["hi there"])
+print("WRITES", hits)
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "fixture",
+    ["bert_tiny_onnx_uncased.zip", "bert_tiny_tf1_uncased.zip", "bert_tiny_tf2_cased.zip"],
+)
+def test_loading_a_spark_nlp_zip_writes_nothing(tmp_path, fixture: str) -> None:
+    """The engine is read in place, TensorFlow weights go straight into torch and the
+    tokenizer is built in memory: loading and embedding write no file anywhere."""
+    pytest.importorskip("torch")
+    model = tmp_path / fixture.removesuffix(".zip")
+    with zipfile.ZipFile(REPO_ROOT / "tests" / "fixtures" / "sparknlp" / fixture) as zf:
+        zf.extractall(model)
+    r = subprocess.run(
+        [sys.executable, "-c", _WRITES_PROBE, str(model)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "WRITES []" in r.stdout, r.stdout[-2000:]

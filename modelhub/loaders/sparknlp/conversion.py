@@ -120,10 +120,10 @@ def expected_keys(config: dict[str, Any]) -> list[str]:
     return keys
 
 
-def tokenizer_files(to_dir: Path, vocab: list[str], *, lowercase: bool, max_length: int) -> None:
-    """vocab.txt plus tokenizer.json / tokenizer_config.json / special_tokens_map.json for
-    BERT's BasicTokenizer + WordPiece, lowercasing (and stripping accents) when the Spark NLP
-    model was case-insensitive."""
+def wordpiece_tokenizer(vocab: list[str], *, lowercase: bool) -> Any:
+    """BERT's BasicTokenizer + WordPiece over ``vocab`` as a ``tokenizers.Tokenizer``, in
+    memory, lowercasing (and stripping accents) when the Spark NLP model was
+    case-insensitive."""
     from tokenizers import BertWordPieceTokenizer
 
     missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab and t != "[MASK]"]
@@ -131,8 +131,7 @@ def tokenizer_files(to_dir: Path, vocab: list[str], *, lowercase: bool, max_leng
         raise ArtifactFormatError(
             f"the vocabulary lacks BERT's special token(s) {', '.join(missing)}"
         )
-    (to_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tok = BertWordPieceTokenizer(
+    return BertWordPieceTokenizer(
         {piece: i for i, piece in enumerate(vocab)},
         unk_token="[UNK]",
         sep_token="[SEP]",
@@ -144,6 +143,13 @@ def tokenizer_files(to_dir: Path, vocab: list[str], *, lowercase: bool, max_leng
         clean_text=True,
         handle_chinese_chars=True,
     )
+
+
+def tokenizer_files(to_dir: Path, vocab: list[str], *, lowercase: bool, max_length: int) -> None:
+    """vocab.txt plus tokenizer.json / tokenizer_config.json / special_tokens_map.json for
+    :func:`wordpiece_tokenizer` (``modelhub convert``'s output)."""
+    tok = wordpiece_tokenizer(vocab, lowercase=lowercase)
+    (to_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tok.save(str(to_dir / "tokenizer.json"))
     config = {
         "tokenizer_class": "BertTokenizer",

@@ -8,10 +8,7 @@ module. Spark NLP's parameters set the defaults: ``caseSensitive`` (lowercasing)
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,15 +19,16 @@ import torch
 from modelhub.cards.record import ModelCard
 from modelhub.errors import ArtifactFormatError
 from modelhub.loaders.bert_model import BertEmbeddingsModel, _check_texts, _l2_normalize
+from modelhub.loaders.engines.torch_engine import TorchEncoder
 from modelhub.loaders.hf import HFDirectory
 from modelhub.loaders.model import Progress
+from modelhub.loaders.runtime import check_device, check_dtype, resolve_device, resolve_dtype
 from modelhub.loaders.sparknlp.artifact import SparkNlpBert, check_params, open_artifact
 from modelhub.loaders.sparknlp.conversion import (
     check_vocab_size,
     engine_model_member,
     read_weights,
-    tokenizer_files,
-    write_hf_dir,
+    wordpiece_tokenizer,
 )
 from modelhub.loaders.sparknlp.onnx_engine import SENTENCE_OUTPUT, OnnxBert, initializer_shape
 
@@ -198,75 +196,30 @@ def load(
     num_threads: int | None = None,
     num_attention_heads: int | None = None,
 ) -> SparkNlpBertModel:
+    """Load the zip at ``path``. Loading writes nothing: the engine file is read in place
+    under the archive caps, the TensorFlow weights go straight into a torch ``BertModel``
+    and the tokenizer is built in memory."""
     art = open_artifact(Path(path))
     vocab = art.vocabulary()
-    work = Path(tempfile.mkdtemp(prefix="modelhub-sparknlp-hf-"))
-    try:
-        if art.engine == "onnx":
-            return _load_onnx(
-                art, vocab, work, record, max_length, batch_size, normalize, overflow, stride,
-                num_threads, device,
-            )  # fmt: skip
+    check_device(device)
+    check_dtype(dtype)
+    if art.engine == "onnx":
+        if device not in (None, "auto", "cpu"):
+            log.warning("the ONNX engine runs on the CPU here; device=%r is ignored", device)
+        # Read from the engine zip in place, under the archive caps.
+        with art.engine_archive() as engine:
+            member = engine_model_member(engine, art.engine_file)
+            graph = engine.read(member)
+        config = _onnx_config(art, graph, len(vocab))
+        encoder: Any = OnnxBert(graph, num_threads=num_threads, source=str(member))
+        del graph
+        check_params(art, int(config["hidden_size"]), record.artifact if record else None)
+    else:
         state, config = read_weights(art, num_attention_heads=num_attention_heads)
         check_vocab_size(art, len(vocab), int(config["vocab_size"]), str(art.engine_file))
         check_params(art, int(config["hidden_size"]), record.artifact if record else None)
-        write_hf_dir(work, art, vocab, config, state)
+        encoder = _torch_encoder(art, config, state, device, dtype, num_threads)
         del state
-        limit = int(config["max_position_embeddings"])
-        model = SparkNlpBertModel.from_directory(
-            work,
-            record,
-            device=device,
-            dtype=dtype,
-            engine="torch",  # the converted weights live in a temporary folder
-            batch_size=batch_size,
-            max_length=_default_max_length(art, limit, max_length),
-            normalize=normalize,
-            overflow=overflow,
-            stride=stride,
-            num_threads=num_threads,
-        )
-        assert isinstance(model, SparkNlpBertModel)
-        _ = model.tokenizer  # read it before the temporary files go
-        model.hf = dataclasses.replace(model.hf, root=art.root)
-        model.sparknlp = art
-        model.engine = art.engine
-        return model
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _load_onnx(
-    art: SparkNlpBert,
-    vocab: list[str],
-    work: Path,
-    record: ModelCard | None,
-    max_length: int | None,
-    batch_size: int,
-    normalize: bool,
-    overflow: Any,
-    stride: int | None,
-    num_threads: int | None,
-    device: Any,
-) -> SparkNlpBertModel:
-    from tokenizers import Tokenizer
-
-    if device not in (None, "auto", "cpu"):
-        log.warning("the ONNX engine runs on the CPU here; device=%r is ignored", device)
-    # Read from the engine zip in place, under the archive caps: loading writes nothing.
-    with art.engine_archive() as engine:
-        member = engine_model_member(engine, art.engine_file)
-        graph = engine.read(member)
-    config = _onnx_config(art, graph, len(vocab))
-    session = OnnxBert(graph, num_threads=num_threads, source=str(member))
-    del graph
-    check_params(art, int(config["hidden_size"]), record.artifact if record else None)
-    tokenizer_files(
-        work,
-        vocab,
-        lowercase=not art.case_sensitive,
-        max_length=int(config["max_position_embeddings"]),
-    )
     # The files the shared code inspects live in memory; the "weights" are the engine file.
     hf = HFDirectory(
         root=art.root,
@@ -277,13 +230,13 @@ def _load_onnx(
         tokenizer_config={"do_lower_case": not art.case_sensitive},
         sentence_config={},
     )
-    tokenizer = Tokenizer.from_file(str(work / "tokenizer.json"))
+    tokenizer = wordpiece_tokenizer(vocab, lowercase=not art.case_sensitive)._tokenizer
     tokenizer.no_truncation()
     tokenizer.no_padding()
     limit = int(config["max_position_embeddings"])
     model = SparkNlpBertModel(
         hf=hf,
-        encoder=session,
+        encoder=encoder,
         tokenizer=tokenizer,
         record=record,
         max_length=_default_max_length(art, limit, max_length),
@@ -293,5 +246,40 @@ def _load_onnx(
         stride=stride,
     )
     model.sparknlp = art
-    model.engine = "onnx"
+    model.engine = art.engine
     return model
+
+
+def _torch_encoder(
+    art: SparkNlpBert,
+    config: dict[str, Any],
+    state: dict[str, np.ndarray],
+    device: Any,
+    dtype: Any,
+    num_threads: int | None,
+) -> TorchEncoder:
+    """A transformers ``BertModel`` holding the TensorFlow weights, on ``device``. The
+    pooler is optional (token graphs have none); any other missing or unexpected weight
+    is an error naming the engine file."""
+    from transformers import BertConfig, BertModel
+
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    dev = resolve_device(device)
+    compute = resolve_dtype(dtype, dev)
+    pooled = "pooler.dense.weight" in state
+    fields = {k: v for k, v in config.items() if k != "sparknlp"}
+    model = BertModel(BertConfig(**fields), add_pooling_layer=pooled).eval()
+    tensors = {k: torch.from_numpy(np.require(v, np.float32, ("C", "W"))) for k, v in state.items()}
+    wanted = {k for k in model.state_dict() if not k.endswith("position_ids")}
+    missing = sorted(wanted - tensors.keys())
+    extra = sorted(tensors.keys() - wanted)
+    if missing or extra:
+        raise ArtifactFormatError(
+            f"{art.engine_file}: the TensorFlow weights do not fit a BertModel "
+            f"(missing {missing[:5]}, unexpected {extra[:5]})"
+        )
+    model.load_state_dict(tensors, strict=False)
+    if dev.type != "cpu":
+        model.to(dev)
+    return TorchEncoder(model, device=dev, compute=compute)
