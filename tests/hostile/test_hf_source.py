@@ -105,6 +105,32 @@ def test_body_longer_than_the_listing_says_is_cut_at_its_size(
 
 
 @pytest.mark.timeout(60)
+def test_gzip_bomb_is_cut_at_the_listed_size_when_decoded(
+    hf_hub: HubServer, isolated_env: Path
+) -> None:
+    """A few KB of gzip that inflate to 256 MiB: counted decoded, cut at
+    the listing's size, never written or held whole."""
+    files = repo_files()
+    hf_hub.add_repo(REPO, files)
+    config = hf_hub.resolve_path(REPO, "config.json")
+    hf_hub.fault(config, overlong=256 << 20, gzip=True)
+    err = fails(hf_hub)
+    assert "the Hub's listing gives config.json" in str(err), err
+    assert_nothing_left(isolated_env)
+
+
+def test_gzip_encoded_files_still_arrive_intact(hf_hub: HubServer) -> None:
+    """The Hub sends text files gzip-encoded: decoded (here) and checked
+    against the listing like any other."""
+    files = repo_files()
+    hf_hub.add_repo(REPO, files)
+    for name in ("config.json", "vocab.txt", "model.safetensors"):
+        hf_hub.fault(hf_hub.resolve_path(REPO, name), gzip=True)
+    r = pull_result(artifact(Source("hf", REPO), name="tiny_bert"))
+    assert entry_files(r.path) == files
+
+
+@pytest.mark.timeout(60)
 def test_api_body_of_unannounced_size_is_cut_at_the_download_ceiling(
     hf_hub: HubServer, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,6 +212,8 @@ def test_cross_host_final_url_is_recorded_and_the_pull_works(hf_hub: HubServer) 
     r = pull_result(artifact(Source("hf", REPO), name="tiny_bert"))
     assert entry_files(r.path) == files
     assert r.entry.manifest.download["final_urls"] == {"model.safetensors": cdn}
+    again = store().lookup(r.entry.key)  # read back from manifest.json
+    assert again is not None and again.manifest.download["final_urls"] == {"model.safetensors": cdn}
     assert hf_hub.gets[f"{REPO}/model.safetensors"] == 1  # from the CDN, once
 
 

@@ -16,7 +16,8 @@ or an API path such as ``/api/models/{repo}/tree/{commit}``): ``rate``
 Content-Length and that many bytes, then the connection closed; a HEAD
 still announces the true size), ``redirect`` (a URL: every GET and HEAD of
 the path answers 302 to it; the path needs no file behind it), ``host``
-(the fault applies only to requests naming this Host).  Body bytes
+(the fault applies only to requests naming this Host), ``gzip`` (a GET
+body sent gzip-compressed, ``overlong`` ones too).  Body bytes
 sent are counted per path (``bytes_sent``).  The fixture sets
 ``HF_ENDPOINT`` and ``HF_HUB_DISABLE_XET=1`` before huggingface_hub is used;
 modelhub passes the endpoint explicitly as well.
@@ -24,6 +25,7 @@ modelhub passes the endpoint explicitly as well.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -81,6 +83,7 @@ class Fault:
     overlong: int | None = None
     redirect: str | None = None
     host: str | None = None  # only requests with this Host header
+    gzip: bool = False  # a GET body gzip-compressed (Content-Encoding: gzip)
 
 
 class HubServer:
@@ -143,6 +146,13 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(k, v)
             overlong = fault is not None and fault.overlong and self.command == "GET"
             if overlong:
+                assert fault is not None and fault.overlong
+                body = (body or b" ") * (fault.overlong // max(1, len(body)) + 1)
+                body = body[: fault.overlong]
+            if fault is not None and fault.gzip and self.command == "GET":
+                body = gzip.compress(body, compresslevel=9)
+                self.send_header("Content-Encoding", "gzip")
+            if overlong:
                 self.send_header("Connection", "close")
                 self.close_connection = True
             else:
@@ -150,10 +160,6 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command == "HEAD":
                 return
-            if overlong:
-                assert fault is not None and fault.overlong
-                body = (body or b" ") * (fault.overlong // max(1, len(body)) + 1)
-                body = body[: fault.overlong]
             self._write(body, fault.rate if fault is not None else None)
 
         def _write(self, body: bytes, rate: float | None) -> None:

@@ -9,6 +9,16 @@ small ones (the same read computes the manifest's sha256).
 
 The endpoint is read from ``HF_ENDPOINT`` at call time and passed
 explicitly, so it works however early huggingface_hub was imported.
+
+The files are fetched with ``hf_hub_download`` (four at a time, in threads
+of ours) rather than ``snapshot_download``, whose thread pool would not
+carry the fetch's limits: every request huggingface_hub makes for a fetch,
+API calls included, is held to modelhub's download deadline, size ceiling
+and redirect rules by a client of ours (:mod:`.hf_guard`, which says why
+that and not modelhub's own engine).  A breach raises the same
+``FetchError`` as the engine's, whatever huggingface_hub wrapped it in; the
+staging directory, with huggingface_hub's partial files in its ``.cache``,
+is deleted on any failure.
 """
 
 from __future__ import annotations

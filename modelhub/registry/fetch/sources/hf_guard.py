@@ -53,6 +53,7 @@ import contextvars
 import logging
 import socket
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -140,6 +141,10 @@ class HubLimits:
         if self.watch.expired or left <= 0:
             raise self.fail(self.watch.error())
         capped = _cap_timeouts(request, left)
+        if request.headers.get("accept-encoding", "").strip().lower() != "identity":
+            # Only encodings this module decodes itself, counting what they
+            # expand to (a small gzip body can inflate without end).
+            request.headers["Accept-Encoding"] = "gzip, deflate"
         try:
             response = inner.handle_request(request)
         except Exception as exc:
@@ -169,6 +174,23 @@ class HubLimits:
             what = f"the {ceiling}-byte ceiling ({MAX_BYTES_SETTING} raises it)"
         if request.method == "HEAD":
             return response
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            encoding = ""
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            # Decoded here and counted decoded; httpx sees a plain body.
+            del response.headers["content-encoding"]
+            if "content-length" in response.headers:
+                del response.headers["content-length"]
+        else:
+            raise self.fail(
+                FetchError(
+                    f"{url}: the answer has Content-Encoding {encoding!r}, which was not "
+                    "asked for; refused",
+                    url=url,
+                    status=status,
+                )
+            )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > ceiling:
             raise self.fail(
@@ -181,7 +203,7 @@ class HubLimits:
         if file is not None and 200 <= status < 300:
             self._record_final(url, file[0])
         response.stream = _LimitedStream(
-            self, response, ceiling, f"{url}: the body runs past {what}"
+            self, response, ceiling, f"{url}: the body runs past {what}", encoding
         )
         return response
 
@@ -275,8 +297,11 @@ def _cap_timeouts(request: Any, left: float) -> bool:
 class _LimitedStream(_StreamBase):  # type: ignore[misc]
     """A response body counted against its ceiling and cut by the deadline."""
 
-    def __init__(self, limits: HubLimits, response: Any, ceiling: int, message: str) -> None:
+    def __init__(
+        self, limits: HubLimits, response: Any, ceiling: int, message: str, encoding: str = ""
+    ) -> None:
         self.limits = limits
+        self.inflate = _Inflate(encoding) if encoding else None
         self.inner = response.stream
         self.ceiling = ceiling
         self.message = message
@@ -290,11 +315,19 @@ class _LimitedStream(_StreamBase):  # type: ignore[misc]
         watch = self.limits.watch
         watch.track(self)
         try:
-            for chunk in self.inner:
-                self.got += len(chunk)
+            for raw in self.inner:
+                for chunk in self._decoded(raw):
+                    self.got += len(chunk)
+                    if self.got > self.ceiling:
+                        raise self.limits.fail(FetchError(f"{self.message}; cut", url=self.url))
+                    yield chunk
+            if self.inflate is not None:
+                tail = self.inflate.flush()
+                self.got += len(tail)
                 if self.got > self.ceiling:
                     raise self.limits.fail(FetchError(f"{self.message}; cut", url=self.url))
-                yield chunk
+                if tail:
+                    yield tail
             if watch.expired:
                 # A body that ends at the connection's close (no length)
                 # looks complete when the watchdog shut the socket down.
@@ -308,6 +341,21 @@ class _LimitedStream(_StreamBase):  # type: ignore[misc]
         finally:
             watch.untrack(self)
 
+    def _decoded(self, raw: bytes) -> Iterator[bytes]:
+        if self.inflate is None:
+            yield raw
+            return
+        try:
+            # Never more than one byte past the ceiling per step: a bomb is
+            # caught before it is held in memory.
+            yield from self.inflate.feed(raw, lambda: self.ceiling - self.got + 1)
+        except zlib.error as exc:
+            raise self.limits.fail(
+                FetchError(
+                    f"{self.url}: the compressed body cannot be decoded ({exc})", url=self.url
+                )
+            ) from exc
+
     def _shutdown(self) -> None:
         # Wakes a thread blocked reading the body; closing alone does not.
         if self._socket is not None:
@@ -319,6 +367,35 @@ class _LimitedStream(_StreamBase):  # type: ignore[misc]
     def close(self) -> None:
         self.limits.watch.untrack(self)
         self.inner.close()
+
+
+class _Inflate:
+    """gzip or deflate (zlib-wrapped, else raw, as httpx decodes it), in
+    steps of bounded output."""
+
+    def __init__(self, encoding: str) -> None:
+        self.raw_fallback = encoding == "deflate"
+        wbits = zlib.MAX_WBITS | 16 if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self.d = zlib.decompressobj(wbits)
+        self.started = False
+
+    def feed(self, data: bytes, room: Callable[[], int]) -> Iterator[bytes]:
+        while data:
+            try:
+                out = self.d.decompress(data, max(1, room()))
+            except zlib.error:
+                if not (self.raw_fallback and not self.started):
+                    raise
+                self.raw_fallback = False
+                self.d = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self.started = True
+            data = self.d.unconsumed_tail
+            if out:
+                yield out
+
+    def flush(self) -> bytes:
+        return self.d.flush()
 
 
 def _has_request(response: Any) -> bool:
