@@ -130,6 +130,30 @@ def test_gzip_encoded_files_still_arrive_intact(hf_hub: HubServer) -> None:
     assert entry_files(r.path) == files
 
 
+def test_xet_offer_is_declined_so_the_bytes_stay_under_the_limits(
+    hf_hub: HubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Xet on (hf_xet installed, HF_HUB_DISABLE_XET unset) the Hub's
+    offer of a Xet download is removed: the file comes over HTTP, through
+    the guarded client (hf_xet would try the server's refresh route, which
+    answers 404, and fail)."""
+    import importlib.util
+
+    from huggingface_hub import constants
+
+    if importlib.util.find_spec("hf_xet") is None:
+        pytest.skip("hf_xet is not installed: huggingface_hub never uses Xet here")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)  # as if the variable were unset
+    files = repo_files()
+    hf_hub.add_repo(REPO, files)
+    weights = hf_hub.resolve_path(REPO, "model.safetensors")
+    hf_hub.fault(weights, xet=True)
+    r = pull_result(artifact(Source("hf", REPO), name="tiny_bert"))
+    assert entry_files(r.path) == files
+    assert hf_hub.gets[f"{REPO}/model.safetensors"] == 1  # over HTTP
+    assert not any("no-xet-here" in c for c in hf_hub.api_calls)
+
+
 @pytest.mark.timeout(60)
 def test_api_body_of_unannounced_size_is_cut_at_the_download_ceiling(
     hf_hub: HubServer, isolated_env: Path, monkeypatch: pytest.MonkeyPatch

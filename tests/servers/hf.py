@@ -17,7 +17,9 @@ Content-Length and that many bytes, then the connection closed; a HEAD
 still announces the true size), ``redirect`` (a URL: every GET and HEAD of
 the path answers 302 to it; the path needs no file behind it), ``host``
 (the fault applies only to requests naming this Host), ``gzip`` (a GET
-body sent gzip-compressed, ``overlong`` ones too).  Body bytes
+body sent gzip-compressed, ``overlong`` ones too), ``xet`` (answers offer
+a Xet download the server cannot serve: ``X-Xet-Hash`` and a refresh
+route).  Body bytes
 sent are counted per path (``bytes_sent``).  The fixture sets
 ``HF_ENDPOINT`` and ``HF_HUB_DISABLE_XET=1`` before huggingface_hub is used;
 modelhub passes the endpoint explicitly as well.
@@ -84,6 +86,7 @@ class Fault:
     redirect: str | None = None
     host: str | None = None  # only requests with this Host header
     gzip: bool = False  # a GET body gzip-compressed (Content-Encoding: gzip)
+    xet: bool = False  # answers offer a Xet download (X-Xet-Hash, refresh route)
 
 
 class HubServer:
@@ -144,6 +147,9 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
+            if fault is not None and fault.xet:
+                self.send_header("X-Xet-Hash", "a" * 64)
+                self.send_header("X-Xet-Refresh-Route", f"{hub.endpoint}/api/no-xet-here")
             overlong = fault is not None and fault.overlong and self.command == "GET"
             if overlong:
                 assert fault is not None and fault.overlong

@@ -2,7 +2,7 @@
 
 The Hugging Face source downloads through huggingface_hub (auth from
 ``HF_TOKEN`` or the stored token, revision resolution, its Hub headers and
-CDN handling, Xet as the user configured it).  Its HTTP client has no
+CDN handling).  Its HTTP client has no
 overall deadline, no size ceiling and follows up to 20 redirects anywhere.
 While modelhub fetches, huggingface_hub is given a client of ours
 (``set_client_factory``): the client its previous factory builds (the
@@ -35,6 +35,11 @@ GETs of ``/resolve/`` URLs): that re-implements what huggingface_hub does
 leaves the API calls without limits; a client of ours covers every byte and
 keeps that behaviour.
 
+Xet is off for a fetch: the ``X-Xet-Hash`` the Hub offers it with is
+removed from the answers, so huggingface_hub takes the plain HTTP path (the
+Hub serves every file there) instead of hf_xet, whose own connections no
+limit here would reach.  The user's Xet setting is left alone.
+
 Which requests count is decided per request by a context variable set for
 the fetch (:func:`guarded`; worker threads get it with
 :func:`contextvars.copy_context`), so concurrent fetches keep their own
@@ -66,6 +71,7 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS = 10  # as modelhub's own engine (sources/http.py)
 API_BODY_CAP = 256 << 20  # bytes: an API answer (JSON) is read into memory
 _REDIRECTS = (301, 302, 303, 307, 308)
+_XET_HASH = "x-xet-hash"  # the Hub's offer of a Xet download
 
 
 def _http_lib() -> Any:
@@ -160,6 +166,10 @@ class HubLimits:
     def _checked(self, request: Any, response: Any) -> Any:
         url = _norm(str(request.url))
         status = response.status_code
+        if _XET_HASH in response.headers:
+            # Without it huggingface_hub downloads over HTTP (this client),
+            # not with hf_xet, whose own connections no limit here reaches.
+            del response.headers[_XET_HASH]
         location = response.headers.get("location")
         if status in _REDIRECTS and location and location.strip():
             self._redirect(request.url, url, location.strip(), status)
