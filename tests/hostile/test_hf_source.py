@@ -241,6 +241,25 @@ def test_cross_host_final_url_is_recorded_and_the_pull_works(hf_hub: HubServer) 
     assert hf_hub.gets[f"{REPO}/model.safetensors"] == 1  # from the CDN, once
 
 
+def test_token_goes_to_the_hub_and_not_to_another_host(
+    hf_hub: HubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """huggingface_hub's auth rules hold under the guard: HF_TOKEN on the
+    Hub's requests, none on the CDN's."""
+    files = repo_files()
+    hf_hub.add_repo(REPO, files)
+    weights = hf_hub.resolve_path(REPO, "model.safetensors")
+    port = hf_hub.endpoint.rsplit(":", 1)[1]
+    hf_hub.fault(weights, redirect=f"http://localhost:{port}{weights}", host=f"127.0.0.1:{port}")
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    r = pull_result(artifact(Source("hf", REPO), name="tiny_bert"))
+    assert entry_files(r.path) == files
+    hub = [a for host, _, a in hf_hub.auth if host.startswith("127.0.0.1")]
+    cdn = [a for host, _, a in hf_hub.auth if host.startswith("localhost")]
+    assert hub and all(a == "Bearer hf_test_token" for a in hub), hf_hub.auth
+    assert cdn and all(a is None for a in cdn), hf_hub.auth
+
+
 def test_ordinary_pull_keeps_the_users_client_factory(hf_hub: HubServer) -> None:
     """The fetch runs on the client the user's factory builds (proxies,
     certificates, hooks are theirs) and that factory is back afterwards."""

@@ -96,6 +96,7 @@ class HubServer:
         self.bytes_sent: dict[str, int] = defaultdict(int)
         self.gets: dict[str, int] = defaultdict(int)  # "repo/path" -> GET count
         self.api_calls: list[str] = []
+        self.auth: list[tuple[str, str, str | None]] = []  # Host, path, Authorization
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -129,6 +130,7 @@ class HubServer:
             self.bytes_sent.clear()
             self.gets.clear()
             self.api_calls.clear()
+            self.auth.clear()
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -231,6 +233,9 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             path = unquote(urlparse(self.path).path)
             with hub.lock:
                 hub.api_calls.append(f"{self.command} {self.path}")
+                hub.auth.append(
+                    (self.headers.get("Host", ""), path, self.headers.get("Authorization"))
+                )
             fault = self._fault()
             if fault is not None and fault.redirect is not None:
                 return self._send(302, b"", {"Location": fault.redirect, **self._linked(path)})
