@@ -213,7 +213,7 @@ class HubLimits:
         if file is not None and 200 <= status < 300:
             self._record_final(url, file[0])
         response.stream = _LimitedStream(
-            self, response, ceiling, f"{url}: the body runs past {what}", encoding
+            self, response, url, ceiling, f"{url}: the body runs past {what}", encoding
         )
         return response
 
@@ -308,14 +308,20 @@ class _LimitedStream(_StreamBase):  # type: ignore[misc]
     """A response body counted against its ceiling and cut by the deadline."""
 
     def __init__(
-        self, limits: HubLimits, response: Any, ceiling: int, message: str, encoding: str = ""
+        self,
+        limits: HubLimits,
+        response: Any,
+        url: str,
+        ceiling: int,
+        message: str,
+        encoding: str = "",
     ) -> None:
         self.limits = limits
         self.inflate = _Inflate(encoding) if encoding else None
         self.inner = response.stream
         self.ceiling = ceiling
         self.message = message
-        self.url = str(response.request.url) if _has_request(response) else limits.url
+        self.url = url
         self.got = 0
         stream = response.extensions.get("network_stream")
         self._socket = _socket_of(stream)
@@ -406,14 +412,6 @@ class _Inflate:
 
     def flush(self) -> bytes:
         return self.d.flush()
-
-
-def _has_request(response: Any) -> bool:
-    try:
-        response.request  # noqa: B018 - raises when the response has none
-    except RuntimeError:
-        return False
-    return True
 
 
 def _socket_of(stream: Any) -> socket.socket | None:
