@@ -6,7 +6,8 @@ before it had download limits), against the suite's local Hub server.
 The repo has a configuration, a tokenizer and ``--size-mb`` of safetensors
 weights split in ``--shards`` files.  Each round runs both, fresh cache and
 folder each time, alternating which goes first; the script prints medians
-and the ratio (modelhub / plain; 1.0 = as fast).  The server is Python's
+and the ratios to plain (1.0 = as fast): the file downloads alone under
+the guard (its cost), and the whole pull (with verification and install).  The server is Python's
 ``http.server`` in the same process, so both share its speed limit; the
 figure says what the guard and modelhub's checks cost on top.
 
@@ -79,6 +80,22 @@ def main() -> None:
         shutil.rmtree(target)
         return dt
 
+    def guarded(i: int) -> float:
+        """Only the file downloads, as modelhub runs them (hf_hub_download,
+        four threads, under the limits): the guard's cost alone."""
+        from modelhub.registry.fetch.sources import hf_guard
+        from modelhub.registry.fetch.sources.hf import _download
+
+        target = work / f"guarded-{i}"
+        t0 = time.perf_counter()
+        limits = hf_guard.HubLimits(hub.endpoint, hub.endpoint, deadline=None, max_bytes=1 << 40)
+        with hf_guard.guarded(limits):
+            sizes = {p: len(files[p]) for p in wanted}
+            _download(repo, commit, sizes, target, hub.endpoint, limits, None)
+        dt = time.perf_counter() - t0
+        shutil.rmtree(target)
+        return dt
+
     def modelhub(i: int) -> float:
         cache = work / f"cache-{i}"
         os.environ["MODELHUB_CACHE"] = str(cache)
@@ -89,23 +106,25 @@ def main() -> None:
         shutil.rmtree(cache)
         return dt
 
-    plain(-1)  # warm both paths (imports, connections)
+    plain(-1)  # warm every path (imports, connections)
+    guarded(-1)
     modelhub(-1)
-    times: dict[str, list[float]] = {"plain": [], "modelhub": []}
+    times: dict[str, list[float]] = {"plain": [], "guarded": [], "modelhub": []}
     for i in range(args.repeat):
-        order = (("plain", plain), ("modelhub", modelhub))
+        order = (("plain", plain), ("guarded", guarded), ("modelhub", modelhub))
         for name, fn in order if i % 2 == 0 else reversed(order):
             times[name].append(fn(i))
     hub.close()
     shutil.rmtree(work, ignore_errors=True)
     mb = sum(len(files[p]) for p in wanted) / 1e6
-    p, m = statistics.median(times["plain"]), statistics.median(times["modelhub"])
-    print(
-        f"{mb:.0f} MB in {len(wanted)} files, {args.repeat} rounds, load {os.getloadavg()[0]:.2f}"
-    )
-    print(f"  snapshot_download (no limits): {p:6.3f} s  {mb / p:7.1f} MB/s")
-    print(f"  modelhub pull (guarded):       {m:6.3f} s  {mb / m:7.1f} MB/s")
-    print(f"  ratio modelhub / plain:        {m / p:6.2f}")
+    p, g, m = (statistics.median(times[k]) for k in ("plain", "guarded", "modelhub"))
+    load = os.getloadavg()[0]
+    print(f"{mb:.0f} MB in {len(wanted)} files, {args.repeat} rounds, load {load:.2f}")
+    print(f"  snapshot_download (no limits):      {p:6.3f} s  {mb / p:7.1f} MB/s")
+    print(f"  hf_hub_download x4 under the guard: {g:6.3f} s  {mb / g:7.1f} MB/s")
+    print(f"  modelhub pull (+ verify, install):  {m:6.3f} s  {mb / m:7.1f} MB/s")
+    print(f"  ratio guarded / plain:              {g / p:6.2f}")
+    print(f"  ratio modelhub pull / plain:        {m / p:6.2f}")
 
 
 if __name__ == "__main__":
