@@ -40,7 +40,8 @@ def assert_nothing_left(cache: Path) -> None:
     """No entry, no staging directory, no huggingface_hub partial file."""
     st = store()
     assert visible_state(st) == {}
-    assert not list((cache / "entries").glob("*")) if (cache / "entries").exists() else True
+    entries = cache / "entries"
+    assert not entries.exists() or not any(entries.iterdir())
     # huggingface_hub's own partial files, locks and metadata live under .cache/huggingface
     stray = [p for p in cache.rglob("*") if p.suffix == ".incomplete" or p.name == "huggingface"]
     assert stray == [], stray
