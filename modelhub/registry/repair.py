@@ -147,7 +147,9 @@ def _repair(
         try:
             from modelhub.registry.fetch.sources.hf import fetch_hf_files
 
-            fetched = fetch_hf_files(store, key, hf, m.commit, bad, endpoint=settings.hf_endpoint)
+            fetched = fetch_hf_files(
+                store, key, hf, m.commit, bad, endpoint=settings.hf_endpoint, opts=opts
+            )
             only_bad = True
         except ModelhubError as exc:
             log.warning("%s: fetching only the bad files failed (%s); fetching it all", key, exc)

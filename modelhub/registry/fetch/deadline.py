@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from modelhub.config import KNOBS
 from modelhub.errors import FetchError
@@ -44,6 +44,14 @@ def shutdown_socket(stream: Any) -> None:
             return
 
 
+class Cuttable(Protocol):
+    """What the watchdog can cut: a :class:`Response`, or a stream of the
+    Hugging Face source's client (:mod:`modelhub.registry.fetch.sources.hf_guard`)."""
+
+    abort: Callable[[], None] | None
+    close: Callable[[], None]
+
+
 class Watchdog:
     """The whole download's deadline: when it passes, every open response is
     cut (:attr:`Response.abort`), later requests fail, and :func:`download`
@@ -56,7 +64,7 @@ class Watchdog:
         self.t0 = time.monotonic()
         self.limit = seconds if seconds is not None else DEADLINE_FLOOR
         self.expired = False
-        self._responses: dict[int, Response] = {}
+        self._responses: dict[int, Cuttable] = {}
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="modelhub-deadline", daemon=True)
@@ -69,14 +77,19 @@ class Watchdog:
             self.limit = max(self.limit, size / DEADLINE_RATE)
             self._cond.notify()
 
-    def track(self, resp: Response) -> None:
+    def left(self) -> float:
+        """Seconds until the deadline (negative once past)."""
+        with self._cond:
+            return self.t0 + self.limit - time.monotonic()
+
+    def track(self, resp: Cuttable) -> None:
         with self._cond:
             self._responses[id(resp)] = resp
             expired = self.expired
         if expired:
             self._cut(resp)
 
-    def untrack(self, resp: Response) -> None:
+    def untrack(self, resp: Cuttable) -> None:
         with self._cond:
             self._responses.pop(id(resp), None)
 
@@ -96,7 +109,7 @@ class Watchdog:
             self._cut(resp)
 
     @staticmethod
-    def _cut(resp: Response) -> None:
+    def _cut(resp: Cuttable) -> None:
         with contextlib.suppress(Exception):
             (resp.abort or resp.close)()
 

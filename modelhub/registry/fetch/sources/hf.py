@@ -9,27 +9,43 @@ small ones (the same read computes the manifest's sha256).
 
 The endpoint is read from ``HF_ENDPOINT`` at call time and passed
 explicitly, so it works however early huggingface_hub was imported.
+
+The files are fetched with ``hf_hub_download`` (four at a time, in threads
+of ours) rather than ``snapshot_download``, whose thread pool would not
+carry the fetch's limits: every request huggingface_hub makes for a fetch,
+API calls included, is held to modelhub's download deadline, size ceiling
+and redirect rules by a client of ours (:mod:`.hf_guard`, which says why
+that and not modelhub's own engine).  A breach raises the same
+``FetchError`` as the engine's, whatever huggingface_hub wrapped it in; the
+staging directory, with huggingface_hub's partial files in its ``.cache``,
+is deleted on any failure.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import re
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelhub.config import ENV, KNOBS
 from modelhub.errors import AccessDenied, FetchError, IntegrityError, ModelNotFound, Unreachable
 from modelhub.registry.artifact import Source
 from modelhub.registry.fetch.sources.base import FetchContext, Fetched
+from modelhub.registry.fetch.transport import DownloadOptions
 from modelhub.registry.fetch.verify import git_blob_sha1
 from modelhub.registry.files import hash_file
 from modelhub.registry.netfail import describe, unreachable
 from modelhub.registry.store.manifest import FileRecord
 from modelhub.registry.store.store import Store
+
+if TYPE_CHECKING:
+    from modelhub.registry.fetch.sources import hf_guard
 
 log = logging.getLogger(__name__)
 
@@ -126,42 +142,51 @@ def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
     endpoint = ctx.settings.hf_endpoint.rstrip("/")
     repo = source.location
     revision = source.revision or "main"
+    limits = _limits(endpoint, repo, ctx.options)
     try:
-        from huggingface_hub import HfApi, snapshot_download
+        from huggingface_hub import HfApi
         from huggingface_hub.hf_api import RepoFile
 
-        api = HfApi(endpoint=endpoint)
-        commit = revision if COMMIT.match(revision) else api.model_info(repo, revision=revision).sha
-        if not commit:
-            raise FetchError(f"{endpoint}/{repo}@{revision}: the Hub sent no commit hash")
-        tree = {
-            f.path: f
-            for f in api.list_repo_tree(repo, revision=commit, recursive=True)
-            if isinstance(f, RepoFile)
-        }
-        wanted = select_files(list(tree))
-        if not wanted:
-            raise ModelNotFound(
-                f"{repo}@{commit}: no configuration or weights files to download",
-                url=f"{endpoint}/{repo}",
-            )
-        total = sum(_listed_size(tree[p]) for p in wanted)
-        staged = ctx.store.staging_dir(ctx.key)
-        try:
-            snapshot_download(
-                repo,
-                revision=commit,
-                local_dir=staged,
-                allow_patterns=wanted,
-                endpoint=endpoint,
-                max_workers=4,
-                tqdm_class=_progress_bars(ctx, total),
-            )
-            shutil.rmtree(staged / ".cache", ignore_errors=True)
-            files = _check_files(ctx.artifact.name, staged, wanted, tree)
-        except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
+        from modelhub.registry.fetch.sources import hf_guard
+
+        with hf_guard.guarded(limits):
+            try:
+                api = HfApi(endpoint=endpoint)
+                commit = (
+                    revision
+                    if COMMIT.match(revision)
+                    else api.model_info(repo, revision=revision).sha
+                )
+                if not commit:
+                    raise FetchError(f"{endpoint}/{repo}@{revision}: the Hub sent no commit hash")
+                tree = {
+                    f.path: f
+                    for f in api.list_repo_tree(repo, revision=commit, recursive=True)
+                    if isinstance(f, RepoFile)
+                }
+                wanted = select_files(list(tree))
+                if not wanted:
+                    raise ModelNotFound(
+                        f"{repo}@{commit}: no configuration or weights files to download",
+                        url=f"{endpoint}/{repo}",
+                    )
+                sizes = {p: _listed_size(tree[p]) for p in wanted}
+                total = sum(sizes.values())
+                staged = ctx.store.staging_dir(ctx.key)
+                try:
+                    _download(
+                        repo, commit, sizes, staged, endpoint, limits, _progress_bars(ctx, total)
+                    )
+                    shutil.rmtree(staged / ".cache", ignore_errors=True)
+                    files = _check_files(ctx.artifact.name, staged, wanted, tree)
+                except BaseException:
+                    shutil.rmtree(staged, ignore_errors=True)
+                    raise
+            except Exception as exc:
+                cause = hf_guard.error_for(limits, exc)
+                if cause is not exc:
+                    raise cause from exc
+                raise
     except (IntegrityError, FetchError, ModelNotFound):
         raise  # Unreachable included
     except Exception as exc:
@@ -170,15 +195,65 @@ def fetch_hf(ctx: FetchContext, source: Source) -> Fetched:
             raise
         raise mapped from exc
     total = sum(f.size for f in files)
-    return Fetched(
-        staged,
-        files,
-        "hf",
-        source,
-        {"url": f"{endpoint}/{repo}", "revision": revision, "size": total},
-        commit=commit,
-        transferred=total,
+    info: dict[str, Any] = {"url": f"{endpoint}/{repo}", "revision": revision, "size": total}
+    if limits.final_urls:
+        # Files another host served (a CDN, a mirror's redirect): recorded
+        # like the own engine's final_url, one per file.
+        info["final_urls"] = dict(sorted(limits.final_urls.items()))
+    return Fetched(staged, files, "hf", source, info, commit=commit, transferred=total)
+
+
+def _limits(endpoint: str, repo: str, opts: DownloadOptions | None) -> hf_guard.HubLimits:
+    """The deadline and size ceiling of a fetch from the Hub (the download
+    options, else the settings)."""
+    from modelhub.registry.fetch.sources import hf_guard
+
+    if opts is None:
+        from modelhub.config import load_settings
+
+        settings = load_settings()
+        deadline, max_bytes = settings.download_deadline, settings.download_max_bytes
+    else:
+        deadline, max_bytes = opts.deadline, opts.max_bytes
+    return hf_guard.HubLimits(
+        f"{endpoint}/{repo}", endpoint, deadline=deadline, max_bytes=max_bytes
     )
+
+
+def _download(
+    repo: str,
+    commit: str,
+    sizes: dict[str, int],
+    staged: Path,
+    endpoint: str,
+    limits: hf_guard.HubLimits,
+    bars: type | None,
+) -> None:
+    """``hf_hub_download`` of each file into ``staged``, four at a time, in
+    worker threads that carry the fetch's limits (a copy of this context)."""
+    from huggingface_hub import hf_hub_download, hf_hub_url
+
+    for rel, size in sizes.items():
+        limits.expect(hf_hub_url(repo, rel, revision=commit, endpoint=endpoint), rel, size)
+    limits.watch.sized(sum(sizes.values()))
+
+    def one(rel: str) -> None:
+        hf_hub_download(
+            repo, rel, revision=commit, local_dir=staged, endpoint=endpoint, tqdm_class=bars
+        )
+
+    with ThreadPoolExecutor(
+        max_workers=min(4, len(sizes)), thread_name_prefix="modelhub-hf"
+    ) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, rel) for rel in sizes]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            limits.cancel()  # the other files stop at their next request
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _listed_size(info: Any) -> int:
@@ -186,7 +261,7 @@ def _listed_size(info: Any) -> int:
 
 
 def _progress_bars(ctx: FetchContext, total: int) -> type:
-    """A tqdm class for ``snapshot_download`` that draws nothing and turns the
+    """A tqdm class for ``hf_hub_download`` that draws nothing and turns the
     Hub client's byte counts into modelhub's progress callback (the one bar
     modelhub draws on a terminal, or the caller's callback) and the artifact
     lock's heartbeat, so that a process waiting for this download sees it
@@ -207,9 +282,8 @@ def _progress_bars(ctx: FetchContext, total: int) -> type:
         with lock:
             if bar:
                 counts[bar] = counts.get(bar, 0) + int(n or 0)
-            # Several byte bars may count the same bytes (received and
-            # written): the furthest one is the progress.
-            done = min(max(counts.values(), default=0), total)
+            # One byte bar per file: the progress is their sum.
+            done = max(0, min(sum(counts.values()), total))
             if progress is not None and bar:
                 progress(done, total)
             if heartbeat is not None:
@@ -269,39 +343,64 @@ def _fail(artifact: str, rel: str, what: str, expected: str, actual: str) -> Non
 
 
 def fetch_hf_files(
-    store: Store, key: str, src: Source, commit: str, paths: list[str], *, endpoint: str
+    store: Store,
+    key: str,
+    src: Source,
+    commit: str,
+    paths: list[str],
+    *,
+    endpoint: str,
+    opts: DownloadOptions | None = None,
 ) -> Fetched:
     """Only ``paths`` of a Hugging Face repo at ``commit``, into a staging
-    directory (checked against the manifest by the caller)."""
+    directory (checked against the manifest by the caller), under the same
+    limits as :func:`fetch_hf` (``opts``, else the settings)."""
     endpoint = endpoint.rstrip("/")
-    staged = store.staging_dir(key)
+    limits = _limits(endpoint, src.location, opts)
     files: list[FileRecord] = []
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import HfApi
+        from huggingface_hub.hf_api import RepoFile
 
-        for rel in paths:
+        from modelhub.registry.fetch.sources import hf_guard
+
+        with hf_guard.guarded(limits):
+            staged = store.staging_dir(key)
             try:
-                hf_hub_download(
-                    src.location, rel, revision=commit, local_dir=staged, endpoint=endpoint
-                )
-            except Exception as exc:
-                mapped = _map_error(exc, src.location, commit, endpoint)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
-            got = hash_file(staged / rel)
-            files.append(FileRecord(rel, got.size, got.sha256))
-        shutil.rmtree(staged / ".cache", ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
+                tree = {
+                    f.path: f
+                    for f in HfApi(endpoint=endpoint).list_repo_tree(
+                        src.location, revision=commit, recursive=True
+                    )
+                    if isinstance(f, RepoFile)
+                }
+                missing = [p for p in paths if p not in tree]
+                if missing:
+                    raise ModelNotFound(
+                        f"{src.location}@{commit}: {', '.join(missing[:5])} not in the repository",
+                        url=f"{endpoint}/{src.location}",
+                    )
+                sizes = {p: _listed_size(tree[p]) for p in paths}
+                _download(src.location, commit, sizes, staged, endpoint, limits, None)
+                for rel in paths:
+                    got = hash_file(staged / rel)
+                    files.append(FileRecord(rel, got.size, got.sha256))
+                shutil.rmtree(staged / ".cache", ignore_errors=True)
+            except BaseException as exc:
+                shutil.rmtree(staged, ignore_errors=True)
+                cause = hf_guard.error_for(limits, exc)
+                if cause is not exc:
+                    raise cause from exc
+                raise
+    except (IntegrityError, FetchError, ModelNotFound):
         raise
+    except Exception as exc:
+        mapped = _map_error(exc, src.location, commit, endpoint)
+        if mapped is exc:
+            raise
+        raise mapped from exc
     total = sum(f.size for f in files)
-    return Fetched(
-        staged,
-        files,
-        "hf",
-        src,
-        {"url": f"{endpoint}/{src.location}", "revision": commit, "size": total},
-        commit=commit,
-        transferred=total,
-    )
+    info: dict[str, Any] = {"url": f"{endpoint}/{src.location}", "revision": commit, "size": total}
+    if limits.final_urls:
+        info["final_urls"] = dict(sorted(limits.final_urls.items()))
+    return Fetched(staged, files, "hf", src, info, commit=commit, transferred=total)
