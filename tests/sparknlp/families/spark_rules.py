@@ -62,8 +62,9 @@ def hidden(model: Any, ids: list[int], mask: list[int], types: bool) -> np.ndarr
 
 def specials(tok: Any) -> tuple[list[int], list[int]]:
     enc = tok("a")
-    ids, special = enc["input_ids"], tok.get_special_tokens_mask(
-        enc["input_ids"], already_has_special_tokens=True
+    ids, special = (
+        enc["input_ids"],
+        tok.get_special_tokens_mask(enc["input_ids"], already_has_special_tokens=True),
     )
     first = special.index(0)
     last = len(special) - 1 - special[::-1].index(0)
@@ -113,10 +114,7 @@ def spark_sentence_vector(
     if how == "instructor":
         m[: len(tok(instruction, add_special_tokens=False)["input_ids"])] = 0
     mean = (states * m[:, None]).sum(0) / max(m.sum(), 1e-9)
-    if how in ("cls", "cls_l2"):
-        vec = states[0]
-    else:
-        vec = mean
+    vec = states[0] if how in ("cls", "cls_l2") else mean
     if how.endswith("_l2") or how == "instructor":
         vec = vec / np.linalg.norm(vec)
     return vec

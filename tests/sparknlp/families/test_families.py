@@ -116,9 +116,7 @@ def test_sparknlp_semantics_sentence_vectors_pool_as_spark_nlp(
 
 @pytest.mark.parametrize("semantics", ["sparknlp", "huggingface"])
 @pytest.mark.parametrize("name", ZIPS)
-def test_batches_equal_one_by_one(
-    family_dirs: dict[str, Path], name: str, semantics: str
-) -> None:
+def test_batches_equal_one_by_one(family_dirs: dict[str, Path], name: str, semantics: str) -> None:
     model = load(family_dirs, name, semantics)
     texts = [*TEXTS, "a", "cells of the tumor were tested and the result was not new"]
     alone = np.stack([model.encode(t) for t in texts])
