@@ -67,11 +67,7 @@ from modelhub.errors import ArtifactFormatError, OptionError
 from modelhub.loaders.model import EmbeddingModel, Progress, _no_progress, check_texts, l2_normalize
 from modelhub.loaders.sparknlp.families.records import IN_GRAPH, POOLER_OUTPUT, STRATEGY
 from modelhub.loaders.sparknlp.runners import Runner, open_runner
-from modelhub.loaders.sparknlp.transformer_tokens import (
-    Encoded,
-    make_spark_tokenizer,
-    spark_tokens,
-)
+from modelhub.loaders.sparknlp.tokenizers import Encoded, make_tokenizer, spark_tokens
 from modelhub.loaders.sparknlp.zipmodel import SparkNlpZip, open_model
 from modelhub.loaders.tokens import TokenEmbeddings
 
@@ -337,7 +333,7 @@ class SparkNlpTransformerModel(EmbeddingModel):
         states = self._states(row)
         pieces = row.pieces
         spark = self.semantics == "sparknlp" and not self.sentence_level
-        tokens = spark_tokens(text) if spark else []
+        tokens = spark_tokens(text) if spark else []  # [begin, end) spans
         words: dict[int, tuple[int, int]] = {}  # word -> (first piece, last piece)
         for p in range(row.kept):
             w = pieces.word_ids[p]
@@ -350,7 +346,8 @@ class SparkNlpTransformerModel(EmbeddingModel):
         vectors: list[np.ndarray] = []
         for w, (first, last) in words.items():
             if spark and w < len(tokens):
-                token, (begin, end) = tokens[w]
+                begin, end = tokens[w]
+                token = text[begin:end]
             else:
                 begin, end = pieces.offsets[first][0], pieces.offsets[last][1]
                 raw = text[begin:end]
@@ -483,7 +480,7 @@ def load(
         art.engine, art.engine_file, art.family, root=art.root, threads=num_threads
     )
     limit = max_length or art.max_sentence_length or 512
-    tokenizer = make_spark_tokenizer(
+    tokenizer = make_tokenizer(
         art.family,
         vocabulary=art.vocabulary(),
         merges=art.merges(),

@@ -23,17 +23,18 @@ WORDPIECE_REFS = ("bert", "distilbert", "mpnet")
 ENTRY_POINT = "sparknlp_transformer"
 
 
-def spark_tokenizers_installed() -> bool:
-    """Whether the Spark NLP tokenizers package (BPE and SentencePiece) is in this tree."""
-    return importlib.util.find_spec("modelhub.loaders.sparknlp.tokenizers") is not None
+def _tokenizer_module(name: str) -> str:
+    ref = MANIFEST[name]["reference"]
+    kind = "wordpiece" if ref in WORDPIECE_REFS else "bpe" if ref == "roberta" else "sentencepiece"
+    return f"modelhub.loaders.sparknlp.tokenizers.{kind}"
 
 
 def needs_tokenizers(name: str) -> None:
-    if MANIFEST[name]["reference"] not in WORDPIECE_REFS and not spark_tokenizers_installed():
-        pytest.skip(
-            f"{name}: its BPE/SentencePiece tokenizer comes from "
-            "modelhub.loaders.sparknlp.tokenizers, not in this tree yet"
-        )
+    """Skips while the family's tokenizer module is not in this tree (it comes from the
+    tokenizers package's own branch)."""
+    module = _tokenizer_module(name)
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{name}: its tokenizer ({module}) is not in this tree yet")
 
 
 @pytest.fixture(scope="session")

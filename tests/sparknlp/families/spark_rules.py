@@ -43,8 +43,39 @@ WORD_LEVEL = (
     "deberta_onnx",
     "albert_onnx",
 )
-#: SentencePiece families whose encoder drops the bare "▁" piece of a token.
-DROPS_BARE = {"xlm-roberta", "deberta-v2", "albert"}
+#: SentencePiece references: (model file, id offset Spark NLP adds, lower-cased).
+SPM: dict[str, tuple[str, int, bool]] = {
+    "xlm-roberta": ("sentencepiece.bpe.model", 1, False),
+    "camembert": ("sentencepiece.bpe.model", 4, False),
+    "deberta-v2": ("spm.model", 0, False),
+    "albert": ("spiece.model", 0, True),
+    "t5": ("spiece.model", 0, False),
+}
+_SP: dict[str, Any] = {}
+
+
+def sentencepiece(ref: str) -> Any:
+    if ref not in _SP:
+        import sentencepiece as spm
+
+        from .conftest import REFERENCE
+
+        _SP[ref] = spm.SentencePieceProcessor(model_file=str(REFERENCE / ref / SPM[ref][0]))
+    return _SP[ref]
+
+
+def spm_ids(ref: str, text: str) -> list[int]:
+    """SentencepieceEncoder (research §1.7): spm ids + the family's offset, the bare "▁"
+    piece dropped; CamemBERT compares with the offset added twice, so it keeps the bare
+    piece and drops the spm id ``"▁" + 4`` instead (O5)."""
+    sp = sentencepiece(ref)
+    _, offset, lower = SPM[ref]
+    bare = sp.piece_to_id("▁")
+    ids = [i + offset for i in sp.encode(text.lower() if lower else text)]
+    dropped = bare + offset + (offset if ref == "camembert" else 0)
+    return [i for i in ids if i != dropped]
+
+
 # Spark NLP tokens: runs of word characters, or single punctuation marks.
 TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -76,20 +107,25 @@ def token_pieces(ref: str, tok: Any, text: str, begin: int, word: str) -> list[i
     if ref == "roberta":
         # Ġ on word starts except at document offset 0; tokens are single regex chunks here
         return tok((" " if begin else "") + word, add_special_tokens=False)["input_ids"]
-    ids = tok(word, add_special_tokens=False)["input_ids"]
-    if ref in DROPS_BARE:
-        bare = tok.convert_tokens_to_ids("▁")
-        ids = [i for i in ids if i != bare]
-    return ids
+    if ref in SPM:
+        return spm_ids(ref, word)
+    return tok(word, add_special_tokens=False)["input_ids"]
 
 
 def spark_word_vectors(
-    name: str, ref: str, model: Any, tok: Any, text: str, types: bool
+    name: str, ref: str, model: Any, tok: Any, text: str, types: bool, max_length: int = 24
 ) -> tuple[list[str], np.ndarray]:
     """Spark NLP's word-level vectors of ``text`` alone: each token's first piece."""
     prefix, suffix = specials(tok)
     words = [(m.group(), m.start()) for m in TOKEN.finditer(text)]
     pieces = [token_pieces(ref, tok, text, b, w) for w, b in words]
+    # Spark NLP keeps maxSentenceLength - 2 pieces (24 in the fixtures): a token whose
+    # first piece is cut off gets no vector.
+    room, cut = max_length - len(prefix) - len(suffix), []
+    for p in pieces:
+        cut.append(p[: max(room, 0)])
+        room -= len(p)
+    pieces = cut
     ids = prefix + [i for p in pieces for i in p] + suffix
     mask = [0 if i in MASKED[name] else 1 for i in ids]
     states = hidden(model, ids, mask, types)
@@ -105,14 +141,22 @@ def spark_word_vectors(
 def spark_sentence_vector(
     name: str, model: Any, tok: Any, text: str, types: bool, instruction: str = ""
 ) -> np.ndarray:
-    """Spark NLP's sentence vector of ``text`` alone."""
-    ids = tok(instruction + text)["input_ids"]
+    """Spark NLP's sentence vector of ``text`` alone (maxSentenceLength 24, Instructor 64)."""
+    ref = model.config.model_type
+    instruction_len = 0
+    if ref == "xlm-roberta":  # text cut to maxSentenceLength characters first
+        ids = [0, *spm_ids(ref, text[:24])[:22], 2]
+    elif ref == "t5":  # instruction + text, then EOS 1
+        ids = [*sentencepiece(ref).encode(instruction + text)[:63], 1]
+        instruction_len = len(sentencepiece(ref).encode(instruction))
+    else:
+        ids = tok(text)["input_ids"]
     mask = [0 if i in MASKED.get(name, set()) else 1 for i in ids]
     states = hidden(model, ids, mask, types)
     how = POOLING[name]
     m = np.array(mask, dtype=np.float32)
     if how == "instructor":
-        m[: len(tok(instruction, add_special_tokens=False)["input_ids"])] = 0
+        m[:instruction_len] = 0
     mean = (states * m[:, None]).sum(0) / max(m.sum(), 1e-9)
     vec = states[0] if how in ("cls", "cls_l2") else mean
     if how.endswith("_l2") or how == "instructor":

@@ -35,7 +35,11 @@ def load(family_dirs: dict[str, Path], name: str, semantics: str) -> SparkNlpTra
     needs_tokenizers(name)
     key = (name, semantics)
     if key not in _LOADED:
-        model = SparkNlpTransformerLoader().load(family_dirs[name], None, semantics=semantics)
+        # the zips say maxSentenceLength 24; the upstream reference cuts nothing below 60
+        options = {"max_length": 60} if semantics == "huggingface" else {}
+        model = SparkNlpTransformerLoader().load(
+            family_dirs[name], None, semantics=semantics, **options
+        )
         assert isinstance(model, SparkNlpTransformerModel)
         _LOADED[key] = model
     return _LOADED[key]
