@@ -142,6 +142,17 @@ def cmd_loaders(args: argparse.Namespace) -> int:
             for e in entries
         ],
     )
+    # What each runs, annotator by annotator (indented: the table's names stay first).
+    served = [(e.name, e.loader.served()) for e in entries if e.loader and e.loader.served()]
+    if served:
+        print()
+        print("  annotators x engines:")
+        for name, pairs in served:
+            by_annotator: dict[str, list[str]] = {}
+            for annotator, engine in pairs:
+                by_annotator.setdefault(annotator, []).append(engine)
+            text = ", ".join(f"{a} ({'/'.join(es)})" for a, es in by_annotator.items())
+            print(f"  {name}: {text}")
     return 0
 
 

@@ -52,6 +52,9 @@ class SparkNlpTransformerLoader(Loader):
         "zip's own tokenizer files; semantics='sparknlp' (default) or 'huggingface'; no JVM"
     )
 
+    def served(self) -> tuple[tuple[str, str], ...]:
+        return _PAIRS
+
     def accepts(self, path: Path, record: ModelCard | None) -> str | None:
         found = check_transformer(Path(path))
         if isinstance(found, str):

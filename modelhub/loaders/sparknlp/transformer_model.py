@@ -327,9 +327,9 @@ class SparkNlpTransformerModel(EmbeddingModel):
             )
         return states[index]
 
-    def _word_vectors(self, text: str, row: _Row) -> TokenEmbeddings:
-        """First piece per word: Spark NLP tokens (sparknlp, word level) or the
-        tokenizer's words (otherwise)."""
+    def _word_vectors(self, text: str, row: _Row, pooling: str = "first") -> TokenEmbeddings:
+        """First piece (or mean of the pieces) per word: Spark NLP tokens (sparknlp, word
+        level) or the tokenizer's words (otherwise)."""
         states = self._states(row)
         pieces = row.pieces
         spark = self.semantics == "sparknlp" and not self.sentence_level
@@ -358,7 +358,10 @@ class SparkNlpTransformerModel(EmbeddingModel):
                 continue
             out_tokens.append(token)
             offsets.append((begin, end))
-            vectors.append(states[row.prefix + first])
+            if pooling == "mean":
+                vectors.append(states[row.prefix + first : row.prefix + last + 1].mean(0))
+            else:
+                vectors.append(states[row.prefix + first])
         array = np.stack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32)
         return TokenEmbeddings(out_tokens, offsets, array.astype(np.float32, copy=False))
 
@@ -414,20 +417,23 @@ class SparkNlpTransformerModel(EmbeddingModel):
         self,
         texts: Sequence[str],
         *,
+        pooling: str = "first",
         batch_size: int | None = None,
         normalize: bool | None = None,
     ) -> list[TokenEmbeddings]:
-        """Word-level tokens with offsets and one vector each (the first piece's): Spark NLP
-        tokens under ``semantics="sparknlp"`` for word-level annotators, the tokenizer's words
-        otherwise. Tokens past ``max_length`` get no vector, as in Spark NLP."""
+        """Word-level tokens with offsets and one vector each: the first piece's (Spark NLP's
+        rule) or, with ``pooling="mean"``, the mean of the token's pieces. The words are
+        Spark NLP tokens under ``semantics="sparknlp"`` for word-level annotators, the
+        tokenizer's words otherwise. Tokens past ``max_length`` get no vector, as in
+        Spark NLP."""
+        if pooling not in ("first", "mean"):
+            raise OptionError(f"pooling={pooling!r}: use 'first' or 'mean'")
         items = check_texts(texts, "texts")
         rows = self._rows(items, batch_size or self.batch_size, _no_progress)
-        out = [self._word_vectors(t, r) for t, r in zip(items, rows, strict=True)]
+        out = [self._word_vectors(t, r, pooling) for t, r in zip(items, rows, strict=True)]
         if normalize if normalize is not None else self.normalize:
             out = [
-                TokenEmbeddings(
-                    e.tokens, e.offsets, l2_normalize(e.vectors) if len(e) else e.vectors
-                )
+                TokenEmbeddings(e.tokens, e.offsets, l2_normalize(e.vectors)) if len(e) else e
                 for e in out
             ]
         return out
@@ -436,21 +442,33 @@ class SparkNlpTransformerModel(EmbeddingModel):
         self,
         texts: Sequence[str],
         *,
+        pooling: str | None = None,
         batch_size: int | None = None,
         normalize: bool | None = None,
     ) -> np.ndarray:
-        """One vector per text with the pooling of this model's semantics (see the module
-        docstring); ``normalize=True`` adds an L2 normalization."""
+        """One vector per text: the pooling of this model's semantics (``pooling=None``,
+        see the module docstring, as ``encode()``), or ``"mean"`` (masked mean of the token
+        states, specials included) or ``"cls"`` (the first state), without L2;
+        ``normalize=True`` adds an L2 normalization."""
+        if pooling not in (None, "mean", "cls"):
+            raise OptionError(f"pooling={pooling!r}: use None (the model's own), 'mean' or 'cls'")
         items = check_texts(texts, "texts")
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._encode_texts(
-            items,
-            batch_size=batch_size or self.batch_size,
-            output_value="sentence_embedding",
-            progress=_no_progress,
-        )
-        assert isinstance(out, np.ndarray)
+        bs = batch_size or self.batch_size
+        if pooling is None:
+            out = self._encode_texts(
+                items, batch_size=bs, output_value="sentence_embedding", progress=_no_progress
+            )
+            assert isinstance(out, np.ndarray)
+        else:
+            rows = self._rows(items, bs, _no_progress)
+            out = np.stack(
+                [
+                    self._states(r)[0] if pooling == "cls" else self._mean(r, self._states(r))
+                    for r in rows
+                ]
+            )
         wanted = self.normalize if normalize is None else normalize
         return l2_normalize(out) if wanted else out
 

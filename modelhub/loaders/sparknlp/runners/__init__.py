@@ -17,12 +17,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelhub.errors import ArtifactFormatError
-from modelhub.loaders.sparknlp.families import Family
+
+if TYPE_CHECKING:  # listing loaders imports no numpy
+    import numpy as np
+
+    from modelhub.loaders.sparknlp.families import Family
 
 #: engine -> "module:function" that opens its runner.
 RUNNERS: dict[str, str] = {
