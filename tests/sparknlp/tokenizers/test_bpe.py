@@ -138,3 +138,13 @@ def test_a_vocabulary_without_specials_is_refused(files) -> None:  # type: ignor
         make_tokenizer(
             family_for("RoBertaEmbeddings"), vocabulary=vocab, case_sensitive=True, max_length=8
         )
+
+
+def test_piece_spans_are_characters_not_bytes(files) -> None:  # type: ignore[no-untyped-def]
+    tok = _tok(files)
+    text = "x Zürich"
+    got = tok.encode_words(text)
+    assert got.offsets[0] == (0, 1)
+    spans = [s for s, w in zip(got.offsets, got.word_ids, strict=True) if w == 1]
+    assert spans[0][0] == 2 and spans[-1][1] == len(text)  # ü is 2 bytes, 1 character
+    assert all(b <= e for b, e in spans)
