@@ -142,3 +142,15 @@ def test_a_vocabulary_without_unk_is_refused(vocab: list[str]) -> None:
         _tok(broken)
     with pytest.raises(ArtifactFormatError, match="needs fields/vocabulary"):
         make_tokenizer(family_for("BertEmbeddings"), case_sensitive=False, max_length=8)
+
+
+def test_words_up_to_200_characters_are_split_where_hugging_face_gives_unk(
+    vocab: list[str],
+) -> None:
+    assert "##a" in vocab and "a" in vocab
+    tok = _tok(vocab)
+    long_word = "a" * 150  # Spark NLP: maxInputCharsPerWord 200; Hugging Face: 100
+    assert tok.huggingface().encode(long_word, add_special_tokens=False).tokens == ["[UNK]"]
+    got = tok.encode_words(long_word)
+    assert [vocab[i] for i in got.ids[:2]] == ["a", "##a"] and len(got.ids) > 1
+    assert [vocab[i] for i in tok.encode_words("a" * 201).ids] == ["[UNK]"]

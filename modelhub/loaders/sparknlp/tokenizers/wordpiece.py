@@ -43,6 +43,8 @@ MAX_CHARS = 200  # WordpieceEncoder.maxInputCharsPerWord
 def _java_whitespace(ch: str) -> bool:
     if ch in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f":
         return True
+    if ch < "\x80":
+        return False
     if ch in "\u00a0\u2007\u202f":  # Java excludes the no-break spaces
         return False
     return unicodedata.category(ch) in ("Zs", "Zl", "Zp")
@@ -59,6 +61,8 @@ def _punctuation(ch: str) -> bool:
     cp = ord(ch)
     if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
         return True
+    if cp < 0x80:
+        return False
     # Java tests one UTF-16 char: a character outside the BMP is two surrogates, never
     # punctuation by name.
     return cp <= 0xFFFF and "PUNCTUATION" in unicodedata.name(ch, "")
@@ -85,30 +89,47 @@ def normalize(text: str, case_sensitive: bool) -> str:
     return out if case_sensitive else out.lower()
 
 
+_WORD, _SPACE, _SINGLE, _FILTERED = 0, 1, 2, 3
+_CLASSES: dict[str, int] = {}
+
+
+def _char_class(ch: str) -> int:
+    """How ``BasicTokenizer.tokenize`` treats a character (cached: the loop is per char)."""
+    kind = _CLASSES.get(ch)
+    if kind is None:
+        if _punctuation(ch) or _chinese(ch):
+            kind = _SINGLE
+        elif _java_whitespace(ch):
+            kind = _SPACE
+        elif _filtered(ch):
+            kind = _FILTERED
+        else:
+            kind = _WORD
+        if len(_CLASSES) < 1 << 16:
+            _CLASSES[ch] = kind
+    return kind
+
+
 def basic_tokenize(text: str, case_sensitive: bool) -> list[tuple[str, int, int]]:
     """``BasicTokenizer.tokenize``: ``(normalized text, begin, end)`` per sub-token, with
-    ``[begin, end)`` the span it came from in ``text``."""
+    ``[begin, end)`` the span it came from in ``text``. Whitespace and filtered characters
+    separate words; punctuation and CJK ideographs are words of their own."""
     out: list[tuple[str, int, int]] = []
-
-    def append(start: int, end: int) -> None:
-        normalized = normalize(text[start:end], case_sensitive)
-        if normalized:
-            out.append((normalized, start, end))
-
+    classes = [_char_class(c) for c in text]
     i, n = 0, len(text)
     while i < n:
-        while i < n and _java_whitespace(text[i]) and not _punctuation(text[i]):
+        while i < n and classes[i] == _SPACE:
             i += 1
         end = i
-        while end < n:
-            c = text[end]
-            if _filtered(c) or _punctuation(c) or _chinese(c) or _java_whitespace(c):
-                break
+        while end < n and classes[end] == _WORD:
             end += 1
-        if end > i:
-            append(i, end)
-        if end < n and (_punctuation(text[end]) or _chinese(text[end])):
-            append(end, end + 1)
+        spans = [(i, end)] if end > i else []
+        if end < n and classes[end] == _SINGLE:
+            spans.append((end, end + 1))
+        for start, stop in spans:
+            normalized = normalize(text[start:stop], case_sensitive)
+            if normalized:
+                out.append((normalized, start, stop))
         i = end + 1
     return out
 
@@ -140,6 +161,7 @@ class WordPieceTokenizer(SparkTokenizerBase):
         self.start_token, self.end_token = start, end
         self.unk_id = self.vocab[UNK]
         self.template = pair_template
+        self._cache: dict[str, list[tuple[int, int, int]]] = {}
         super().__init__(
             prefix=(self.vocab[start],),
             suffix=(self.vocab[end],),
@@ -152,11 +174,22 @@ class WordPieceTokenizer(SparkTokenizerBase):
     def wordpiece(self, word: str, begin: int, limit: int) -> list[tuple[int, tuple[int, int]]]:
         """``WordpieceEncoder.encode`` of one normalized word whose text starts at ``begin``;
         spans are clipped to ``limit`` (normalization may change the length)."""
+        pieces = self._cache.get(word)
+        if pieces is None:
+            pieces = self._greedy(word)
+            if len(self._cache) < 65536:
+                self._cache[word] = pieces
+        if pieces and pieces[0][1] < 0:  # the whole word is one [UNK]
+            return [(self.unk_id, (begin, limit))]
+        return [(i, (min(begin + s, limit), min(begin + e, limit))) for i, s, e in pieces]
+
+    def _greedy(self, word: str) -> list[tuple[int, int, int]]:
+        """``(id, start, end)`` per piece; ``[(unk, -1, -1)]`` when the word is unknown."""
         if not word:
             return []
         if len(word) > MAX_CHARS:
-            return [(self.unk_id, (begin, limit))]
-        out: list[tuple[int, tuple[int, int]]] = []
+            return [(self.unk_id, -1, -1)]
+        out: list[tuple[int, int, int]] = []
         start = 0
         while start < len(word):
             end = len(word)
@@ -168,8 +201,8 @@ class WordPieceTokenizer(SparkTokenizerBase):
                     break
                 end -= 1
             if found is None:
-                return [(self.unk_id, (begin, limit))]
-            out.append((found, (min(begin + start, limit), min(begin + end, limit))))
+                return [(self.unk_id, -1, -1)]
+            out.append((found, start, end))
             start = end
         return out
 

@@ -69,6 +69,18 @@ def _separator(ch: str) -> bool:
     return cp == 0 or cp == 0xFFFD or unicodedata.category(ch) in ("Cc", "Cf")
 
 
+_KINDS: dict[str, int] = {}  # 0 word character, 1 separator, 2 a word of its own
+
+
+def _kind(ch: str) -> int:
+    kind = _KINDS.get(ch)
+    if kind is None:
+        kind = 1 if _separator(ch) else 2 if _hf_punctuation(ch) or _hf_cjk(ord(ch)) else 0
+        if len(_KINDS) < 1 << 16:
+            _KINDS[ch] = kind
+    return kind
+
+
 def spark_tokens(text: str) -> list[tuple[int, int]]:
     """``[begin, end)`` spans of the words of ``text``: runs of characters split at
     whitespace, with every punctuation character and every CJK ideograph a word of its own
@@ -76,19 +88,16 @@ def spark_tokens(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start: int | None = None
     for i, ch in enumerate(text):
-        if _separator(ch):
-            if start is not None:
-                spans.append((start, i))
-                start = None
+        kind = _kind(ch)
+        if kind == 0:
+            if start is None:
+                start = i
             continue
-        if _hf_punctuation(ch) or _hf_cjk(ord(ch)):
-            if start is not None:
-                spans.append((start, i))
-                start = None
+        if start is not None:
+            spans.append((start, i))
+            start = None
+        if kind == 2:
             spans.append((i, i + 1))
-            continue
-        if start is None:
-            start = i
     if start is not None:
         spans.append((start, len(text)))
     return spans
