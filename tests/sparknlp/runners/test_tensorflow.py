@@ -35,6 +35,7 @@ CASES = {
     "mpnet": ("MPNetEmbeddings", "hf", ("last_hidden_state", "pooler_output")),
     "instructor": ("InstructorEmbeddings", "hf", ("last_hidden_state",)),
     "albert": ("AlbertEmbeddings", "albert-hub", ("last_hidden_state", "pooler_output")),
+    "xlnet": ("XlnetEmbeddings", "xlnet-orig", ("last_hidden_state",)),
 }
 
 
@@ -70,6 +71,10 @@ def test_runner_equals_transformers_on_the_same_weights(folder: str) -> None:
     ids, mask = batch(model.config.vocab_size, model.config.pad_token_id or 0)
     got = runner(ids, mask)
     feed = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask)}
+    if "token_type_ids" in runner.inputs:
+        # the TF1 graphs take segment ids, which Spark NLP feeds as zeros; for XLNet zeros
+        # differ from none (the segment term of its attention is then computed)
+        feed["token_type_ids"] = torch.zeros_like(feed["input_ids"])
     with torch.no_grad():
         want = model(**feed)
     assert got["last_hidden_state"].dtype == np.float32
@@ -96,6 +101,12 @@ def test_config_comes_from_the_weights_and_the_graph() -> None:
     )
     assert (t5.model.config.num_heads, t5.model.config.d_kv) == (4, 8)
     assert t5.inputs == ("input_ids", "attention_mask")
+    xlnet = open_tensorflow(
+        engine_of("xlnet"), family_for("XlnetEmbeddings"), root=FAMILIES / "xlnet"
+    )
+    # zihangdai/xlnet's tanh GELU, seen in the graph (transformers' XLNet default is erf)
+    assert xlnet.model.config.ff_activation == "gelu_new"
+    assert (xlnet.model.config.n_head, xlnet.model.config.d_head) == (4, 8)
 
 
 def test_padding_does_not_change_the_real_tokens() -> None:

@@ -7,7 +7,8 @@ and the GraphDef (:mod:`.tf_config`, :mod:`.tf_graph`), and the model run in tor
 Naming schemes understood (which zips carry which is in :mod:`.tf_names`): Hugging Face TF2
 (every family Spark NLP imports from Hugging Face: BERT, DistilBERT, RoBERTa, CamemBERT,
 XLM-R, MPNet, E5/BGE/Mxbai/UAE (BERT), Instructor (T5 encoder), ALBERT), TF-Hub ALBERT
-(Spark NLP 2.x ``albert_*`` models) and original TF1 BERT.
+(Spark NLP 2.x ``albert_*`` models), original XLNet (Spark NLP 2.x ``xlnet_*`` models) and
+original TF1 BERT.
 
 Outputs: ``last_hidden_state``; ``pooler_output`` too where the checkpoint holds the
 pooler's weights (the RoBERTa/XLM-R sentence annotators' TF graphs fetch it).
@@ -42,6 +43,7 @@ from modelhub.loaders.sparknlp.runners.tf_names import (
     layer_pattern,
     scheme_of,
     variable_names,
+    xlnet_state_dict,
 )
 from modelhub.loaders.sparknlp.tf_checkpoint import Checkpoint, bert_state_dict, find_checkpoint
 from modelhub.safezip import SafeZip, zip_limits
@@ -57,10 +59,11 @@ _BASE_PREFIX = {
     "distilbert": "distilbert",
     "mpnet": "mpnet",
     "albert": "albert",
+    "xlnet": "transformer",
     "t5": "encoder_model",  # never present: T5's variables sit right under the model scope
 }
 #: model types whose graphs take segment ids (fed zeros when the caller gives none).
-_TAKES_TYPES = ("bert", "albert")
+_TAKES_TYPES = ("bert", "albert", "xlnet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,9 @@ def _read_engine(engine_file: Path, family: Family) -> _Engine:
         if scheme == "albert-hub":
             model_type = "albert"
             state = albert_hub_state_dict(ckpt, names, origin)
+        elif scheme == "xlnet-orig":
+            model_type = "xlnet"
+            state = xlnet_state_dict(ckpt, names, origin)
         elif scheme == "bert-tf1":
             if model_type != "bert":
                 raise ArtifactFormatError(
@@ -119,6 +125,7 @@ def _hidden(state: dict[str, np.ndarray], engine_file: Path) -> int:
     for key in (
         "encoder.embedding_hidden_mapping_in.weight",  # ALBERT: rows = hidden size
         "embeddings.word_embeddings.weight",
+        "word_embedding.weight",  # XLNet
         "shared.weight",
     ):
         if key in state:

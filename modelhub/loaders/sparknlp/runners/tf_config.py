@@ -114,6 +114,8 @@ def infer_config(
         return _t5(state, facts, source, eps)
     if model_type == "albert":
         return _albert(state, facts, source, eps)
+    if model_type == "xlnet":
+        return _xlnet(state, facts, source, eps)
     raise ArtifactFormatError(
         f"{source}: TensorFlow engines of {model_type} models are not supported yet"
     )
@@ -178,4 +180,27 @@ def _albert(state: dict[str, np.ndarray], facts: GraphFacts, source: str, eps: f
         "hidden_act": facts.activation or "gelu_new",
         "layer_norm_eps": eps,
         "pad_token_id": 0,
+    }
+
+
+def _xlnet(state: dict[str, np.ndarray], facts: GraphFacts, source: str, eps: float) -> dict:
+    word = _need(state, "word_embedding.weight", source)
+    q = _need(state, "layer.0.rel_attn.q", source)  # [d_model, heads, head_size]
+    return {
+        "vocab_size": int(word.shape[0]),
+        "d_model": int(word.shape[1]),
+        "n_layer": _count(state, r"layer\.(\d+)\.", source),
+        "n_head": int(q.shape[1]),
+        "d_head": int(q.shape[2]),
+        "d_inner": int(_need(state, "layer.0.ff.layer_1.weight", source).shape[0]),
+        # zihangdai/xlnet's gelu is the tanh approximation; the graph says which one ran
+        "ff_activation": facts.activation or "gelu",
+        "layer_norm_eps": eps,
+        "attn_type": "bi",
+        "untie_r": True,
+        "mem_len": None,
+        "clamp_len": -1,
+        "same_length": False,
+        "bi_data": False,
+        "use_mems_eval": False,
     }

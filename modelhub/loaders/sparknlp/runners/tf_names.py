@@ -12,6 +12,8 @@ Three naming schemes occur in the zips Spark NLP published:
   ``kernel`` suffix (``rel_attn/q``, kept as ``[d_model, heads, head_size]``), and old
   transformers versions named word embeddings ``<base>/embeddings/weight``.
 * **TF-Hub ALBERT** (Spark NLP 2.x AlbertEmbeddings): :func:`albert_hub_state_dict`.
+* **Original XLNet** (zihangdai/xlnet, Spark NLP 2.x XlnetEmbeddings):
+  :func:`xlnet_state_dict`.
 * **Original TF1 BERT** (``bert/encoder/layer_N/...``): handled by
   :func:`modelhub.loaders.sparknlp.tf_checkpoint.bert_state_dict`.
 """
@@ -43,12 +45,14 @@ def variable_names(ckpt: Checkpoint) -> dict[str, str]:
 
 
 def scheme_of(names: Iterable[str]) -> str:
-    """``"hf"``, ``"albert-hub"``, ``"bert-tf1"`` or ``"unknown"`` for a set of names."""
+    """``"hf"``, ``"albert-hub"``, ``"xlnet-orig"``, ``"bert-tf1"`` or ``"unknown"``."""
     names = list(names)
     if any("/inner_group_" in n and "/transformer/group_" in n for n in names):
         return "albert-hub"
     if any("_._" in n for n in names):
         return "hf"
+    if any(re.search(r"(^|/)model/transformer/layer_\d+/rel_attn/", n) for n in names):
+        return "xlnet-orig"
     if any(re.search(r"(^|/)bert/encoder/layer_\d+/", n) for n in names):
         return "bert-tf1"
     return "unknown"
@@ -174,4 +178,72 @@ def albert_hub_state_dict(
         array = ckpt.tensor(key).astype(np.float32, copy=False)
         state[torch_name] = np.ascontiguousarray(array.T if transpose else array)
         origin[torch_name] = name
+    return state
+
+
+# -- original XLNet -------------------------------------------------------------------------
+
+_XLNET_LAYER = re.compile(
+    r"(?:^|/)model/transformer/layer_(\d+)/"
+    r"(rel_attn/(?:q|k|v|o|r)/kernel|(?:rel_attn|ff)/LayerNorm/(?:gamma|beta)"
+    r"|ff/layer_[12]/(?:kernel|bias))$"
+)
+_XLNET_STACKED = ("r_w_bias", "r_r_bias", "r_s_bias", "seg_embed")
+
+
+def xlnet_torch_name(name: str) -> tuple[str, bool] | None:
+    """The ``XLNetModel`` key of an original XLNet variable (layers' parts only; the
+    embeddings and the stacked per-layer biases are handled by :func:`xlnet_state_dict`)."""
+    m = _XLNET_LAYER.search(name)
+    if m is None:
+        return None
+    layer, part = m.groups()
+    part = part.replace("LayerNorm/gamma", "layer_norm/weight")
+    part = part.replace("LayerNorm/beta", "layer_norm/bias")
+    transpose = part.startswith("ff/layer_") and part.endswith("kernel")
+    part = part.removesuffix("/kernel") if part.startswith("rel_attn/") else part
+    part = part.replace("/kernel", "/weight")
+    return f"layer.{layer}.{part.replace('/', '.')}", transpose
+
+
+def xlnet_state_dict(
+    ckpt: Checkpoint, names: dict[str, str], origin: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """``r_w_bias``/``r_r_bias``/``r_s_bias``/``seg_embed`` are stacked over layers when the
+    model unties them (``untie_r``, every released XLNet); a tied one is copied to each."""
+    by_tail = {n.rsplit("model/transformer/", 1)[-1]: n for n in names if "model/transformer/" in n}
+    state: dict[str, np.ndarray] = {}
+
+    def put(key: str, name: str, array: np.ndarray) -> None:
+        state[key] = np.ascontiguousarray(array.astype(np.float32, copy=False))
+        origin[key] = name
+
+    for tail, key in (
+        ("word_embedding/lookup_table", "word_embedding.weight"),
+        ("mask_emb/mask_emb", "mask_emb"),
+    ):
+        if tail in by_tail:
+            put(key, by_tail[tail], ckpt.tensor(names[by_tail[tail]]))
+    layers = 0
+    for name, key in sorted(names.items()):
+        mapped = xlnet_torch_name(name)
+        if mapped is None:
+            continue
+        torch_name, transpose = mapped
+        array = ckpt.tensor(key)
+        put(torch_name, name, array.T if transpose else array)
+        layers = max(layers, int(torch_name.split(".")[1]) + 1)
+    for bias in _XLNET_STACKED:
+        name = by_tail.get(bias)
+        if name is None:
+            continue
+        array = ckpt.tensor(names[name])
+        per_layer = array.ndim == (4 if bias == "seg_embed" else 3)
+        if per_layer and array.shape[0] != layers:
+            raise ArtifactFormatError(
+                f"{ckpt.index}: {name!r} holds {array.shape[0]} layers' values, the "
+                f"checkpoint has {layers} layers"
+            )
+        for i in range(layers):
+            put(f"layer.{i}.rel_attn.{bias}", name, array[i] if per_layer else array)
     return state
