@@ -26,6 +26,7 @@ and this runner gives the encoder's token states.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,12 +137,26 @@ def _hidden(state: dict[str, np.ndarray], engine_file: Path) -> int:
     )
 
 
+def _no_init() -> Any:
+    """transformers' switch that skips random initialisation (every weight is loaded right
+    after; for a base-size model it saves seconds per load)."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # transformers 4.x
+        try:
+            from transformers.modeling_utils import no_init_weights
+        except ImportError:
+            return contextlib.nullcontext()
+    return no_init_weights()
+
+
 def _new_model(config: Any) -> Any:
     import transformers
 
-    if config.model_type == "t5":
-        return transformers.T5EncoderModel(config)
-    return transformers.AutoModel.from_config(config)
+    with _no_init():
+        if config.model_type == "t5":
+            return transformers.T5EncoderModel(config)
+        return transformers.AutoModel.from_config(config)
 
 
 _KEYS_CACHE: dict[str, set[str]] = {}
@@ -213,6 +228,8 @@ def _build(engine: _Engine, engine_file: Path) -> Any:
             f"TensorFlow checkpoint (damaged engine file, or not a {engine.model_type} "
             f"model): {shown}"
         )
+    # unloaded parameters (only a pooler the graph lacks) hold uninitialised memory: the
+    # runner never outputs them
     model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
     return model
 
