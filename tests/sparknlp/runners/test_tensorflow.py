@@ -36,6 +36,9 @@ CASES = {
     "instructor": ("InstructorEmbeddings", "hf", ("last_hidden_state",)),
     "albert": ("AlbertEmbeddings", "albert-hub", ("last_hidden_state", "pooler_output")),
     "xlnet": ("XlnetEmbeddings", "xlnet-orig", ("last_hidden_state",)),
+    # the same ALBERT weights as Spark NLP 3.x+ imports them from Hugging Face (TF2 names;
+    # the layer count comes from the traced calls of the shared layer)
+    "albert/hf": ("AlbertEmbeddings", "hf", ("last_hidden_state", "pooler_output")),
 }
 
 
@@ -44,7 +47,7 @@ def engine_of(folder: str) -> Path:
 
 
 def reference(folder: str):  # type: ignore[no-untyped-def]
-    ref = FAMILIES / folder / "reference_tf"
+    ref = FAMILIES / folder.split("/")[0] / "reference_tf"
     config = json.loads((ref / "config.json").read_text())
     cls = transformers.T5EncoderModel if config["model_type"] == "t5" else transformers.AutoModel
     return cls.from_pretrained(ref).eval()

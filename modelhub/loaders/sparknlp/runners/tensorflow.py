@@ -118,7 +118,7 @@ def _read_engine(engine_file: Path, family: Family) -> _Engine:
             )
     hidden = _hidden(state, engine_file)
     facts = graph_facts(graph, f"{engine_file}!saved_model.pb", hidden) if graph else None
-    facts = facts or GraphFacts(None, None, None, None, frozenset())
+    facts = facts or GraphFacts(None, None, None, None, None, frozenset())
     return _Engine(state, origin, facts, scheme, model_type)
 
 

@@ -153,17 +153,22 @@ def _albert(state: dict[str, np.ndarray], facts: GraphFacts, source: str, eps: f
     hidden = int(mapping.shape[0])
     groups = _count(state, r"encoder\.albert_layer_groups\.(\d+)\.", source)
     inner = _count(state, r"encoder\.albert_layer_groups\.0\.albert_layers\.(\d+)\.", source)
-    if facts.layer_count is None:
+    if facts.layer_count is not None:  # TF-Hub: one name scope per layer
+        layers = facts.layer_count
+    elif facts.query_calls is not None and facts.query_calls % inner == 0:
+        layers = facts.query_calls // inner  # TF2: each layer calls a query projection
+    else:
         raise ArtifactFormatError(
             f"{source}: ALBERT shares its layers' weights, and the graph does not show how "
-            "many layers it runs (no .../transformer/.../layer_N/ scopes)"
+            "many layers it runs (no .../transformer/.../layer_N/ scopes, no traced calls "
+            "of albert_layers_._N/attention/query)"
         )
     types = state.get("embeddings.token_type_embeddings.weight")
     return {
         "vocab_size": int(word.shape[0]),
         "embedding_size": int(word.shape[1]),
         "hidden_size": hidden,
-        "num_hidden_layers": facts.layer_count,
+        "num_hidden_layers": layers,
         "num_hidden_groups": groups,
         "inner_group_num": inner,
         "num_attention_heads": _heads(facts, hidden, source),

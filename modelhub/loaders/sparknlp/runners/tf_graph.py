@@ -34,6 +34,8 @@ _ATTENTION_0 = re.compile(
 _SHAPE_CONST = re.compile(r"/shape(?:/(\d+))?$")
 _FFN_SCOPE = re.compile(r"intermediate|ffn|/ff/|DenseReluDense|lin1|/ff_")
 _LAYER_INDEX = re.compile(r"/layer_(\d+)/")
+# a query projection of a (shared) ALBERT layer in a traced TF2 function, one per call
+_ALBERT_QUERY = re.compile(r"albert_layers_\._\d+/attention/query/(?:Tensordot(?:_\d+)?/)?MatMul")
 _LAYER_NORM = re.compile(r"LayerNorm|layer_norm|layernorm", re.IGNORECASE)
 
 
@@ -43,6 +45,7 @@ class GraphFacts:
     activation: str | None  # transformers' name: "gelu", "gelu_new", "relu"
     layer_norm_eps: float | None
     layer_count: int | None  # distinct ``layer_N`` scopes (TF1 ALBERT); None when absent
+    query_calls: int | None  # query projections run by one function (TF2 ALBERT: layers)
     ops: frozenset[str]
 
 
@@ -53,7 +56,9 @@ class _Node:
     raw: bytes
 
 
-def _nodes(data: bytes, source: str) -> Iterator[_Node]:
+def _nodes(data: bytes, source: str) -> Iterator[tuple[int, _Node]]:
+    """``(unit, node)``: unit 0 is the top-level graph, unit k the k-th library function."""
+
     def node(buf: bytes) -> _Node:
         name = op = ""
         for number, _w, value in fields(buf, source):
@@ -63,16 +68,18 @@ def _nodes(data: bytes, source: str) -> Iterator[_Node]:
                 op = value.decode("utf-8", "replace")
         return _Node(name, op, buf)
 
+    unit = 0
     for number, _w, value in fields(data, source):
         if number == 1 and isinstance(value, bytes):
-            yield node(value)
+            yield 0, node(value)
         elif number == 2 and isinstance(value, bytes):  # FunctionDefLibrary
             for n2, _w2, function in fields(value, source):
                 if n2 != 1 or not isinstance(function, bytes):
                     continue
+                unit += 1
                 for n3, _w3, node_def in fields(function, source):
                     if n3 == 3 and isinstance(node_def, bytes):
-                        yield node(node_def)
+                        yield unit, node(node_def)
 
 
 def _attr(node: _Node, key: bytes, source: str) -> bytes | None:
@@ -161,8 +168,11 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
     ops: set[str] = set()
     eps: Counter[float] = Counter()
     layers: set[int] = set()
+    queries: Counter[int] = Counter()
     try:
-        for node in _nodes(data, source):
+        for unit, node in _nodes(data, source):
+            if node.op in ("MatMul", "BatchMatMulV2") and _ALBERT_QUERY.search(node.name):
+                queries[unit] += 1
             ops.add(node.op)
             if (m := _LAYER_INDEX.search(node.name)) and "transformer/" in node.name:
                 layers.add(int(m.group(1)))
@@ -205,5 +215,6 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
         activation=activation,
         layer_norm_eps=eps.most_common(1)[0][0] if eps else None,
         layer_count=max(layers) + 1 if layers else None,
+        query_calls=max(queries.values()) if queries else None,
         ops=frozenset(ops),
     )
