@@ -166,3 +166,26 @@ def test_truncated_data_shard_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactFormatError, match="truncated") as err:
         open_tensorflow(path, family_for("DistilBertEmbeddings"), root=tmp_path)
     assert "distilbert_tensorflow" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["bert_tiny_tf1_uncased.zip", "bert_tiny_tf2_cased.zip"])
+def test_bert_engines_of_both_namings(name: str, tmp_path: Path) -> None:
+    """The BERT fixtures (original TF1 names, Hugging Face TF2 names) through the same
+    runner equal the reference BertModel they were written from."""
+    outer = FAMILIES.parent / name
+    with zipfile.ZipFile(outer) as zf:
+        (tmp_path / "bert_tensorflow").write_bytes(zf.read("bert_tensorflow"))
+    runner = open_tensorflow(
+        tmp_path / "bert_tensorflow", family_for("BertEmbeddings"), root=tmp_path
+    )
+    assert runner.scheme == ("bert-tf1" if "tf1" in name else "hf")
+    model = transformers.BertModel.from_pretrained(FAMILIES.parent / "reference").eval()
+    ids, mask = batch(model.config.vocab_size, 0)
+    with torch.no_grad():
+        want = model(
+            input_ids=torch.tensor(ids),
+            attention_mask=torch.tensor(mask),
+            token_type_ids=torch.zeros(ids.shape, dtype=torch.long),
+        )
+    got = runner(ids, mask)
+    assert np.abs(got["last_hidden_state"] - want.last_hidden_state.numpy()).max() < 1e-4
