@@ -102,11 +102,30 @@ def specials(tok: Any) -> tuple[list[int], list[int]]:
     return ids[:first], ids[last + 1 :]
 
 
+# GPT-2's split pattern (research §1.7), for the ASCII texts of these tests.
+GPT2 = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+def bpe_chunk(tok: Any, chunk: str, begin: int) -> list[int]:
+    """RobertaTokenizer.getTokenPieces: the chunk's merges, then "Ġ" put before the first
+    piece when it has none, unless the chunk starts the document; <unk> when missing."""
+    pieces = tok.tokenize(chunk)
+    if begin and pieces and not pieces[0].startswith("Ġ"):
+        pieces[0] = "Ġ" + pieces[0]
+    vocab = tok.get_vocab()
+    return [vocab.get(p, vocab["<unk>"]) for p in pieces]
+
+
+def bpe_sentence(tok: Any, text: str) -> list[int]:
+    import regex
+
+    return [i for m in regex.finditer(GPT2, text) for i in bpe_chunk(tok, m.group(), m.start())]
+
+
 def token_pieces(ref: str, tok: Any, text: str, begin: int, word: str) -> list[int]:
     """The pieces Spark NLP keeps for one token (re-tokenized alone)."""
     if ref == "roberta":
-        # Ġ on word starts except at document offset 0; tokens are single regex chunks here
-        return tok((" " if begin else "") + word, add_special_tokens=False)["input_ids"]
+        return bpe_chunk(tok, word, begin)  # the tokens here are single GPT-2 chunks
     if ref in SPM:
         return spm_ids(ref, word)
     return tok(word, add_special_tokens=False)["input_ids"]
@@ -144,7 +163,9 @@ def spark_sentence_vector(
     """Spark NLP's sentence vector of ``text`` alone (maxSentenceLength 24, Instructor 64)."""
     ref = model.config.model_type
     instruction_len = 0
-    if ref == "xlm-roberta":  # text cut to maxSentenceLength characters first
+    if ref == "roberta":  # every GPT-2 chunk of the text, pieces cut to 22
+        ids = [0, *bpe_sentence(tok, text)[:22], 2]
+    elif ref == "xlm-roberta":  # text cut to maxSentenceLength characters first
         ids = [0, *spm_ids(ref, text[:24])[:22], 2]
     elif ref == "t5":  # instruction + text, then EOS 1
         ids = [*sentencepiece(ref).encode(instruction + text)[:63], 1]
