@@ -21,6 +21,13 @@ MASKED: dict[str, set[int]] = {
     "albert_onnx": {0},
     "mpnet_onnx": {1},
     "instructor_onnx": {0},
+    # OpenVINO: the pad rule where Spark NLP's OV path uses it (research §2, families table)
+    "bert_openvino": {0},
+    "distilbert_openvino": {0},
+    "roberta_openvino": {1},  # id != pad: <s> attended, unlike ONNX
+    "xlmroberta_openvino": {0},  # ONNX and OV alike (research §2.3)
+    "xlmroberta_sentence_openvino": set(),
+    "mpnet_openvino": {1},
 }
 #: zip -> sentence pooling of the ONNX path; word-level zips average their token vectors.
 POOLING: dict[str, str] = {
@@ -34,6 +41,10 @@ POOLING: dict[str, str] = {
     "mxbai_onnx": "cls",  # poolingStrategy cls, no L2
     "uae_onnx": "avg",  # poolingStrategy avg, no L2
     "instructor_onnx": "instructor",
+    "xlmroberta_sentence_openvino": "mean_l2",
+    "e5_openvino": "mean_l2",
+    "mpnet_openvino": "mean_l2",
+    "uae_openvino": "avg",
 }
 WORD_LEVEL = (
     "distilbert_onnx",
@@ -42,6 +53,10 @@ WORD_LEVEL = (
     "camembert_onnx",
     "deberta_onnx",
     "albert_onnx",
+    "bert_openvino",
+    "distilbert_openvino",
+    "roberta_openvino",
+    "xlmroberta_openvino",
 )
 #: SentencePiece references: (model file, id offset Spark NLP adds, lower-cased).
 SPM: dict[str, tuple[str, int, bool]] = {
