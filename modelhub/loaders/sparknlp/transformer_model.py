@@ -20,7 +20,9 @@ RoBERTa/XLM-R's ``<s>`` in their ONNX graphs; all ones for BGE/Nomic; ``id != 1`
 - Nomic: the graph's ``sentence_embedding`` as is;
 - Instructor: mean over the tokens after the ``instruction`` param's tokens, then L2, no
   Dense layer (the zip has none);
-- a graph output of rank 2 (an in-graph pooled export) is used as is.
+- a graph output of rank 2 (an in-graph pooled export) is used as is; a TensorFlow graph
+  of a family that pools in-graph (E5, BGE, MPNet, Instructor) but gives token states only
+  is pooled as the family's ONNX output is (research §3.3's rule for rank-3 outputs).
 
 ``encode()`` of a word-level annotator averages its token vectors (Spark NLP's
 ``SentenceEmbeddings`` with ``AVERAGE``); an empty text gives zeros.
@@ -155,8 +157,13 @@ class SparkNlpTransformerModel(EmbeddingModel):
         self._hf_specials: tuple[list[int], list[int]] = ([], [])
         self._masked = _masked_ids(self.family.mask_for(art.engine), int(tokenizer.pad_id))
         self.pooling = self._pooling_rule()
+        self._graph_fallback = self._fallback_rule()
         #: Whether the model's own pooling ends in an L2 normalization.
-        self.normalizes = self.pooling in ("mean_l2", "cls_l2", "instructor")
+        self.normalizes = (self._graph_fallback or self.pooling) in (
+            "mean_l2",
+            "cls_l2",
+            "instructor",
+        )
         if self.pooling == "pooler" and "pooler_output" not in runner.outputs:
             raise ArtifactFormatError(
                 f"{art.engine_file}: the {art.engine} graph has no output 'pooler_output' "
@@ -168,14 +175,14 @@ class SparkNlpTransformerModel(EmbeddingModel):
     def sentence_level(self) -> bool:
         return self.family.level == "sentence"
 
-    def _pooling_rule(self) -> str:
+    def _pooling_rule(self, engine: str | None = None) -> str:
         fam = self.family
         if self.semantics == "huggingface":
             how, l2 = UPSTREAM_POOLING.get(fam.family, ("mean", False))
             return how if how == "instructor" else how + ("_l2" if l2 else "")
         if not self.sentence_level:
             return "words"
-        rule = fam.pooling_for(self.engine)
+        rule = fam.pooling_for(engine or self.engine)
         if fam.family == "instructor" and rule != IN_GRAPH:
             return "instructor"
         if rule == POOLER_OUTPUT:
@@ -187,6 +194,14 @@ class SparkNlpTransformerModel(EmbeddingModel):
         if fam.family == "bge" and self.art.use_cls_token:
             return "cls_l2"
         return "mean_l2"
+
+    def _fallback_rule(self) -> str | None:
+        """For a graph that pools inside (E5/BGE/MPNet/Instructor TensorFlow exports) but
+        gives token states only: the pooling Spark NLP applies to the same family's ONNX
+        output (research §3.3's rule: a rank-3 output is mean-pooled, then L2)."""
+        if self.pooling != "graph" or self.family.family == "nomic":
+            return None
+        return self._pooling_rule("onnx")
 
     # ------------------------------------------------------------- properties
     @property
@@ -369,14 +384,17 @@ class SparkNlpTransformerModel(EmbeddingModel):
         rule = self.pooling
         if rule == "pooler":
             return row.out["pooler_output"]
-        for name, value in row.out.items():
-            if value.ndim == 1 and (rule == "graph" or name == "sentence_embedding"):
-                return value  # pooled inside the graph
+        for name in ("sentence_embedding", *_TOKEN_OUTPUTS):
+            value = row.out.get(name)
+            if value is not None and value.ndim == 1:
+                return value  # pooled inside the graph (never the pooler_output)
         if rule == "graph":
-            raise ArtifactFormatError(
-                f"{self.art.engine_file}: no pooled output (outputs: "
-                f"{', '.join(self.runner.outputs)}; expected sentence_embedding)"
-            )
+            if self._graph_fallback is None:
+                raise ArtifactFormatError(
+                    f"{self.art.engine_file}: no pooled output (outputs: "
+                    f"{', '.join(self.runner.outputs)}; expected sentence_embedding)"
+                )
+            rule = self._graph_fallback
         if rule == "words":
             found = self._word_vectors(text, row).vectors
             if not len(found):

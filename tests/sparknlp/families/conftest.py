@@ -35,6 +35,10 @@ def needs_tokenizers(name: str) -> None:
     module = _tokenizer_module(name)
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{name}: its tokenizer ({module}) is not in this tree yet")
+    if name.endswith("_tensorflow"):
+        for needed in ("torch", "modelhub.loaders.sparknlp.runners.tensorflow"):
+            if importlib.util.find_spec(needed) is None:
+                pytest.skip(f"{name}: needs {needed}")
     if name.endswith("_openvino"):
         for needed in ("openvino", "modelhub.loaders.sparknlp.runners.openvino"):
             if importlib.util.find_spec(needed) is None:

@@ -28,6 +28,16 @@ MASKED: dict[str, set[int]] = {
     "xlmroberta_openvino": {0},  # ONNX and OV alike (research §2.3)
     "xlmroberta_sentence_openvino": set(),
     "mpnet_openvino": {1},
+    # TensorFlow
+    "distilbert_tensorflow": {0},
+    "roberta_tensorflow": {1},
+    "roberta_sentence_tensorflow": {1},
+    "xlmroberta_tensorflow": {1},  # id != 1 (research §2.3)
+    # id != pad, and CamemBERT's pad is spm("<pad>") + 4, the unk piece + 4 when the spm
+    # model has no <pad> (O5): unknown pieces are masked out
+    "camembert_tensorflow": {4},
+    "albert_tensorflow": {0},
+    "mpnet_tensorflow": {1},
 }
 #: zip -> sentence pooling of the ONNX path; word-level zips average their token vectors.
 POOLING: dict[str, str] = {
@@ -45,6 +55,10 @@ POOLING: dict[str, str] = {
     "e5_openvino": "mean_l2",
     "mpnet_openvino": "mean_l2",
     "uae_openvino": "avg",
+    "roberta_sentence_tensorflow": "pooler",  # research §3.1
+    # E5/MPNet TF graphs pool in-graph; these give token states: pooled as ONNX
+    "e5_tensorflow": "mean_l2",
+    "mpnet_tensorflow": "mean_l2",
 }
 WORD_LEVEL = (
     "distilbert_onnx",
@@ -57,6 +71,11 @@ WORD_LEVEL = (
     "distilbert_openvino",
     "roberta_openvino",
     "xlmroberta_openvino",
+    "distilbert_tensorflow",
+    "roberta_tensorflow",
+    "xlmroberta_tensorflow",
+    "camembert_tensorflow",
+    "albert_tensorflow",
 )
 #: SentencePiece references: (model file, id offset Spark NLP adds, lower-cased).
 SPM: dict[str, tuple[str, int, bool]] = {
@@ -95,7 +114,9 @@ def spm_ids(ref: str, text: str) -> list[int]:
 TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def hidden(model: Any, ids: list[int], mask: list[int], types: bool) -> np.ndarray:
+def hidden(
+    model: Any, ids: list[int], mask: list[int], types: bool, output: str = "last_hidden_state"
+) -> np.ndarray:
     import torch
 
     t = torch.tensor([ids])
@@ -103,7 +124,7 @@ def hidden(model: Any, ids: list[int], mask: list[int], types: bool) -> np.ndarr
     if types:
         kwargs["token_type_ids"] = torch.zeros_like(t)
     with torch.no_grad():
-        return model(**kwargs).last_hidden_state[0].numpy()
+        return getattr(model(**kwargs), output)[0].numpy()
 
 
 def specials(tok: Any) -> tuple[list[int], list[int]]:
@@ -188,8 +209,10 @@ def spark_sentence_vector(
     else:
         ids = tok(text)["input_ids"]
     mask = [0 if i in MASKED.get(name, set()) else 1 for i in ids]
-    states = hidden(model, ids, mask, types)
     how = POOLING[name]
+    if how == "pooler":
+        return hidden(model, ids, mask, types, "pooler_output")
+    states = hidden(model, ids, mask, types)
     m = np.array(mask, dtype=np.float32)
     if how == "instructor":
         m[:instruction_len] = 0
