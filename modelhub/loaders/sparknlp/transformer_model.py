@@ -1,56 +1,21 @@
 """Every Spark NLP transformer-embeddings family, from its zip, behind the one model interface
 (:class:`~modelhub.loaders.model.EmbeddingModel`): a tokenizer from the zip's own files
-(:mod:`.transformer_tokens`), a :class:`~modelhub.loaders.sparknlp.runners.Runner` for its
-engine, and the family's rules from :mod:`modelhub.loaders.sparknlp.families`.
+(:mod:`modelhub.loaders.sparknlp.tokenizers`), a runner for its engine
+(:mod:`modelhub.loaders.sparknlp.runners`), and the family's rules from
+:mod:`modelhub.loaders.sparknlp.families` and :mod:`modelhub.loaders.sparknlp.semantics`.
 
 Two semantics
 -------------
 ``semantics="sparknlp"`` (default): what Spark NLP gives for a text processed alone (a batch
-of one). Word-level annotators (DistilBERT, RoBERTa, XLM-R, CamemBERT, DeBERTa, ALBERT, ...)
-re-tokenize each Spark NLP token alone and give each token its **first piece's** vector;
-the attention mask follows the family's rule for the engine (``id != 0``, which masks
-RoBERTa/XLM-R's ``<s>`` in their ONNX graphs; all ones for BGE/Nomic; ``id != 1`` for MPNet;
-``id != pad``); sentence annotators pool as Spark NLP does for the engine:
-
-- masked mean (``LinAlg.avgPooling``, denominator clamped at 1e-9) then L2: RoBERTa- and
-  XLM-R-Sentence, E5, MPNet, MiniLM, BGE without ``useCLSToken``;
-- BGE with ``useCLSToken=true`` (saved by 5.5.3+): the first token, then L2 (assumed, O2);
-- Mxbai / UAE: ``poolingStrategy`` (``cls``, ``cls_avg``, ``last``, ``avg``, ``max`` or an
-  index), **no** L2;
-- Nomic: the graph's ``sentence_embedding`` as is;
-- Instructor: mean over the tokens after the ``instruction`` param's tokens, then L2, no
-  Dense layer (the zip has none);
-- a graph output of rank 2 (an in-graph pooled export) is used as is; a TensorFlow graph
-  of a family that pools in-graph (E5, BGE, MPNet, Instructor) but gives token states only
-  is pooled as the family's ONNX output is (research §3.3's rule for rank-3 outputs).
-
-``encode()`` of a word-level annotator averages its token vectors (Spark NLP's
-``SentenceEmbeddings`` with ``AVERAGE``); an empty text gives zeros.
-
-Batch-dependent quirks are documented, not reproduced: ``LinAlg.avgPooling`` expands the
-first row's mask to every row, and masks computed on padded batches (pad 1 attended under
-``id != 0``, MPNet's zero padding attended under ``id != 1``) change a row's vector with its
-batch mates. Here every row's mask is its own rule on its real tokens and 0 on padding, so
-batches give what one-by-one runs give (to 1e-5).
+of one): word-level annotators give each Spark NLP token its first piece's vector, with the
+family's mask rule for the engine; sentence annotators pool as Spark NLP does for the engine
+(the rules, and the batch-dependent quirks documented rather than reproduced, are in
+:mod:`modelhub.loaders.sparknlp.semantics`). Batches give what one-by-one runs give.
 
 ``semantics="huggingface"``: the upstream model's own behaviour, as transformers and
-sentence-transformers compute it: the upstream tokenizer rebuilt from the same files (with
-its special-token template, ``tokenizer.huggingface()``), attention mask 1 on every real
-token, token vectors = ``last_hidden_state`` per piece, and ``encode()`` pooled as the
-upstream sentence-transformers configuration does: CLS + L2 for BGE, CLS for Mxbai and UAE,
-mean + L2 for E5, MPNet, MiniLM and Nomic, Instructor's mean over non-instruction tokens + L2,
-and sentence-transformers' default (mean over the pieces, specials included, no L2) for the
-rest.
-
-Open points of the research (its section 9) this module relies on, as checked in Spark NLP's
-sources through the public code index: both stored versions of ``ml/ai/E5.scala``
-(@1db94d21, @507e5509) predate PR #14051 and return ``last_hidden_state`` unpooled; the
-newest sibling code (``BGE.scala`` idx 2131484635, ``MiniLM.scala``, ``MPNet.scala``,
-``RoBerta.scala`` idx 3540551258) pools as ``LinAlg.avgPooling`` then ``LinAlg.l2Normalize``,
-which is what E5 and XLM-R-Sentence get here (still unproven on a real zip: O2). BGE's
-``useCLSToken`` Scala (PR #14511) is not in the index; its CLS path here adds L2 as the BGE
-reference does (O2). A zip saved before the param existed has no ``useCLSToken`` in its
-metadata and is mean-pooled, as Spark NLP then did. Nomic's pooling is inside its graph.
+sentence-transformers compute it (upstream tokenizer and template, mask of ones,
+``last_hidden_state`` per piece, the upstream pooling of
+:data:`~modelhub.loaders.sparknlp.semantics.UPSTREAM_POOLING`).
 """
 
 from __future__ import annotations
@@ -58,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,9 +31,17 @@ import numpy as np
 from modelhub.cards.record import ModelCard
 from modelhub.errors import ArtifactFormatError, OptionError
 from modelhub.loaders.model import EmbeddingModel, Progress, _no_progress, check_texts, l2_normalize
-from modelhub.loaders.sparknlp.families.records import IN_GRAPH, POOLER_OUTPUT, STRATEGY
 from modelhub.loaders.sparknlp.runners import Runner, open_runner
-from modelhub.loaders.sparknlp.tokenizers import Encoded, make_tokenizer, spark_tokens
+from modelhub.loaders.sparknlp.semantics import (
+    Row,
+    fallback_rule,
+    masked_ids,
+    masked_mean,
+    pooling_rule,
+    sentence_vector,
+    word_vectors,
+)
+from modelhub.loaders.sparknlp.tokenizers import Encoded, make_tokenizer
 from modelhub.loaders.sparknlp.zipmodel import SparkNlpZip, open_model
 from modelhub.loaders.tokens import TokenEmbeddings
 
@@ -77,46 +49,7 @@ log = logging.getLogger(__name__)
 
 Semantics = Literal["sparknlp", "huggingface"]
 SEMANTICS: tuple[str, ...] = ("sparknlp", "huggingface")
-
-#: Upstream sentence pooling (semantics="huggingface"): family -> (pooling, L2).
-UPSTREAM_POOLING: dict[str, tuple[str, bool]] = {
-    "bge": ("cls", True),
-    "mxbai": ("cls", False),
-    "uae": ("cls", False),
-    "e5": ("mean", True),
-    "mpnet": ("mean", True),
-    "minilm": ("mean", True),
-    "nomic": ("mean", True),
-    "instructor": ("instructor", True),
-}
 _TOKEN_OUTPUTS = ("last_hidden_state", "token_embeddings")
-
-
-@dataclass
-class _Row:
-    """One text made ready: ids with specials, its own mask, its pieces."""
-
-    ids: list[int]
-    mask: list[int]
-    prefix: int  # how many special ids come first
-    pieces: Encoded
-    kept: int  # pieces kept after truncation
-    pooled_from: int = 0  # Instructor: the first position the mean covers
-    out: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def _masked_ids(rule: str, pad_id: int) -> frozenset[int]:
-    """The ids a family's mask rule sets to 0 among real tokens."""
-    text = rule.strip().lower()
-    if text.startswith("all ones"):
-        return frozenset()
-    if text.startswith("id != pad"):
-        return frozenset({pad_id})
-    if text.startswith("id != "):
-        head = text[len("id != ") :].split()[0].rstrip(";,")
-        if head.isdigit():
-            return frozenset({int(head)})
-    return frozenset()
 
 
 class SparkNlpTransformerModel(EmbeddingModel):
@@ -155,9 +88,9 @@ class SparkNlpTransformerModel(EmbeddingModel):
         self._lock = threading.Lock()
         self._hf: Any = None
         self._hf_specials: tuple[list[int], list[int]] = ([], [])
-        self._masked = _masked_ids(self.family.mask_for(art.engine), int(tokenizer.pad_id))
-        self.pooling = self._pooling_rule()
-        self._graph_fallback = self._fallback_rule()
+        self._masked = masked_ids(self.family.mask_for(art.engine), int(tokenizer.pad_id))
+        self.pooling = pooling_rule(art, semantics)
+        self._graph_fallback = fallback_rule(art, self.pooling)
         #: Whether the model's own pooling ends in an L2 normalization.
         self.normalizes = (self._graph_fallback or self.pooling) in (
             "mean_l2",
@@ -174,34 +107,6 @@ class SparkNlpTransformerModel(EmbeddingModel):
     @property
     def sentence_level(self) -> bool:
         return self.family.level == "sentence"
-
-    def _pooling_rule(self, engine: str | None = None) -> str:
-        fam = self.family
-        if self.semantics == "huggingface":
-            how, l2 = UPSTREAM_POOLING.get(fam.family, ("mean", False))
-            return how if how == "instructor" else how + ("_l2" if l2 else "")
-        if not self.sentence_level:
-            return "words"
-        rule = fam.pooling_for(engine or self.engine)
-        if fam.family == "instructor" and rule != IN_GRAPH:
-            return "instructor"
-        if rule == POOLER_OUTPUT:
-            return "pooler"
-        if rule.startswith(IN_GRAPH):
-            return "graph"
-        if rule == STRATEGY:
-            return "strategy"
-        if fam.family == "bge" and self.art.use_cls_token:
-            return "cls_l2"
-        return "mean_l2"
-
-    def _fallback_rule(self) -> str | None:
-        """For a graph that pools inside (E5/BGE/MPNet/Instructor TensorFlow exports) but
-        gives token states only: the pooling Spark NLP applies to the same family's ONNX
-        output (research §3.3's rule: a rank-3 output is mean-pooled, then L2)."""
-        if self.pooling != "graph" or self.family.family == "nomic":
-            return None
-        return self._pooling_rule("onnx")
 
     # ------------------------------------------------------------- properties
     @property
@@ -262,7 +167,7 @@ class SparkNlpTransformerModel(EmbeddingModel):
             pieces = tok.encode_words(text)
         return pieces, list(tok.prefix), list(tok.suffix)
 
-    def _row(self, text: str) -> _Row:
+    def _row(self, text: str) -> Row:
         instruction = self.art.instruction if self.family.family == "instructor" else ""
         pieces, prefix, suffix = self._encode_text(instruction + text)
         room = max(self._max_length - len(prefix) - len(suffix), 0)
@@ -275,10 +180,10 @@ class SparkNlpTransformerModel(EmbeddingModel):
         start = 0
         if instruction:
             start = len(prefix) + min(len(self._encode_text(instruction)[0].ids), kept)
-        return _Row(ids, mask, len(prefix), pieces, kept, start)
+        return Row(ids, mask, len(prefix), pieces, kept, start)
 
     # ----------------------------------------------------------------- running
-    def _run(self, rows: list[_Row], batch_size: int, progress: Progress = _no_progress) -> None:
+    def _run(self, rows: list[Row], batch_size: int, progress: Progress = _no_progress) -> None:
         """Fills ``row.out`` (each output cut to the row's own length) for every row, in
         batches of similar length; padding is masked out, so batches change nothing."""
         order = sorted(range(len(rows)), key=lambda k: len(rows[k].ids))
@@ -299,7 +204,7 @@ class SparkNlpTransformerModel(EmbeddingModel):
                 }
             progress(len(batch))
 
-    def _states(self, row: _Row) -> np.ndarray:
+    def _states(self, row: Row) -> np.ndarray:
         for name in _TOKEN_OUTPUTS:
             value = row.out.get(name)
             if value is not None and value.ndim == 2:
@@ -309,109 +214,14 @@ class SparkNlpTransformerModel(EmbeddingModel):
             f"(outputs: {', '.join(self.runner.outputs)}; expected last_hidden_state)"
         )
 
-    def _rows(self, texts: list[str], batch_size: int, progress: Progress) -> list[_Row]:
+    def _rows(self, texts: list[str], batch_size: int, progress: Progress) -> list[Row]:
         rows = [self._row(t) for t in texts]
         self._run(rows, batch_size, progress)
         return rows
 
     # ----------------------------------------------------------------- pooling
-    def _mean(self, row: _Row, states: np.ndarray, start: int = 0) -> np.ndarray:
-        mask = np.asarray(row.mask, dtype=np.float32)
-        mask[:start] = 0
-        total = (states * mask[:, None]).sum(0)
-        return (total / max(float(mask.sum()), 1e-9)).astype(np.float32)
-
-    def _strategy(self, row: _Row, states: np.ndarray) -> np.ndarray:
-        how = self.art.pooling_strategy
-        mask = np.asarray(row.mask, dtype=np.float32)
-        if how == "cls":
-            return states[0]
-        if how == "avg":
-            return self._mean(row, states)
-        if how == "cls_avg":
-            return ((states[0] + self._mean(row, states)) / 2).astype(np.float32)
-        if how == "last":
-            return states[max(int(mask.sum()) - 1, 0)]
-        if how == "max":
-            return (states * mask[:, None]).max(0)
-        index = int(how)
-        if not 0 <= index < len(states):
-            raise OptionError(
-                f"{self.art.metadata.path}: poolingStrategy {index} is past the "
-                f"{len(states)} tokens of a text"
-            )
-        return states[index]
-
-    def _word_vectors(self, text: str, row: _Row, pooling: str = "first") -> TokenEmbeddings:
-        """First piece (or mean of the pieces) per word: Spark NLP tokens (sparknlp, word
-        level) or the tokenizer's words (otherwise)."""
-        states = self._states(row)
-        pieces = row.pieces
-        spark = self.semantics == "sparknlp" and not self.sentence_level
-        tokens = spark_tokens(text) if spark else []  # [begin, end) spans
-        words: dict[int, tuple[int, int]] = {}  # word -> (first piece, last piece)
-        for p in range(row.kept):
-            w = pieces.word_ids[p]
-            if w is None:
-                continue
-            first, _ = words.get(w, (p, p))
-            words[w] = (first, p)
-        out_tokens: list[str] = []
-        offsets: list[tuple[int, int]] = []
-        vectors: list[np.ndarray] = []
-        for w, (first, last) in words.items():
-            if spark and w < len(tokens):
-                begin, end = tokens[w]
-                token = text[begin:end]
-            else:
-                begin, end = pieces.offsets[first][0], pieces.offsets[last][1]
-                raw = text[begin:end]
-                token = raw.strip()
-                begin += len(raw) - len(raw.lstrip())
-                end = begin + len(token)
-            if not token:
-                continue
-            out_tokens.append(token)
-            offsets.append((begin, end))
-            if pooling == "mean":
-                vectors.append(states[row.prefix + first : row.prefix + last + 1].mean(0))
-            else:
-                vectors.append(states[row.prefix + first])
-        array = np.stack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32)
-        return TokenEmbeddings(out_tokens, offsets, array.astype(np.float32, copy=False))
-
-    def _sentence_vector(self, text: str, row: _Row) -> np.ndarray:
-        rule = self.pooling
-        if rule == "pooler":
-            return row.out["pooler_output"]
-        for name in ("sentence_embedding", *_TOKEN_OUTPUTS):
-            value = row.out.get(name)
-            if value is not None and value.ndim == 1:
-                return value  # pooled inside the graph (never the pooler_output)
-        if rule == "graph":
-            if self._graph_fallback is None:
-                raise ArtifactFormatError(
-                    f"{self.art.engine_file}: no pooled output (outputs: "
-                    f"{', '.join(self.runner.outputs)}; expected sentence_embedding)"
-                )
-            rule = self._graph_fallback
-        if rule == "words":
-            found = self._word_vectors(text, row).vectors
-            if not len(found):
-                return np.zeros(self.dim, dtype=np.float32)
-            return found.mean(0).astype(np.float32)
-        states = self._states(row)
-        if rule == "strategy":
-            return self._strategy(row, states)
-        if rule in ("cls", "cls_l2"):
-            vector = states[0]
-        elif rule == "instructor":
-            vector = self._mean(row, states, row.pooled_from)
-        else:  # mean, mean_l2
-            vector = self._mean(row, states)
-        if rule.endswith("_l2") or rule == "instructor":
-            vector = l2_normalize(vector[None])[0]
-        return vector.astype(np.float32, copy=False)
+    def _mean(self, row: Row, states: np.ndarray, start: int = 0) -> np.ndarray:
+        return masked_mean(row.mask, states, start)
 
     # ------------------------------------------------------------------ public
     def _encode_texts(
@@ -429,7 +239,7 @@ class SparkNlpTransformerModel(EmbeddingModel):
         rows = self._rows(texts, batch_size, progress)
         if output_value == "token_embeddings":
             return [self._states(r) for r in rows]
-        return np.stack([self._sentence_vector(t, r) for t, r in zip(texts, rows, strict=True)])
+        return np.stack([sentence_vector(self, t, r) for t, r in zip(texts, rows, strict=True)])
 
     def embed(
         self,
@@ -448,7 +258,7 @@ class SparkNlpTransformerModel(EmbeddingModel):
             raise OptionError(f"pooling={pooling!r}: use 'first' or 'mean'")
         items = check_texts(texts, "texts")
         rows = self._rows(items, batch_size or self.batch_size, _no_progress)
-        out = [self._word_vectors(t, r, pooling) for t, r in zip(items, rows, strict=True)]
+        out = [word_vectors(self, t, r, pooling) for t, r in zip(items, rows, strict=True)]
         if normalize if normalize is not None else self.normalize:
             out = [
                 TokenEmbeddings(e.tokens, e.offsets, l2_normalize(e.vectors)) if len(e) else e
@@ -541,4 +351,4 @@ def load(
     )
 
 
-__all__ = ["SEMANTICS", "UPSTREAM_POOLING", "Semantics", "SparkNlpTransformerModel", "load"]
+__all__ = ["SEMANTICS", "Semantics", "SparkNlpTransformerModel", "load"]

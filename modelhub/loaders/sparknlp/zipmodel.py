@@ -74,17 +74,9 @@ class SparkNlpZip:
             raise KeyError(name)
         return default
 
-    def saved(self, name: str) -> bool:
-        """Whether the metadata sets ``name`` (explicitly or as a saved default)."""
-        return self.metadata.get(name) is not None
-
     @property
     def annotator(self) -> str:
         return self.metadata.simple_name
-
-    @property
-    def sentence(self) -> bool:
-        return self.family.level == "sentence"
 
     @property
     def case_sensitive(self) -> bool:
