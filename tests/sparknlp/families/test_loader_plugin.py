@@ -158,3 +158,45 @@ def test_onnx_engine_zip_damage_is_typed(tmp_path: Path) -> None:
     with pytest.raises(modelhub.ModelhubError, match="e5_onnx"):
         SparkNlpTransformerLoader().load(folder, None)
     shutil.rmtree(folder)
+
+
+def test_modelhub_loaders_lists_annotators_by_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    from modelhub.cli.app import main
+
+    assert main(["loaders"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("  sparknlp_transformer: "))
+    assert "E5Embeddings (" in line and "onnx" in line
+    assert "BertEmbeddings (onnx" not in line  # sparknlp_bert runs those
+
+
+@pytest.mark.parametrize("where", ["beside", "inside"])
+def test_onnx_external_data_beside_or_inside_the_engine_zip(tmp_path: Path, where: str) -> None:
+    """A graph whose weights live in a side file (big models' ``.onnx_data``), next to the
+    ``*_onnx`` zip in the model folder or inside it, gives the same vectors."""
+    import zipfile
+
+    onnx = pytest.importorskip("onnx")
+    folder = unpack_family("e5_onnx", tmp_path)
+    want = SparkNlpTransformerLoader().load(folder, None).encode(["I hate cancer"])
+    engine = folder / "e5_onnx"
+    with zipfile.ZipFile(engine) as zf:
+        graph = onnx.load_model_from_string(zf.read(zf.namelist()[0]))
+    work = tmp_path / "external"
+    work.mkdir()
+    onnx.save_model(
+        graph, str(work / "model.onnx"), save_as_external_data=True,
+        all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0,
+    )  # fmt: skip
+    with zipfile.ZipFile(engine, "w") as zf:
+        zf.write(work / "model.onnx", "model.onnx")
+        if where == "inside":
+            zf.write(work / "model.onnx_data", "model.onnx_data")
+    if where == "beside":
+        shutil.copyfile(work / "model.onnx_data", folder / "e5_onnx_data")
+    got = SparkNlpTransformerLoader().load(folder, None).encode(["I hate cancer"])
+    assert np.abs(got - want).max() <= 1e-6
+    if where == "beside":
+        (folder / "e5_onnx_data").write_bytes(b"")  # a damaged side file: a typed error
+        with pytest.raises(modelhub.ModelhubError, match="e5_onnx"):
+            SparkNlpTransformerLoader().load(folder, None)

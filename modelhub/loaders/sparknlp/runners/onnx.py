@@ -63,7 +63,7 @@ def _external_locations(graph: bytes, source: str) -> list[str]:
             "the 'onnx' package (pip install 'modelhub[onnx]')"
         ) from exc
     try:
-        model = onnx.load_model_from_string(graph, load_external_data=False)
+        model = onnx.load_model_from_string(graph)  # bytes: external data is not read
     except Exception as exc:
         raise ArtifactFormatError(f"{source}: not a readable ONNX model ({exc})") from None
     found: list[str] = []
@@ -168,7 +168,7 @@ def open_onnx(
     with SafeZip(engine_file, limits=zip_limits(), label=str(engine_file)) as zf:
         member, extra = _graph_member(zf, engine_file)
         graph = zf.read(member)
-        source = f"{engine_file}:{member}"
+        source = f"{engine_file}:{member.name}"
         if not extra and not side_files:
             return OnnxRunner(_session(graph, source, threads), source, family)
         locations = _external_locations(graph, source)
@@ -176,8 +176,11 @@ def open_onnx(
             return OnnxRunner(_session(graph, source, threads), source, family)
         work = Path(tempfile.mkdtemp(prefix="modelhub-onnx-"))
         try:
-            candidates: dict[str, object] = {p.name: p for p in side_files}
-            candidates.update({p.name: p for p in extra})
+            # name -> (inside the engine zip?, where)
+            candidates: dict[str, tuple[bool, Path | PurePosixPath]] = {
+                p.name: (False, p) for p in side_files
+            }
+            candidates.update({p.name: (True, p) for p in extra})
             for location in locations:
                 target = work / PurePosixPath(location).name
                 found = candidates.get(PurePosixPath(location).name)
@@ -188,11 +191,12 @@ def open_onnx(
                         f"{source}: the graph's weights live in {location!r}, which is neither "
                         f"in {engine_file.name} nor beside it"
                     )
-                if isinstance(found, PurePosixPath):
-                    with zf.open(found) as src, target.open("wb") as dst:
+                inside, where = found
+                if inside:
+                    with zf.open(where) as src, target.open("wb") as dst:
                         shutil.copyfileobj(src, dst, 1 << 20)
                 else:
-                    shutil.copyfile(found, target)  # type: ignore[arg-type]
+                    shutil.copyfile(where, target)
             graph_path = work / "model.onnx"
             graph_path.write_bytes(graph)
             runner = OnnxRunner(_session(str(graph_path), source, threads), source, family)
