@@ -85,11 +85,16 @@ def test_pretrained_on_a_local_folder_picks_it(tmp_path: Path) -> None:
     assert model.encode("I hate cancer").shape == (32,)
 
 
-def test_bert_zips_stay_with_sparknlp_bert(tmp_path: Path) -> None:
+def test_bert_zips_stay_with_sparknlp_bert_but_openvino(tmp_path: Path) -> None:
     folder = unpack("onnx", tmp_path / "bert")
     assert select_loader(folder).name == "sparknlp_bert"
     why = SparkNlpTransformerLoader().accepts(folder, None)
     assert why is not None and "sparknlp_bert" in why
+    if "openvino" in available_engines():
+        ov = unpack_family("bert_openvino", tmp_path)
+        assert select_loader(ov).name == "sparknlp_transformer"
+        model = modelhub.pretrained(ov)
+        assert model.engine == "openvino" and model.art.annotator == "BertEmbeddings"
 
 
 @pytest.mark.slow
