@@ -10,7 +10,8 @@ family exported into the zip by ``torch.onnx.export``:
   ``"huggingface"``;
 * ``ort``: the reference of the same engine class: the upstream Hugging Face tokenizer
   (``tokenizer.json`` of the reference folder) batch-encodes, length-sorted batches as
-  sentence-transformers does, one onnxruntime session on the same graph, numpy mean pooling;
+  sentence-transformers does, one onnxruntime session on the same graph with the runner's
+  session settings, numpy mean pooling;
 * ``torch``: transformers' model on the same weights (information: another engine class).
 
     .venv/bin/python bench/sparknlp_families.py [--texts 256] [--threads N]
@@ -100,8 +101,12 @@ def ort_reference(
     engine = next(p for p in folder.iterdir() if p.name.lower().endswith("_onnx"))
     with zipfile.ZipFile(engine) as zf:
         graph = zf.read(zf.namelist()[0])
+    # The session settings of the loader's runner, so the ratio is the overhead around it.
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
