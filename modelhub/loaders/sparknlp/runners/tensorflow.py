@@ -232,7 +232,7 @@ def _build(engine: _Engine, engine_file: Path) -> Any:
         )
     # unloaded parameters (only a pooler the graph lacks) hold uninitialised memory: the
     # runner never outputs them
-    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False, assign=True)
     return model
 
 
