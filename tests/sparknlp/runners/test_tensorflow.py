@@ -36,6 +36,7 @@ CASES = {
     "instructor": ("InstructorEmbeddings", "hf", ("last_hidden_state",)),
     "albert": ("AlbertEmbeddings", "albert-hub", ("last_hidden_state", "pooler_output")),
     "xlnet": ("XlnetEmbeddings", "xlnet-orig", ("last_hidden_state",)),
+    "deberta": ("DeBertaEmbeddings", "hf", ("last_hidden_state",)),
     # the same ALBERT weights as Spark NLP 3.x+ imports them from Hugging Face (TF2 names;
     # the layer count comes from the traced calls of the shared layer)
     "albert/hf": ("AlbertEmbeddings", "hf", ("last_hidden_state", "pooler_output")),

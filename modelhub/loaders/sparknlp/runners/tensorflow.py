@@ -61,6 +61,7 @@ _BASE_PREFIX = {
     "mpnet": "mpnet",
     "albert": "albert",
     "xlnet": "transformer",
+    "deberta-v2": "deberta",
     "t5": "encoder_model",  # never present: T5's variables sit right under the model scope
 }
 #: model types whose graphs take segment ids (fed zeros when the caller gives none).
@@ -180,6 +181,17 @@ def _keys(model_type: str) -> set[str]:
                 "intermediate_size": 8,
             },
         )
+        if model_type == "deberta-v2":  # every optional part, so that all names are known
+            tiny.update(
+                relative_attention=True,
+                norm_rel_ebd="layer_norm",
+                share_att_key=False,
+                pos_att_type=["p2c", "c2p"],
+                conv_kernel_size=3,
+                position_biased_input=True,
+                type_vocab_size=2,
+                position_buckets=4,
+            )
         config = transformers.AutoConfig.for_model(model_type, vocab_size=8, **tiny)
         if model_type == "t5":
             config.feed_forward_proj = "gated-gelu"

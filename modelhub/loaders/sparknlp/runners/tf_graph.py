@@ -150,6 +150,8 @@ def _head_votes(shapes: dict[str, dict[int, int]], vectors: list[np.ndarray], hi
             votes[heads] += 1
         elif heads and size is None and parts.get(1) == -1 and heads > 1 and not hidden % heads:
             votes[heads] += 1  # DistilBERT: the head size is computed, not a constant
+        elif heads and size == -1 and heads > 1 and not hidden % heads:
+            votes[heads] += 1  # DeBERTa: (..., heads, -1)
     for vec in vectors:
         # albert's dense_layer_3d: the kernel viewed as [hidden, heads, head_size]
         if vec.size == 3 and vec[0] == hidden and vec[1] > 0 and vec[1] * vec[2] == hidden:
