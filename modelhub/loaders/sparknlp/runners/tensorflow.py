@@ -62,6 +62,7 @@ _BASE_PREFIX = {
     "albert": "albert",
     "xlnet": "transformer",
     "deberta-v2": "deberta",
+    "longformer": "longformer",
     "t5": "encoder_model",  # never present: T5's variables sit right under the model scope
 }
 #: model types whose graphs take segment ids (fed zeros when the caller gives none).

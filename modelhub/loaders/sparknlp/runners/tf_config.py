@@ -23,8 +23,9 @@ _EPS = {
     "mpnet": 1e-5,
     "t5": 1e-6,
     "deberta-v2": 1e-7,
+    "longformer": 1e-5,
 }
-_ROBERTA_LIKE = ("roberta", "camembert", "xlm-roberta")
+_ROBERTA_LIKE = ("roberta", "camembert", "xlm-roberta", "longformer")
 
 
 def _count(state: dict[str, np.ndarray], pattern: str, source: str) -> int:
@@ -59,6 +60,17 @@ def _heads(facts: GraphFacts, hidden: int, source: str) -> int:
     )
 
 
+def _window(facts: GraphFacts, source: str) -> int:
+    if facts.attention_window:
+        return facts.attention_window
+    log.warning(
+        "%s: the graph does not show Longformer's attention window; assuming 512 (every "
+        "released longformer-*-4096 model)",
+        source,
+    )
+    return 512
+
+
 def infer_config(
     model_type: str, state: dict[str, np.ndarray], facts: GraphFacts, source: str
 ) -> dict[str, Any]:
@@ -68,7 +80,11 @@ def infer_config(
         word = _need(state, "embeddings.word_embeddings.weight", source)
         hidden = int(word.shape[1])
         types = state.get("embeddings.token_type_embeddings.weight")
+        extra: dict[str, Any] = {}
+        if model_type == "longformer":
+            extra["attention_window"] = _window(facts, source)
         return {
+            **extra,
             "vocab_size": int(word.shape[0]),
             "hidden_size": hidden,
             "num_hidden_layers": _count(state, r"encoder\.layer\.(\d+)\.", source),

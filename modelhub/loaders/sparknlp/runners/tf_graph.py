@@ -36,6 +36,8 @@ _FFN_SCOPE = re.compile(r"intermediate|ffn|/ff/|DenseReluDense|lin1|/ff_")
 _LAYER_INDEX = re.compile(r"/layer_(\d+)/")
 # a query projection of a (shared) ALBERT layer in a traced TF2 function, one per call
 _ALBERT_QUERY = re.compile(r"albert_layers_\._\d+/attention/query/(?:Tensordot(?:_\d+)?/)?MatMul")
+# Longformer's _pad_to_window_size: seq_len % attention_window, in the main layer's scope
+_WINDOW_MOD = re.compile(r"(?:^|/)longformer/mod(?:_\d+)?/y$")
 _LAYER_NORM = re.compile(r"LayerNorm|layer_norm|layernorm", re.IGNORECASE)
 
 
@@ -47,6 +49,7 @@ class GraphFacts:
     layer_count: int | None  # distinct ``layer_N`` scopes (TF1 ALBERT); None when absent
     query_calls: int | None  # query projections run by one function (TF2 ALBERT: layers)
     ops: frozenset[str]
+    attention_window: int | None = None  # Longformer: inputs are padded to a multiple of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,7 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
     eps: Counter[float] = Counter()
     layers: set[int] = set()
     queries: Counter[int] = Counter()
+    windows: Counter[int] = Counter()
     try:
         for unit, node in _nodes(data, source):
             if node.op in ("MatMul", "BatchMatMulV2") and _ALBERT_QUERY.search(node.name):
@@ -189,6 +193,10 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
                     value_t = _tensor(node, source)
                     if value_t is not None and value_t.size == 1 and 0 < value_t[0] < 1e-3:
                         eps[round(float(value_t[0]), 12)] += 1
+            if node.op == "Const" and _WINDOW_MOD.search(node.name):
+                window = _tensor(node, source)
+                if window is not None and window.size == 1 and window[0] > 0:
+                    windows[int(window[0])] += 1
             if node.op != "Const" or not _ATTENTION_0.search(node.name):
                 continue
             m2 = _SHAPE_CONST.search(node.name)
@@ -218,5 +226,6 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
         layer_norm_eps=eps.most_common(1)[0][0] if eps else None,
         layer_count=max(layers) + 1 if layers else None,
         query_calls=max(queries.values()) if queries else None,
+        attention_window=windows.most_common(1)[0][0] if windows else None,
         ops=frozenset(ops),
     )
