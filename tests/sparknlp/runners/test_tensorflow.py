@@ -43,6 +43,7 @@ CASES = {
     # the same ALBERT weights as Spark NLP 3.x+ imports them from Hugging Face (TF2 names;
     # the layer count comes from the traced calls of the shared layer)
     "albert/hf": ("AlbertEmbeddings", "hf", ("last_hidden_state", "pooler_output")),
+    "xlnet/hf": ("XlnetEmbeddings", "hf", ("last_hidden_state",)),
 }
 
 

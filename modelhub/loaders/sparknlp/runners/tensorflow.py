@@ -173,6 +173,7 @@ def _keys(model_type: str) -> set[str]:
         tiny: dict[str, Any] = {
             "distilbert": {"dim": 8, "n_layers": 2, "n_heads": 1, "hidden_dim": 8},
             "t5": {"d_model": 8, "d_kv": 8, "d_ff": 8, "num_layers": 2, "num_heads": 1},
+            "xlnet": {"d_model": 8, "n_layer": 2, "n_head": 1, "d_head": 8, "d_inner": 8},
         }.get(
             model_type,
             {
