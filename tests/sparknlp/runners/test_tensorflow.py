@@ -198,3 +198,10 @@ def test_bert_engines_of_both_namings(name: str, tmp_path: Path) -> None:
         )
     got = runner(ids, mask)
     assert np.abs(got["last_hidden_state"] - want.last_hidden_state.numpy()).max() < 1e-4
+
+
+def test_family_without_tensorflow_mapping_is_a_typed_error(tmp_path: Path) -> None:
+    """Nomic has no TensorFlow engine in Spark NLP; its model type has no name mapping."""
+    with pytest.raises(ArtifactFormatError, match="not supported") as err:
+        open_tensorflow(engine_of("e5"), family_for("NomicEmbeddings"), root=tmp_path)
+    assert "e5_tensorflow" in str(err.value)
