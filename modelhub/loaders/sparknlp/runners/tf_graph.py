@@ -32,10 +32,14 @@ _ATTENTION_0 = re.compile(
     r"(?:.*/)?(?:attention|attn|rel_attn|SelfAttention|self)(?:/|_1/)"
 )
 _SHAPE_CONST = re.compile(r"/shape(?:/(\d+))?$")
-_FFN_SCOPE = re.compile(r"intermediate|ffn|/ff/|DenseReluDense|lin1|/ff_")
+_FFN_SCOPE = re.compile(r"intermediate|ffn|/ff/|DenseReluDense|lin1|/ff_|/[Gg]elu")
 _LAYER_INDEX = re.compile(r"/layer_(\d+)/")
-# a query projection of a (shared) ALBERT layer in a traced TF2 function, one per call
-_ALBERT_QUERY = re.compile(r"albert_layers_\._\d+/attention/query/(?:Tensordot(?:_\d+)?/)?MatMul")
+# the query projection of a (shared) ALBERT layer: one per layer run, in TF-Hub graphs and
+# in traced TF2 functions alike
+_ALBERT_QUERY = re.compile(
+    r"(?:albert_layers_\._\d+/attention|inner_group_\d+/attention_1/self)/query/"
+)
+_PROJECTION_OPS = ("MatMul", "BatchMatMulV2", "Einsum")
 # Longformer's _pad_to_window_size: seq_len % attention_window, in the main layer's scope
 _WINDOW_MOD = re.compile(r"(?:^|/)longformer/mod(?:_\d+)?/y$")
 _LAYER_NORM = re.compile(r"LayerNorm|layer_norm|layernorm", re.IGNORECASE)
@@ -177,7 +181,7 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
     windows: Counter[int] = Counter()
     try:
         for unit, node in _nodes(data, source):
-            if node.op in ("MatMul", "BatchMatMulV2") and _ALBERT_QUERY.search(node.name):
+            if node.op in _PROJECTION_OPS and _ALBERT_QUERY.search(node.name):
                 queries[unit] += 1
             ops.add(node.op)
             if (m := _LAYER_INDEX.search(node.name)) and "transformer/" in node.name:
