@@ -36,9 +36,14 @@ CASES = {
     "instructor": ("InstructorEmbeddings", "hf", ("last_hidden_state",)),
     "albert": ("AlbertEmbeddings", "albert-hub", ("last_hidden_state", "pooler_output")),
     "xlnet": ("XlnetEmbeddings", "xlnet-orig", ("last_hidden_state",)),
+    "deberta": ("DeBertaEmbeddings", "hf", ("last_hidden_state",)),
+    # attention window 6 < the 11 tokens of the test batch: the window read from the graph
+    # matters
+    "longformer": ("LongformerEmbeddings", "hf", ("last_hidden_state", "pooler_output")),
     # the same ALBERT weights as Spark NLP 3.x+ imports them from Hugging Face (TF2 names;
     # the layer count comes from the traced calls of the shared layer)
     "albert/hf": ("AlbertEmbeddings", "hf", ("last_hidden_state", "pooler_output")),
+    "xlnet/hf": ("XlnetEmbeddings", "hf", ("last_hidden_state",)),
 }
 
 
@@ -109,6 +114,10 @@ def test_config_comes_from_the_weights_and_the_graph() -> None:
     )
     # zihangdai/xlnet's tanh GELU, seen in the graph (transformers' XLNet default is erf)
     assert xlnet.model.config.ff_activation == "gelu_new"
+    longformer = open_tensorflow(
+        engine_of("longformer"), family_for("LongformerEmbeddings"), root=FAMILIES / "longformer"
+    )
+    assert longformer.model.config.attention_window == [6, 6]
     assert (xlnet.model.config.n_head, xlnet.model.config.d_head) == (4, 8)
 
 
@@ -189,3 +198,10 @@ def test_bert_engines_of_both_namings(name: str, tmp_path: Path) -> None:
         )
     got = runner(ids, mask)
     assert np.abs(got["last_hidden_state"] - want.last_hidden_state.numpy()).max() < 1e-4
+
+
+def test_family_without_tensorflow_mapping_is_a_typed_error(tmp_path: Path) -> None:
+    """Nomic has no TensorFlow engine in Spark NLP; its model type has no name mapping."""
+    with pytest.raises(ArtifactFormatError, match="not supported") as err:
+        open_tensorflow(engine_of("e5"), family_for("NomicEmbeddings"), root=tmp_path)
+    assert "e5_tensorflow" in str(err.value)

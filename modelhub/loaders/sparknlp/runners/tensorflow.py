@@ -15,13 +15,19 @@ pooler's weights (the RoBERTa/XLM-R sentence annotators' TF graphs fetch it).
 
 What Spark NLP's TF graphs of the sentence annotators with ``encoder_*`` signature keys
 (E5, BGE, MPNet, Mxbai, UAE, Instructor) compute after the encoder is not in Spark NLP's
-sources: their Scala (e.g. ``ml/ai/E5.scala``, ``ml/ai/Instructor.scala``) feeds
-``encoder_input_ids``/``encoder_attention_mask`` (Instructor also ``encoder_context_mask``)
-and fetches the ``last_hidden_state`` signature key as one ``[batch, dim]`` vector per row,
-so the graph pools in-graph; the Python that built those graphs is not in Spark NLP's
-repository (no import notebook for them in ``examples/python/transformers``). The pooling
-therefore stays with the family's rule in the model (the ONNX rule of the same annotator),
-and this runner gives the encoder's token states.
+sources. Their Scala (``ml/ai/E5.scala`` @1db94d21, ``ml/ai/MPNet.scala`` @0898d8ca,
+``ml/ai/Instructor.scala``) feeds ``encoder_input_ids``/``encoder_attention_mask``
+(Instructor also ``encoder_context_mask``), fetches the tensor under the
+``last_hidden_state`` signature key and cuts it into ``length / batch`` floats per row, with
+no pooling in Scala: a graph that returns pooled ``[batch, dim]`` gives sentence vectors, one
+that returns token states gives each row's flattened ``[tokens × dim]`` matrix (the bug the
+ONNX path of the same code had, issues #14049/#14066, fixed for ONNX by PR #14051). The
+Python that exported those TF graphs is not in Spark NLP's repository (no TF import
+notebook for these annotators under ``examples/python/transformers`` in the code index), so
+which of the two a Models Hub zip holds cannot be read from sources. This runner therefore
+gives the encoder's token states and the model applies the annotator's documented pooling
+(that of its ONNX path). Variables the encoder does not use (a Dense head, an MLM head) are
+logged as a warning naming them, so a graph with its own head shows up.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ _BASE_PREFIX = {
     "mpnet": "mpnet",
     "albert": "albert",
     "xlnet": "transformer",
+    "deberta-v2": "deberta",
+    "longformer": "longformer",
     "t5": "encoder_model",  # never present: T5's variables sit right under the model scope
 }
 #: model types whose graphs take segment ids (fed zeros when the caller gives none).
@@ -107,7 +115,13 @@ def _read_engine(engine_file: Path, family: Family) -> _Engine:
                 )
             state = bert_state_dict(ckpt)
         elif scheme == "hf":
-            prefix = _BASE_PREFIX.get(model_type, "")
+            if model_type not in _BASE_PREFIX:
+                raise ArtifactFormatError(
+                    f"{engine_file}: TensorFlow engines of {family.annotator} "
+                    f"({model_type or 'no transformers model type'}) are not supported; "
+                    f"supported: {', '.join(sorted(_BASE_PREFIX))}"
+                )
+            prefix = _BASE_PREFIX[model_type]
             state = hf_state_dict(ckpt, names, prefix, _keys(model_type), origin)
         else:
             shown = ", ".join(sorted(names)[:20]) or "(no numeric tensors)"
@@ -116,6 +130,12 @@ def _read_engine(engine_file: Path, family: Family) -> _Engine:
                 "Face TF2 names like tf_bert_model/bert/encoder/layer_._0/..., TF-Hub ALBERT or "
                 f"original TF1 BERT names); found: {shown}"
             )
+    unused = sorted(set(names) - set(origin.values()))
+    if unused and scheme != "bert-tf1":
+        shown = ", ".join(unused[:10]) + (
+            f", ... ({len(unused)} in all)" if len(unused) > 10 else ""
+        )
+        log.warning("%s: variables the %s encoder does not use: %s", engine_file, model_type, shown)
     hidden = _hidden(state, engine_file)
     facts = graph_facts(graph, f"{engine_file}!saved_model.pb", hidden) if graph else None
     facts = facts or GraphFacts(None, None, None, None, None, frozenset())
@@ -171,6 +191,7 @@ def _keys(model_type: str) -> set[str]:
         tiny: dict[str, Any] = {
             "distilbert": {"dim": 8, "n_layers": 2, "n_heads": 1, "hidden_dim": 8},
             "t5": {"d_model": 8, "d_kv": 8, "d_ff": 8, "num_layers": 2, "num_heads": 1},
+            "xlnet": {"d_model": 8, "n_layer": 2, "n_head": 1, "d_head": 8, "d_inner": 8},
         }.get(
             model_type,
             {
@@ -180,6 +201,17 @@ def _keys(model_type: str) -> set[str]:
                 "intermediate_size": 8,
             },
         )
+        if model_type == "deberta-v2":  # every optional part, so that all names are known
+            tiny.update(
+                relative_attention=True,
+                norm_rel_ebd="layer_norm",
+                share_att_key=False,
+                pos_att_type=["p2c", "c2p"],
+                conv_kernel_size=3,
+                position_biased_input=True,
+                type_vocab_size=2,
+                position_buckets=4,
+            )
         config = transformers.AutoConfig.for_model(model_type, vocab_size=8, **tiny)
         if model_type == "t5":
             config.feed_forward_proj = "gated-gelu"
@@ -232,7 +264,7 @@ def _build(engine: _Engine, engine_file: Path) -> Any:
         )
     # unloaded parameters (only a pooler the graph lacks) hold uninitialised memory: the
     # runner never outputs them
-    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False, assign=True)
     return model
 
 

@@ -16,8 +16,16 @@ from modelhub.loaders.sparknlp.runners.tf_graph import GraphFacts
 log = logging.getLogger(__name__)
 
 #: model_type -> LayerNorm epsilon of the released models, when the graph does not say.
-_EPS = {"roberta": 1e-5, "camembert": 1e-5, "xlm-roberta": 1e-5, "mpnet": 1e-5, "t5": 1e-6}
-_ROBERTA_LIKE = ("roberta", "camembert", "xlm-roberta")
+_EPS = {
+    "roberta": 1e-5,
+    "camembert": 1e-5,
+    "xlm-roberta": 1e-5,
+    "mpnet": 1e-5,
+    "t5": 1e-6,
+    "deberta-v2": 1e-7,
+    "longformer": 1e-5,
+}
+_ROBERTA_LIKE = ("roberta", "camembert", "xlm-roberta", "longformer")
 
 
 def _count(state: dict[str, np.ndarray], pattern: str, source: str) -> int:
@@ -52,6 +60,17 @@ def _heads(facts: GraphFacts, hidden: int, source: str) -> int:
     )
 
 
+def _window(facts: GraphFacts, source: str) -> int:
+    if facts.attention_window:
+        return facts.attention_window
+    log.warning(
+        "%s: the graph does not show Longformer's attention window; assuming 512 (every "
+        "released longformer-*-4096 model)",
+        source,
+    )
+    return 512
+
+
 def infer_config(
     model_type: str, state: dict[str, np.ndarray], facts: GraphFacts, source: str
 ) -> dict[str, Any]:
@@ -61,7 +80,11 @@ def infer_config(
         word = _need(state, "embeddings.word_embeddings.weight", source)
         hidden = int(word.shape[1])
         types = state.get("embeddings.token_type_embeddings.weight")
+        extra: dict[str, Any] = {}
+        if model_type == "longformer":
+            extra["attention_window"] = _window(facts, source)
         return {
+            **extra,
             "vocab_size": int(word.shape[0]),
             "hidden_size": hidden,
             "num_hidden_layers": _count(state, r"encoder\.layer\.(\d+)\.", source),
@@ -116,6 +139,8 @@ def infer_config(
         return _albert(state, facts, source, eps)
     if model_type == "xlnet":
         return _xlnet(state, facts, source, eps)
+    if model_type == "deberta-v2":
+        return _deberta_v2(state, facts, source, eps)
     raise ArtifactFormatError(
         f"{source}: TensorFlow engines of {model_type} models are not supported yet"
     )
@@ -209,3 +234,43 @@ def _xlnet(state: dict[str, np.ndarray], facts: GraphFacts, source: str, eps: fl
         "bi_data": False,
         "use_mems_eval": False,
     }
+
+
+def _deberta_v2(state: dict[str, np.ndarray], facts: GraphFacts, source: str, eps: float) -> dict:
+    """DeBERTa-v2/v3. Not in the weights, taken as every released v3 model has them:
+    ``pos_att_type`` p2c+c2p, ``max_position_embeddings`` 512 (it only matters for relative
+    distances beyond half the buckets, where the log buckets start)."""
+    word = _need(state, "embeddings.word_embeddings.weight", source)
+    hidden = int(word.shape[1])
+    relative = state.get("encoder.rel_embeddings.weight")
+    types = state.get("embeddings.token_type_embeddings.weight")
+    conv = state.get("encoder.conv.conv.weight")
+    config: dict[str, Any] = {
+        "vocab_size": int(word.shape[0]),
+        "hidden_size": hidden,
+        "num_hidden_layers": _count(state, r"encoder\.layer\.(\d+)\.", source),
+        "num_attention_heads": _heads(facts, hidden, source),
+        "intermediate_size": int(
+            _need(state, "encoder.layer.0.intermediate.dense.weight", source).shape[0]
+        ),
+        "hidden_act": facts.activation or "gelu",
+        "layer_norm_eps": eps,
+        "max_position_embeddings": 512,
+        "type_vocab_size": int(types.shape[0]) if types is not None else 0,
+        "position_biased_input": "embeddings.position_embeddings.weight" in state,
+        "relative_attention": relative is not None,
+        "pos_att_type": ["p2c", "c2p"] if relative is not None else None,
+        "share_att_key": "encoder.layer.0.attention.self.pos_key_proj.weight" not in state,
+        "norm_rel_ebd": "layer_norm" if "encoder.LayerNorm.weight" in state else "none",
+        "pad_token_id": 0,
+    }
+    if "embeddings.position_embeddings.weight" in state:
+        config["max_position_embeddings"] = int(
+            state["embeddings.position_embeddings.weight"].shape[0]
+        )
+    if relative is not None:
+        config["position_buckets"] = int(relative.shape[0]) // 2
+    if conv is not None:
+        config["conv_kernel_size"] = int(conv.shape[-1])
+        config["conv_act"] = "gelu"
+    return config

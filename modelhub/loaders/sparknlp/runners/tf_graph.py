@@ -32,10 +32,16 @@ _ATTENTION_0 = re.compile(
     r"(?:.*/)?(?:attention|attn|rel_attn|SelfAttention|self)(?:/|_1/)"
 )
 _SHAPE_CONST = re.compile(r"/shape(?:/(\d+))?$")
-_FFN_SCOPE = re.compile(r"intermediate|ffn|/ff/|DenseReluDense|lin1|/ff_")
+_FFN_SCOPE = re.compile(r"intermediate|ffn|/ff/|DenseReluDense|lin1|/ff_|/[Gg]elu")
 _LAYER_INDEX = re.compile(r"/layer_(\d+)/")
-# a query projection of a (shared) ALBERT layer in a traced TF2 function, one per call
-_ALBERT_QUERY = re.compile(r"albert_layers_\._\d+/attention/query/(?:Tensordot(?:_\d+)?/)?MatMul")
+# the query projection of a (shared) ALBERT layer: one per layer run, in TF-Hub graphs and
+# in traced TF2 functions alike
+_ALBERT_QUERY = re.compile(
+    r"(?:albert_layers_\._\d+/attention|inner_group_\d+/attention_1/self)/query/"
+)
+_PROJECTION_OPS = ("MatMul", "BatchMatMulV2", "Einsum")
+# Longformer's _pad_to_window_size: seq_len % attention_window, in the main layer's scope
+_WINDOW_MOD = re.compile(r"(?:^|/)longformer/mod(?:_\d+)?/y$")
 _LAYER_NORM = re.compile(r"LayerNorm|layer_norm|layernorm", re.IGNORECASE)
 
 
@@ -47,6 +53,7 @@ class GraphFacts:
     layer_count: int | None  # distinct ``layer_N`` scopes (TF1 ALBERT); None when absent
     query_calls: int | None  # query projections run by one function (TF2 ALBERT: layers)
     ops: frozenset[str]
+    attention_window: int | None = None  # Longformer: inputs are padded to a multiple of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,8 @@ def _head_votes(shapes: dict[str, dict[int, int]], vectors: list[np.ndarray], hi
             votes[heads] += 1
         elif heads and size is None and parts.get(1) == -1 and heads > 1 and not hidden % heads:
             votes[heads] += 1  # DistilBERT: the head size is computed, not a constant
+        elif heads and size == -1 and heads > 1 and not hidden % heads:
+            votes[heads] += 1  # DeBERTa: (..., heads, -1)
     for vec in vectors:
         # albert's dense_layer_3d: the kernel viewed as [hidden, heads, head_size]
         if vec.size == 3 and vec[0] == hidden and vec[1] > 0 and vec[1] * vec[2] == hidden:
@@ -169,9 +178,10 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
     eps: Counter[float] = Counter()
     layers: set[int] = set()
     queries: Counter[int] = Counter()
+    windows: Counter[int] = Counter()
     try:
         for unit, node in _nodes(data, source):
-            if node.op in ("MatMul", "BatchMatMulV2") and _ALBERT_QUERY.search(node.name):
+            if node.op in _PROJECTION_OPS and _ALBERT_QUERY.search(node.name):
                 queries[unit] += 1
             ops.add(node.op)
             if (m := _LAYER_INDEX.search(node.name)) and "transformer/" in node.name:
@@ -187,6 +197,10 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
                     value_t = _tensor(node, source)
                     if value_t is not None and value_t.size == 1 and 0 < value_t[0] < 1e-3:
                         eps[round(float(value_t[0]), 12)] += 1
+            if node.op == "Const" and _WINDOW_MOD.search(node.name):
+                window = _tensor(node, source)
+                if window is not None and window.size == 1 and window[0] > 0:
+                    windows[int(window[0])] += 1
             if node.op != "Const" or not _ATTENTION_0.search(node.name):
                 continue
             m2 = _SHAPE_CONST.search(node.name)
@@ -216,5 +230,6 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
         layer_norm_eps=eps.most_common(1)[0][0] if eps else None,
         layer_count=max(layers) + 1 if layers else None,
         query_calls=max(queries.values()) if queries else None,
+        attention_window=windows.most_common(1)[0][0] if windows else None,
         ops=frozenset(ops),
     )

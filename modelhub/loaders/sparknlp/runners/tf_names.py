@@ -1,6 +1,6 @@
 """Variable names of Spark NLP TensorFlow engines -> transformers torch ``state_dict`` keys.
 
-Three naming schemes occur in the zips Spark NLP published:
+Four naming schemes occur in the zips Spark NLP published:
 
 * **Hugging Face TF2** (every model imported through the ``HuggingFace in Spark NLP``
   notebooks, 3.x onwards): ``tf_<model>_model/<base>/encoder/layer_._N/attention/self/
@@ -9,8 +9,9 @@ Three naming schemes occur in the zips Spark NLP published:
   ``kernel`` is the transposed ``weight``, ``gamma``/``beta``/``embeddings`` are
   ``weight``/``bias``/``weight``. Exceptions handled here: T5's shared embedding lives
   outside the model scope (``shared/shared/embeddings``), XLNet's attention tensors have no
-  ``kernel`` suffix (``rel_attn/q``, kept as ``[d_model, heads, head_size]``), and old
-  transformers versions named word embeddings ``<base>/embeddings/weight``.
+  ``kernel`` suffix (``rel_attn/q``, kept as ``[d_model, heads, head_size]``), and some
+  transformers 4.x releases named word embeddings ``<base>/embeddings/weight`` (the same
+  alias the BERT reader in ``tf_checkpoint`` knows).
 * **TF-Hub ALBERT** (Spark NLP 2.x AlbertEmbeddings): :func:`albert_hub_state_dict`.
 * **Original XLNet** (zihangdai/xlnet, Spark NLP 2.x XlnetEmbeddings):
   :func:`xlnet_state_dict`.
@@ -90,7 +91,7 @@ def hf_state_dict(
     for name, key in sorted(names.items()):
         torch_name, transpose = hf_torch_name(name, base_prefix)
         if layer_pattern(torch_name) not in wanted and torch_name.endswith("embeddings.weight"):
-            # transformers < 4.7 named word embeddings "<base>/embeddings/weight"
+            # some transformers 4.x releases named word embeddings "<base>/embeddings/weight"
             alt = torch_name.removesuffix("embeddings.weight") + "embeddings.word_embeddings.weight"
             torch_name = alt if alt in wanted else torch_name
         if layer_pattern(torch_name) not in wanted:
