@@ -195,13 +195,23 @@ def test_pretrained_engine_openvino_and_auto_order(
         assert x.tokens == y.tokens and np.abs(x.vectors - y.vectors).max() <= 1e-4
     # The conversion lives in the cache next to the ONNX export, keyed by the files' hashes.
     assert len(list((isolated_env / "derived" / "local").glob("*/openvino-*/model.xml"))) == 1
-    # "auto" tries AUTO_ORDER: with OpenVINO first it is what the default runs.
-    monkeypatch.setattr(engines, "AUTO_ORDER", ("openvino", "onnx"))
-    assert modelhub.pretrained(tiny_bert).describe()["engine"] == "openvino"
+    # "auto" tries AUTO_ORDER, OpenVINO first as shipped: what the default runs.
+    assert engines.AUTO_ORDER[0] == "openvino"
+    default = modelhub.pretrained(tiny_bert)
+    assert default.describe()["engine"] == "openvino"
+    assert np.array_equal(default.encode(texts), ov.encode(texts))
     monkeypatch.setattr(engines, "AUTO_ORDER", ("onnx", "openvino"))
     assert modelhub.pretrained(tiny_bert).describe()["engine"] == "onnx"
     # No place to keep a conversion: torch.
     assert modelhub.pretrained(tiny_bert, derived_dir=None).describe()["engine"] == "torch"
+    # Without the openvino package, "auto" goes on to ONNX Runtime.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "openvino" else real(n, *a)
+    )
+    assert modelhub.pretrained(tiny_bert).describe()["engine"] == "onnx"
     with pytest.raises(OptionError, match="engine='openvino' computes in float32"):
         modelhub.pretrained(tiny_bert, engine="openvino", dtype="bfloat16")
     with pytest.raises(OptionError, match="engine='openvino' runs on the CPU"):
@@ -237,3 +247,16 @@ def test_cache_verify_covers_the_conversion_and_rm_removes_it(
             if h not in handlers:
                 logger.removeHandler(h)
         logger.setLevel(level)
+
+
+def test_threads_may_share_one_encoder(tiny_bert: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    hf = _hf(tiny_bert)
+    enc = openvino_encoder(hf, engine="openvino", derived_dir=None, torch_model=_torch(hf))
+    assert enc is not None
+    ids, mask, types = _batch()
+    want = enc(ids, mask, types)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: enc(ids, mask, types), range(16)))
+    assert all(np.array_equal(g, want) for g in got)

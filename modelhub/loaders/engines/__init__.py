@@ -130,7 +130,10 @@ def _cpu_torch_model(hf: HFDirectory) -> Any:
 ENGINES: dict[str, EngineFactory] = {"torch": _torch, "onnx": _onnx, "openvino": _openvino}
 #: What ``"auto"`` tries on the CPU in float32, in order, before torch: each when its
 #: package is installed and its conversion passed the self-check against torch.
-AUTO_ORDER: tuple[str, ...] = ("onnx", "openvino")
+#: OpenVINO first: the same float32 vectors, and less CPU time per batch than ONNX
+#: Runtime's fused graph on the machines measured (``bench/embed.py``,
+#: ``bench/openvino_modes.py``; README "The OpenVINO engine").
+AUTO_ORDER: tuple[str, ...] = ("openvino", "onnx")
 
 
 def _candidates() -> list[tuple[str, Callable[..., Any]]]:
@@ -165,8 +168,8 @@ def _auto(
     num_threads: int | None = None,
     derived_dir: Path | None = None,
 ) -> Encoder:
-    """ONNX Runtime where it gives the same float32 vectors faster (the CPU),
-    torch otherwise; see the module doc."""
+    """OpenVINO or ONNX Runtime (:data:`AUTO_ORDER`) where they give the same float32
+    vectors faster (the CPU), torch otherwise; see the module doc."""
     if check_dtype(dtype) == "int8":  # only ONNX Runtime computes in int8
         return _onnx(
             hf, device=device, dtype=dtype, num_threads=num_threads, derived_dir=derived_dir

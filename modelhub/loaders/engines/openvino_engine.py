@@ -39,6 +39,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -107,8 +108,8 @@ def compile_config(num_threads: int | None) -> dict[str, str]:
 class OpenVinoEncoder:
     """A converted encoder compiled for the CPU: ``encoder(input_ids, attention_mask,
     token_type_ids)`` takes int arrays ``[batch, seq]`` (numpy or torch) and returns the
-    last hidden states as float32 numpy ``[batch, seq, hidden]``. One infer request:
-    models serialise calls (``BertEmbeddingsModel`` holds a lock)."""
+    last hidden states as float32 numpy ``[batch, seq, hidden]``. An OpenVINO infer
+    request runs one batch at a time, so each calling thread gets its own."""
 
     name = "openvino"
     device = "cpu"
@@ -132,7 +133,13 @@ class OpenVinoEncoder:
             ) from None
         self.inputs = tuple(p.get_any_name() for p in self.compiled.inputs)
         self._output = self.compiled.output(OUTPUT_NAME)
-        self._request = self.compiled.create_infer_request()
+        self._local = threading.local()
+
+    def _request(self) -> Any:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        return request
 
     def __call__(
         self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None
@@ -144,7 +151,7 @@ class OpenVinoEncoder:
                 np.zeros_like(ids) if token_type_ids is None else _numpy(token_type_ids)
             )
         # share_outputs=False: a copy, not a view the next call overwrites.
-        result = self._request.infer(
+        result = self._request().infer(
             {n: given[n] for n in self.inputs}, share_inputs=True, share_outputs=False
         )
         return np.asarray(result[self._output], dtype=np.float32)
