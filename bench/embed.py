@@ -8,16 +8,19 @@ What it prints, each as a ratio with the min cosine against
 ``SentenceTransformer(dir).encode()`` in float32 (the reference):
 
 1. throughput: ``modelhub.pretrained(dir).encode(texts, batch_size=32)`` (the
-   default: float32-exact, the ONNX Runtime engine when it passed its
-   self-check) vs ``SentenceTransformer(dir).encode(texts, batch_size=32)``;
-   then the opt-in lossy modes (bf16 where the CPU has native bf16, int8)
-   and modelhub on torch (``engine="torch"``), plus a plain transformers loop.
+   default: float32-exact, the first engine of ``AUTO_ORDER``, OpenVINO or
+   ONNX Runtime, that passed its self-check) vs
+   ``SentenceTransformer(dir).encode(texts, batch_size=32)``; every other
+   installed float32 engine (``engine="onnx"``, ``"openvino"``, ``"torch"``);
+   then the opt-in lossy modes (bf16 where the CPU has native bf16, int8),
+   plus a plain transformers loop. CPU seconds (all threads) per side follow.
    The sides run interleaved (A B C A B C ...) so a busy shared CPU slows all
    of them alike; each line gives the best and median round and the spread
    (slowest/best): a spread far above 1.1 means the machine was busy.
 2. load time: ``pretrained(dir)`` + one ``encode`` vs ``SentenceTransformer(dir)``
-   + one ``encode`` (both ready to serve), median of interleaved repeats; and,
-   separately, the first load of a fresh cache, which exports the ONNX graph.
+   + one ``encode`` (both ready to serve), median of interleaved repeats, for the
+   default and each other installed converted engine; and, separately, the first
+   load of a fresh cache, which converts the model (each engine once).
 3. memory: ``encode_stream`` over generated texts (100,000; 10,000 with
    --quick) in a child process: peak RSS growth beyond the loaded model.
 

@@ -36,6 +36,7 @@ pair) are what ``cache verify`` checks. It goes with the folder (``cache rm``/``
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import tempfile
@@ -85,6 +86,12 @@ def openvino_installed() -> bool:
 
 def versions() -> dict[str, str]:
     """The library versions the converted graph depends on (installed distributions)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    # Reading three distributions' metadata costs ~10 ms: once per process, not per load.
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"format": str(CONVERT_FORMAT)}
@@ -93,7 +100,7 @@ def versions() -> dict[str, str]:
             found[dist] = version(dist)
         except PackageNotFoundError:
             raise ImportError(f"{dist} is not installed") from None
-    return found
+    return tuple(found.items())
 
 
 def compile_config(num_threads: int | None) -> dict[str, str]:
