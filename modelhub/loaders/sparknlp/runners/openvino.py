@@ -23,6 +23,7 @@ default on a CPU with native bf16 (AVX512-BF16, AMX) is bf16, which moves hidden
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -124,8 +125,8 @@ class OpenVinoRunner:
     """A compiled OpenVINO graph behind the runner interface: ``runner(input_ids,
     attention_mask, token_type_ids=None)`` gives ``{output name: float32 array}``.
 
-    One runner keeps one infer request: calls from several threads must be serialised
-    (open one runner per thread instead)."""
+    An OpenVINO infer request runs one batch at a time, so each calling thread gets its
+    own."""
 
     engine = ENGINE
 
@@ -145,7 +146,7 @@ class OpenVinoRunner:
         # into it for constants it does not repack, so it lives as long as the runner.
         self._keep = keep
         self._compiled = compiled
-        self._request = compiled.create_infer_request()
+        self._local = threading.local()
         self._inputs: dict[str, tuple[Any, type]] = {}
         for port in compiled.inputs:
             name = _port_name(port)
@@ -189,6 +190,12 @@ class OpenVinoRunner:
         self.outputs: tuple[str, ...] = tuple(n for n in KNOWN_OUTPUTS if n in self._outputs)
         self.hidden_size = self._hidden_size()
 
+    def _request(self) -> Any:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        return request
+
     def _hidden_size(self) -> int:
         dim = self._outputs["last_hidden_state"].get_partial_shape()[2]
         if dim.is_static:
@@ -217,7 +224,7 @@ class OpenVinoRunner:
         }
         try:
             # share_outputs=False: the arrays are copies, not views the next call overwrites.
-            result = self._request.infer(feed, share_inputs=True, share_outputs=False)
+            result = self._request().infer(feed, share_inputs=True, share_outputs=False)
         except RuntimeError as exc:
             raise ArtifactFormatError(
                 f"{self.source}: the OpenVINO graph rejected a batch of shape "
