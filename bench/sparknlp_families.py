@@ -150,7 +150,7 @@ def main() -> int:
     import torch
     import transformers
 
-    from modelhub.loaders.sparknlp.transformer_loader import SparkNlpTransformerLoader
+    from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoader
 
     if args.threads:
         torch.set_num_threads(args.threads)

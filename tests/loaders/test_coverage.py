@@ -31,7 +31,7 @@ def _before() -> list:  # type: ignore[type-arg]
 
 
 def _after() -> list:  # type: ignore[type-arg]
-    from modelhub.loaders.sparknlp.transformer_loader import SparkNlpTransformerLoader
+    from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoader
 
     return [*_before(), SparkNlpTransformerLoader()]
 

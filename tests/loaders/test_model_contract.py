@@ -47,7 +47,7 @@ def model(request: pytest.FixtureRequest, tiny_bert: Path, tmp_path_factory) -> 
     if request.param in FAMILY_MODELS:
         import zipfile
 
-        from modelhub.loaders.sparknlp.transformer_loader import SparkNlpTransformerLoader
+        from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoader
 
         name, semantics = FAMILY_MODELS[request.param]
         folder = tmp_path_factory.mktemp("contract") / name

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from modelhub.errors import ArtifactFormatError, OptionError
-from modelhub.loaders.sparknlp.transformer_loader import SparkNlpTransformerLoader
-from modelhub.loaders.sparknlp.transformer_model import SparkNlpTransformerModel
+from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoader
+from modelhub.loaders.sparknlp.transformer.model import SparkNlpTransformerModel
 
 from .conftest import MANIFEST, ZIPS, needs_tokenizers, reference
 from .spark_rules import POOLING, WORD_LEVEL, spark_sentence_vector, spark_word_vectors

@@ -16,8 +16,8 @@ from modelhub.errors import ArtifactFormatError, NoLoaderError
 from modelhub.loaders import installed_loaders, select_loader
 from modelhub.loaders.sparknlp.families import family_for, transformer_families
 from modelhub.loaders.sparknlp.runners import available_engines, open_runner
-from modelhub.loaders.sparknlp.transformer_loader import SparkNlpTransformerLoader
-from modelhub.loaders.sparknlp.transformer_model import SparkNlpTransformerModel
+from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoader
+from modelhub.loaders.sparknlp.transformer.model import SparkNlpTransformerModel
 from tests.cardgen import s3_url, write_card
 from tests.sparknlp.conftest import unpack
 

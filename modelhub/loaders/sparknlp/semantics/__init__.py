@@ -1,5 +1,5 @@
 """The rules of the two semantics of Spark NLP transformer zips
-(:class:`~modelhub.loaders.sparknlp.transformer_model.SparkNlpTransformerModel`): which ids
+(:class:`~modelhub.loaders.sparknlp.transformer.model.SparkNlpTransformerModel`): which ids
 the mask drops, and how a sentence vector is pooled, per family and engine.
 
 ``semantics="sparknlp"`` (default): what Spark NLP gives for a text processed alone (a batch
@@ -65,7 +65,7 @@ from modelhub.loaders.tokens import TokenEmbeddings
 
 if TYPE_CHECKING:
     from modelhub.loaders.sparknlp.tokenizers import Encoded
-    from modelhub.loaders.sparknlp.transformer_model import SparkNlpTransformerModel
+    from modelhub.loaders.sparknlp.transformer.model import SparkNlpTransformerModel
     from modelhub.loaders.sparknlp.zipmodel import SparkNlpZip
 
 _TOKEN_OUTPUTS = ("last_hidden_state", "token_embeddings")

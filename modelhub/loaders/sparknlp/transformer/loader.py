@@ -73,7 +73,7 @@ class SparkNlpTransformerLoader(Loader):
         )
 
     def load(self, path: Path, record: ModelCard | None, **options: Any) -> Any:
-        from modelhub.loaders.sparknlp.transformer_model import load
+        from modelhub.loaders.sparknlp.transformer.model import load
 
         return load(Path(path), record, **options)
 
