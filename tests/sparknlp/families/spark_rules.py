@@ -38,6 +38,7 @@ MASKED: dict[str, set[int]] = {
     "camembert_tensorflow": {4},
     "albert_tensorflow": {0},
     "mpnet_tensorflow": {1},
+    "instructor_tensorflow": {0},
 }
 #: zip -> sentence pooling of the ONNX path; word-level zips average their token vectors.
 POOLING: dict[str, str] = {
@@ -59,6 +60,10 @@ POOLING: dict[str, str] = {
     # E5/MPNet TF graphs pool in-graph; these give token states: pooled as ONNX
     "e5_tensorflow": "mean_l2",
     "mpnet_tensorflow": "mean_l2",
+    "bge_tensorflow": "mean_l2",  # saved without useCLSToken
+    "mxbai_tensorflow": "cls",
+    "uae_tensorflow": "avg",
+    "instructor_tensorflow": "instructor",
 }
 WORD_LEVEL = (
     "distilbert_onnx",
