@@ -94,8 +94,13 @@ def card_engine(card: ModelCard, meta: dict[str, str] | None) -> tuple[str | Non
 
 
 def serving_loader(annotator: str | None, engine: str | None, loaders: list[Loader]) -> str | None:
+    """The first (best) loader whose declared (annotator, engine) pairs hold the card's."""
+    if not annotator or not engine:
+        return None
     for lo in loaders:
-        if annotator and lo.annotators and lo.serves(annotator) and engine in lo.engines:
+        if lo.annotators and (annotator.lower(), engine) in {
+            (a.lower(), e) for a, e in lo.served()
+        }:
             return lo.name
     return None
 
@@ -107,7 +112,13 @@ def classify(card: ModelCard, meta: dict[str, str] | None, loaders: list[Loader]
     loader = serving_loader(annotator, engine, loaders)
     why = ""
     if loader is None:
-        served = [e for lo in loaders if lo.annotators and lo.serves(annotator) for e in lo.engines]
+        served = [
+            e
+            for lo in loaders
+            if lo.annotators
+            for a, e in lo.served()
+            if annotator and a.lower() == annotator.lower()
+        ]
         if not annotator:
             why = "the card names no annotator"
         elif row is None:

@@ -111,7 +111,6 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_loaders(args: argparse.Namespace) -> int:
-    from modelhub.loaders.coverage import serves
     from modelhub.loaders.discovery import discover
 
     entries = discover()
@@ -126,7 +125,6 @@ def cmd_loaders(args: argparse.Namespace) -> int:
             )
             if e.loader is not None:
                 row["accepts"] = e.loader.accepts_text()
-                row["serves"] = serves(e.loader)
             rows.append(row)
         print_json(rows)
         return 0 if entries else 1

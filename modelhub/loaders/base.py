@@ -65,6 +65,11 @@ class Loader(ABC):
             return True
         return annotator.lower() in {a.lower() for a in self.annotators}
 
+    def served(self) -> tuple[tuple[str, str], ...]:
+        """The (annotator, engine) pairs it runs: every annotator with every engine unless
+        a loader knows better (empty ``annotators``: none named)."""
+        return tuple((a, e) for a in self.annotators for e in self.engines)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -72,6 +77,7 @@ class Loader(ABC):
             "formats": list(self.formats),
             "engines": list(self.engines),
             "annotators": list(self.annotators),
+            "served": [list(pair) for pair in self.served()],
             "summary": self.summary,
         }
 

@@ -33,13 +33,14 @@ class MatrixRow:
 
 
 def loaders_for(annotator: str, engine: str, loaders: Iterable[Loader]) -> tuple[str, ...]:
-    """The names of ``loaders`` that run ``annotator`` with ``engine`` (a Spark NLP engine
-    or ``"huggingface"``), in the order given."""
-    wanted = _HF_ENGINE if engine == "huggingface" else engine.lower()
+    """The names of ``loaders`` whose declared pairs (:meth:`Loader.served`) hold
+    ``annotator`` with ``engine`` (a Spark NLP engine or ``"huggingface"``), in the order
+    given."""
+    wanted = (annotator.lower(), _HF_ENGINE if engine == "huggingface" else engine.lower())
     return tuple(
         lo.name
         for lo in loaders
-        if lo.annotators and lo.serves(annotator) and wanted in {e.lower() for e in lo.engines}
+        if lo.annotators and wanted in {(a.lower(), e.lower()) for a, e in lo.served()}
     )
 
 
@@ -57,14 +58,4 @@ def matrix(loaders: Sequence[Loader]) -> list[MatrixRow]:
     return rows
 
 
-def serves(loader: Loader) -> list[dict[str, str]]:
-    """The (annotator, engine) pairs of the matrix that ``loader`` runs, for ``--json``."""
-    out: list[dict[str, str]] = []
-    for row in matrix([loader]):
-        for column, names in row.cells.items():
-            if names:
-                out.append({"annotator": row.annotator, "engine": column})
-    return out
-
-
-__all__ = ["COLUMNS", "MatrixRow", "loaders_for", "matrix", "serves"]
+__all__ = ["COLUMNS", "MatrixRow", "loaders_for", "matrix"]

@@ -194,7 +194,7 @@ def recognised_note(
     served: list[str] = []
     for lo in installed_loaders() if loaders is None else loaders:
         if lo.annotators and lo.serves(name):
-            served.extend(lo.engines)
+            served.extend(e for a, e in lo.served() if a.lower() == str(name).lower())
     return unserved_reason(name, engine, served)
 
 

@@ -22,6 +22,20 @@ _SPEC.loader.exec_module(coverage_bench)
 S3 = "https://s3.amazonaws.com/auxdata.johnsnowlabs.com/public/models"
 
 
+def _before() -> list:  # type: ignore[type-arg]
+    """The loaders before the transformer-family loader: BERT only."""
+    from modelhub.loaders.bert import BertLoader
+    from modelhub.loaders.sparknlp.loader import SparkNlpBertLoader
+
+    return [SparkNlpBertLoader(), BertLoader()]
+
+
+def _after() -> list:  # type: ignore[type-arg]
+    from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoader
+
+    return [*_before(), SparkNlpTransformerLoader()]
+
+
 def _card(folder: Path, name: str, annotator: str, version: str, engine: str | None = None) -> str:
     artifact = f"{name}_en_{version}_3.0_1700000000000.zip"
     engine_line = f"engine: {engine}\n" if engine else ""
@@ -83,7 +97,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def test_each_card_gets_its_loader_or_the_reason(corpus: Path) -> None:
-    rows = {r.card.split("-")[-1]: r for r in coverage_bench.build_coverage(corpus)}
+    rows = {r.card.split("-")[-1]: r for r in coverage_bench.build_coverage(corpus, _before())}
     assert rows["bert_onnx_en.md"].loader == "sparknlp_bert"
     old = rows["bert_old_en.md"]
     assert (old.engine, old.engine_from, old.loader) == ("tensorflow", "version", "sparknlp_bert")
@@ -99,10 +113,16 @@ def test_each_card_gets_its_loader_or_the_reason(corpus: Path) -> None:
     )
     # NerDLModel's card says task Embeddings, so it is counted, and said to be unknown.
     assert rows["ner_en.md"].kind is None
+    # The transformer-family loader's declared annotators x engines take the ONNX cards.
+    after = {r.card.split("-")[-1]: r for r in coverage_bench.build_coverage(corpus, _after())}
+    assert after["roberta_onnx_en.md"].loader == "sparknlp_transformer"
+    assert after["distil_tagged_en.md"].loader == "sparknlp_transformer"
+    assert after["bert_onnx_en.md"].loader == "sparknlp_bert"  # it still wins for BERT
+    assert after["e5_unknown_en.md"].loader is None  # engine unknown
 
 
 def test_totals_and_per_family(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    totals = coverage_bench.Totals.of(coverage_bench.build_coverage(corpus))
+    totals = coverage_bench.Totals.of(coverage_bench.build_coverage(corpus, _before()))
     assert (totals.cards, totals.transformer, totals.transformer_served) == (9, 5, 2)
     assert totals.per_family == {
         "bert": (2, 2),
@@ -110,10 +130,16 @@ def test_totals_and_per_family(corpus: Path, capsys: pytest.CaptureFixture[str])
         "e5": (1, 0),
         "roberta": (1, 0),
     }
+    after = coverage_bench.Totals.of(coverage_bench.build_coverage(corpus, _after()))
+    assert (after.transformer, after.transformer_served) == (5, 4)
+    assert after.per_family["distilbert"] == (1, 1) and after.per_family["roberta"] == (1, 1)
+    # main() counts with the installed loaders
+    now = coverage_bench.Totals.of(coverage_bench.build_coverage(corpus))
     assert coverage_bench.main([str(corpus)]) == 0
     out = capsys.readouterr().out
-    assert "transformer-family cards: 5; with a loader: 2 (40%)" in out
-    assert "embeddings cards: 9; with a loader: 2 (22%)" in out
+    k = now.transformer_served
+    assert f"transformer-family cards: 5; with a loader: {k} ({k / 5:.0%})" in out
+    assert f"embeddings cards: 9; with a loader: {now.served} ({now.served / 9:.0%})" in out
     assert "unsupported use 1" in out and "static word-vectors 1" in out
 
 
@@ -131,8 +157,9 @@ def test_real_corpus(corpus_dir: Path) -> None:
     assert len(transformer) >= 49
     for r in transformer:
         assert r.loader or ("recognised" in r.why_not or "engine unknown" in r.why_not), r
-    # Today only the BERT families run.
-    assert {r.family for r in transformer if r.loader} <= {"bert"}
+    # Before the transformer-family loader only the BERT families ran.
+    before = coverage_bench.build_coverage(corpus_dir, _before())
+    assert {r.family for r in before if r.kind == "transformer" and r.loader} <= {"bert"}
     # Every embeddings annotator the corpus names has a row; only pipelines have none.
     assert {r.annotator for r in rows if r.kind is None} <= {"PipelineModel", None}
     assert {"unsupported", "static"} <= {r.kind for r in rows}

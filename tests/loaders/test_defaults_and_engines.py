@@ -131,7 +131,7 @@ def test_an_engine_plugs_in_through_the_encoder_seam(
         return _Counting(engines.ENGINES["torch"](hf, **options))
 
     monkeypatch.setitem(engines.ENGINES, "counting", factory)
-    assert engines.engine_names() == ("auto", "torch", "onnx", "counting")
+    assert engines.engine_names() == ("auto", "torch", "onnx", "openvino", "counting")
     model = load_path(tiny_bert, engine="counting")
     assert model.encoder.name == "counting" and model.describe()["engine"] == "counting"
     torch_model = load_path(tiny_bert, engine="torch")

@@ -13,7 +13,7 @@ import pytest
 import modelhub.loaders.sparknlp.families as families_module
 from modelhub.cards.record import ModelCard
 from modelhub.errors import ArtifactFormatError, NoLoaderError
-from modelhub.loaders import load_path
+from modelhub.loaders import installed_loaders, load_path
 from modelhub.loaders.discovery import recognised_note
 from modelhub.loaders.sparknlp.families import (
     FAMILIES,
@@ -78,13 +78,14 @@ def test_rows_cite_a_source_with_a_commit_or_index_id() -> None:
 
 def test_the_settled_and_open_points_are_all_stated() -> None:
     doc = families_module.__doc__ or ""
-    for mark in ("S1.", "O1.", "S2.", "O2.", "S3.", "O4.", "O5.", "O6.", "O7.", "S8."):
+    for mark in ("S1.", "O1.", "S2.", "O2.", "S3.", "O4.", "S5.", "O6.", "O7.", "S8."):
         assert mark in doc
     # Each settled point names the file and commit it was read at.
     for mark, source in [
         ("S1.", "@9a165279"),
         ("S2.", "@2d1bbcc1"),
         ("S3.", "@44877365"),
+        ("S5.", "@b7c963a8"),
         ("S8.", "@ea436cf8"),
     ]:
         start = doc.index(mark)
@@ -190,6 +191,14 @@ def _spark_folder(root: Path, class_name: str, files: list[str], **params: objec
     return root
 
 
+def _transformer_loader_engines() -> tuple[str, ...] | None:
+    """The engines of the installed ``sparknlp_transformer`` loader (None: not installed)."""
+    for lo in installed_loaders():
+        if lo.name == "sparknlp_transformer":
+            return lo.engines
+    return None
+
+
 def test_recognised_transformer_zip_says_no_loader_runs_it_yet(tmp_path: Path) -> None:
     folder = _spark_folder(
         tmp_path / "camembert_base",
@@ -197,6 +206,15 @@ def test_recognised_transformer_zip_says_no_loader_runs_it_yet(tmp_path: Path) -
         ["camembert_onnx", "camembert_spp"],
         engine="onnx",
     )
+    without = [lo for lo in installed_loaders() if lo.name != "sparknlp_transformer"]
+    assert recognised_note(folder, None, loaders=without) == (
+        "CamemBertEmbeddings (camembert, onnx) is recognised; no installed loader runs it yet"
+    )
+    if "onnx" in (_transformer_loader_engines() or ()):
+        # sparknlp_transformer takes it, and says what is wrong with the dummy engine file
+        with pytest.raises(ArtifactFormatError, match="camembert_onnx"):
+            load_path(folder)
+        return
     with pytest.raises(NoLoaderError) as info:
         load_path(folder)
     msg = str(info.value)
@@ -215,6 +233,10 @@ def test_pre_5_zip_without_engine_param_is_tensorflow(tmp_path: Path) -> None:
         "com.johnsnowlabs.nlp.embeddings.RoBertaEmbeddings",
         ["roberta_tensorflow"],
     )
+    if "tensorflow" in (_transformer_loader_engines() or ()):
+        with pytest.raises(ArtifactFormatError, match="roberta_tensorflow"):
+            load_path(folder)
+        return
     with pytest.raises(NoLoaderError, match=r"RoBertaEmbeddings \(roberta, tensorflow\)"):
         load_path(folder)
 

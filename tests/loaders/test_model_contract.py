@@ -1,7 +1,9 @@
 """The model interface (modelhub.loaders.model.EmbeddingModel), one contract run against
-every built-in loader's model: ``bert`` (a tiny transformers directory) and
+every built-in loader's model: ``bert`` (a tiny transformers directory),
 ``sparknlp_bert`` (the committed Spark NLP zips, ONNX and TensorFlow engines, token and
-sentence annotators)."""
+sentence annotators) and ``sparknlp_transformer`` (the committed family zips: word-level
+WordPiece and SentencePiece, sentence-level with mean + L2, strategy and Instructor pooling,
+in both semantics)."""
 
 from __future__ import annotations
 
@@ -19,14 +21,39 @@ from modelhub.loaders import EmbeddingModel, load_path
 from modelhub.loaders.model import quantize_embeddings
 from modelhub.loaders.tokens import TokenEmbeddings
 from tests.sparknlp.conftest import unpack
+from tests.sparknlp.families.conftest import FAMILIES_DIR
 
 TEXTS = ["I hate cancer", "heart attack", "", "aspirin lowers the risk of infarction", "tax"]
 
 
-@pytest.fixture(scope="module", params=["bert", "sparknlp-onnx", "sparknlp-tf1", "sparknlp-sent"])
+#: sparknlp_transformer models: (family zip, semantics)
+FAMILY_MODELS = {
+    "family-distilbert": ("distilbert_onnx", "sparknlp"),
+    "family-albert": ("albert_onnx", "sparknlp"),
+    "family-e5": ("e5_onnx", "sparknlp"),
+    "family-uae": ("uae_onnx", "sparknlp"),
+    "family-instructor": ("instructor_onnx", "sparknlp"),
+    "family-xlmr-hf": ("xlmroberta_onnx", "huggingface"),
+}
+
+
+@pytest.fixture(
+    scope="module",
+    params=["bert", "sparknlp-onnx", "sparknlp-tf1", "sparknlp-sent", *FAMILY_MODELS],
+)
 def model(request: pytest.FixtureRequest, tiny_bert: Path, tmp_path_factory) -> EmbeddingModel:
     if request.param == "bert":
         return load_path(tiny_bert)
+    if request.param in FAMILY_MODELS:
+        import zipfile
+
+        from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoader
+
+        name, semantics = FAMILY_MODELS[request.param]
+        folder = tmp_path_factory.mktemp("contract") / name
+        with zipfile.ZipFile(FAMILIES_DIR / f"{name}.zip") as zf:
+            zf.extractall(folder)
+        return load_path(folder, loader=SparkNlpTransformerLoader(), semantics=semantics)
     zip_name = {"sparknlp-onnx": "onnx", "sparknlp-tf1": "tf1", "sparknlp-sent": "sentence"}
     folder = unpack(zip_name[request.param], tmp_path_factory.mktemp("contract") / "zip")
     return load_path(folder, loader="sparknlp_bert")
@@ -60,11 +87,20 @@ def test_is_an_embedding_model_with_the_documented_shapes(model: EmbeddingModel)
     assert model.embed_sentences(TEXTS).shape[0] == len(TEXTS)
 
 
+def _bert_vocab(model: EmbeddingModel) -> bool:
+    """A BERT word-piece vocabulary, where "I hate cancer" is [CLS] i hate cancer [SEP]."""
+    family = getattr(model, "family", None)
+    return family is None or (family.tokenizer == "wordpiece" and family.family != "instructor")
+
+
 def test_normalize_and_truncate(model: EmbeddingModel) -> None:
     normed = model.encode(TEXTS, normalize_embeddings=True)
-    assert np.allclose(np.linalg.norm(normed, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(normed[[0, 1, 3, 4]], axis=1), 1.0, atol=1e-5)
     raw = model.encode(TEXTS)
-    assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0, atol=1e-3)  # no Normalize module
+    if getattr(model, "normalizes", False):  # the annotator's own pooling ends in L2
+        assert np.allclose(np.linalg.norm(raw, axis=1), 1.0, atol=1e-5)
+    else:
+        assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0, atol=1e-3)  # no Normalize
     cut = model.encode(TEXTS, truncate_dim=8)
     assert np.allclose(cut, raw[:, :8])
 
@@ -78,8 +114,10 @@ def test_tensor_and_token_outputs(model: EmbeddingModel) -> None:
     if not _has_token_output(model):
         return
     states = model.encode(TEXTS, output_value="token_embeddings")
-    assert states[0].shape[0] == 5  # [CLS] i hate cancer [SEP]
-    assert states[2].shape[0] == 2  # "": [CLS] [SEP]
+    if _bert_vocab(model):
+        assert states[0].shape[0] == 5  # [CLS] i hate cancer [SEP]
+        assert states[2].shape[0] == 2  # "": [CLS] [SEP]
+    assert states[0].shape[0] > states[2].shape[0] >= 1
     assert all(s.shape[1] == model.dim for s in states)
 
 

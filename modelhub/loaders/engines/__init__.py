@@ -13,9 +13,14 @@ time with ``engine=``:
   ``"auto"`` runs for it) (:mod:`modelhub.loaders.engines.onnx_engine`); an
   :class:`~modelhub.errors.EngineUnavailable` when onnxruntime is missing or
   the export fails;
-- ``"auto"`` (the default): ``"onnx"`` when the model runs on the CPU in
-  float32, onnxruntime is installed, the loader was given a ``derived_dir`` to
-  keep the export in and the export passed its self-check against torch;
+- ``"openvino"``: the directory converted once by OpenVINO's converter and run
+  by the OpenVINO CPU runtime in float32
+  (:mod:`modelhub.loaders.engines.openvino_engine`); an
+  :class:`~modelhub.errors.EngineUnavailable` when openvino is missing or the
+  conversion fails;
+- ``"auto"`` (the default): on the CPU in float32, with a ``derived_dir`` to
+  keep conversions in, the first engine of :data:`AUTO_ORDER` that is
+  installed and whose conversion passed its self-check against torch;
   ``"torch"`` otherwise.
 
 Adding an engine: put a factory ``(hf, *, device, dtype, num_threads,
@@ -85,6 +90,34 @@ def _onnx(
     return encoder
 
 
+def _openvino(
+    hf: HFDirectory,
+    *,
+    device: Any = "auto",
+    dtype: Any = "auto",
+    num_threads: int | None = None,
+    derived_dir: Path | None = None,
+) -> Encoder:
+    from modelhub.loaders.engines.openvino_engine import openvino_encoder
+
+    if check_device(device) not in ("auto", "cpu"):
+        raise OptionError(f"engine='openvino' runs on the CPU, not device={device!r}")
+    if check_dtype(dtype) not in ("auto", "float32"):
+        raise OptionError(
+            f"engine='openvino' computes in float32, not dtype={dtype!r}; use engine='torch' "
+            "(bf16, fp16) or engine='onnx' (int8)"
+        )
+    encoder = openvino_encoder(
+        hf,
+        engine="openvino",
+        derived_dir=derived_dir,
+        num_threads=num_threads,
+        torch_model=lambda: _cpu_torch_model(hf),
+    )
+    assert encoder is not None  # engine="openvino" raises rather than giving None
+    return encoder
+
+
 def _cpu_torch_model(hf: HFDirectory) -> Any:
     import torch
 
@@ -94,7 +127,24 @@ def _cpu_torch_model(hf: HFDirectory) -> Any:
 
 
 #: engine name -> factory; ``"auto"`` is not a key (see :func:`make_encoder`).
-ENGINES: dict[str, EngineFactory] = {"torch": _torch, "onnx": _onnx}
+ENGINES: dict[str, EngineFactory] = {"torch": _torch, "onnx": _onnx, "openvino": _openvino}
+#: What ``"auto"`` tries on the CPU in float32, in order, before torch: each when its
+#: package is installed and its conversion passed the self-check against torch.
+#: OpenVINO first: the same float32 vectors, and less CPU time per batch than ONNX
+#: Runtime's fused graph on the machines measured (``bench/embed.py``,
+#: ``bench/openvino_modes.py``; README "The OpenVINO engine").
+AUTO_ORDER: tuple[str, ...] = ("openvino", "onnx")
+
+
+def _candidates() -> list[tuple[str, Callable[..., Any]]]:
+    from modelhub.loaders.engines.onnx_engine import onnx_encoder, onnxruntime_installed
+    from modelhub.loaders.engines.openvino_engine import openvino_encoder, openvino_installed
+
+    table = {
+        "onnx": (onnxruntime_installed, onnx_encoder),
+        "openvino": (openvino_installed, openvino_encoder),
+    }
+    return [(name, table[name][1]) for name in AUTO_ORDER if table[name][0]()]
 
 
 def engine_names() -> tuple[str, ...]:
@@ -118,10 +168,8 @@ def _auto(
     num_threads: int | None = None,
     derived_dir: Path | None = None,
 ) -> Encoder:
-    """ONNX Runtime where it gives the same float32 vectors faster (the CPU),
-    torch otherwise; see the module doc."""
-    from modelhub.loaders.engines.onnx_engine import onnx_encoder, onnxruntime_installed
-
+    """OpenVINO or ONNX Runtime (:data:`AUTO_ORDER`) where they give the same float32
+    vectors faster (the CPU), torch otherwise; see the module doc."""
     if check_dtype(dtype) == "int8":  # only ONNX Runtime computes in int8
         return _onnx(
             hf, device=device, dtype=dtype, num_threads=num_threads, derived_dir=derived_dir
@@ -130,28 +178,29 @@ def _auto(
         derived_dir is not None
         and check_device(device) in ("auto", "cpu")
         and check_dtype(dtype) in ("auto", "float32")
-        and onnxruntime_installed()
     ):
+        candidates = _candidates()
         from modelhub.loaders.runtime import resolve_device
 
-        if resolve_device(device).type == "cpu":
-            loaded: list[Any] = []  # the torch model of the export's self-check, reused
+        if candidates and resolve_device(device).type == "cpu":
+            loaded: list[Any] = []  # the torch model of the self-checks, loaded once
 
             def torch_model() -> Any:
                 if not loaded:
                     loaded.append(_cpu_torch_model(hf))
                 return loaded[0]
 
-            encoder = onnx_encoder(
-                hf,
-                engine="auto",
-                derived_dir=derived_dir,
-                num_threads=num_threads,
-                torch_model=torch_model,
-            )
-            if encoder is not None:
-                return encoder
-            if loaded:  # the export failed its check: run the model already loaded
+            for _name, factory in candidates:
+                encoder = factory(
+                    hf,
+                    engine="auto",
+                    derived_dir=derived_dir,
+                    num_threads=num_threads,
+                    torch_model=torch_model,
+                )
+                if encoder is not None:
+                    return encoder
+            if loaded:  # the conversions failed their checks: run the model already loaded
                 import torch
 
                 from modelhub.loaders.engines.torch_engine import TorchEncoder
@@ -172,11 +221,11 @@ def make_encoder(
     derived_dir: Path | None = None,
 ) -> Encoder:
     """The encoder of ``hf`` for ``engine`` (``"auto"``, ``"torch"``,
-    ``"onnx"``). ``derived_dir``: where an engine may keep what it derives
+    ``"onnx"``, ``"openvino"``). ``derived_dir``: where an engine may keep what it derives
     from the model (the ONNX export), usually inside the cache entry."""
     name = check_engine(engine)
     factory = _auto if name == "auto" else ENGINES[name]
     return factory(hf, device=device, dtype=dtype, num_threads=num_threads, derived_dir=derived_dir)
 
 
-__all__ = ["ENGINES", "EngineFactory", "check_engine", "engine_names", "make_encoder"]
+__all__ = ["AUTO_ORDER", "ENGINES", "EngineFactory", "check_engine", "engine_names", "make_encoder"]

@@ -26,7 +26,14 @@ class SparkNlpBertLoader(Loader):
 
     def accepts(self, path: Path, record: ModelCard | None) -> str | None:
         found = check_annotator(Path(path))
-        return found if isinstance(found, str) else None
+        if isinstance(found, str):
+            return found
+        # Pre-5.0 zips name no engine: TensorFlow. Other engines go to other loaders
+        # (sparknlp_transformer runs BERT's OpenVINO zips).
+        engine = str(found[1].get("engine") or "tensorflow").lower()
+        if engine not in self.engines:
+            return f"engine {engine} is not one this loader runs ({', '.join(self.engines)})"
+        return None
 
     def load(self, path: Path, record: ModelCard | None, **options: Any) -> Any:
         from modelhub.loaders.sparknlp.model import load

@@ -215,7 +215,9 @@ class Checkpoint:
                 ) from None
         return self._shards[shard]
 
-    def raw(self, name: str) -> bytes:
+    def raw(self, name: str) -> memoryview:
+        """The stored bytes of tensor ``name``: a view into the shard (no copy; a base-size
+        model's shard is hundreds of MB)."""
         e = self.entries[name]
         data = self._shard(e.shard)
         if e.offset + e.size > len(data):
@@ -223,7 +225,7 @@ class Checkpoint:
                 f"{self.shard_path(e.shard)}: tensor {name!r} needs bytes "
                 f"{e.offset}..{e.offset + e.size}, the shard has {len(data)} (truncated)"
             )
-        return data[e.offset : e.offset + e.size]
+        return memoryview(data)[e.offset : e.offset + e.size]
 
     def tensor(self, name: str) -> np.ndarray:
         e = self.entries[name]
@@ -250,7 +252,7 @@ class Checkpoint:
         """A scalar DT_STRING tensor: a varint length, a 4-byte checksum, the bytes."""
         raw = self.raw(name)
         length, pos = varint(raw, 0, f"{self.index} [{name}]")
-        return raw[pos + 4 : pos + 4 + length]
+        return bytes(raw[pos + 4 : pos + 4 + length])
 
     def numeric_names(self) -> list[str]:
         return [n for n, e in self.entries.items() if e.dtype in _DTYPES]

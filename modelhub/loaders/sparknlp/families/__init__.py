@@ -57,9 +57,16 @@ O4. The ONNX ``attention_mask = id != 0`` of the RoBERTa/XLM-R word paths (which
     ("wrong attention mask calculation resulted in wrong embeddings", merged Jan 2025) may be
     its fix, but neither its description nor its diff is stored, so which annotators it
     changed stays open. A loader offers the quirk as Spark NLP's rule and says so.
-O5. CamemBERT's double ``pieceIdOffset`` (bare ``▁`` kept), ALBERT's ``[pad]`` lookup and
-    XLM-R's ``<unk>`` → 1 are derived from code only (research §2.3-2.6); fixtures trained with
-    the ``sentencepiece`` trainer must show them.
+S5. Read again in the newest code the index holds, and shown on models trained by the
+    ``sentencepiece`` trainer (``tests/sparknlp/tokenizers/test_sentencepiece.py``): CamemBERT
+    adds ``pieceIdOffset`` 4 to ``pieceToId("▁")`` and the encoder adds it again, so the bare
+    ``▁`` is kept and the piece of spm id ``pieceToId("▁") + 4`` is dropped; without a
+    ``<pad>`` piece its pad id is unk + 4 = 4 (``ml/ai/CamemBert.scala`` @b7c963a8). ALBERT
+    pads with ``pieceToId("[pad]")``, the unk id (1) for ALBERT's spm (``ml/ai/Albert.scala``
+    @b7c963a8). XLM-R offsets every id by 1 and filters ``pieceToId("▁") + 1``, so spm's
+    ``<unk>`` (0) becomes 1 = ``<pad>`` (``ml/ai/XlmRoberta.scala`` @50bd6326; encoder
+    ``ml/tensorflow/sentencepiece/SentencepieceEncoder.scala`` idx 5817394118). Details in
+    :mod:`modelhub.loaders.sparknlp.tokenizers.sentencepiece`.
 O6. The ``compat`` feature write mode and ``.onnx_data`` side files: nothing new in the index.
 O7. WordEmbeddings storage byte order: out of scope here (static vectors are separate work).
 S8. Releases, from Spark NLP's own notebooks: ONNX came in 5.0.0 ("ONNX support was

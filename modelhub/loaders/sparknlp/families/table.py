@@ -118,7 +118,7 @@ FAMILIES: tuple[Family, ...] = (
         params=_params(cased=True),
         hf_model_type="xlm-roberta",
         sources=(f"{_RESEARCH} §2.3", "ml/ai/XlmRoberta.scala @50bd6326"),
-        open_points=("O4", "O5: spm <unk> (0) + 1 = 1 = <pad>"),
+        open_points=("O4",),
     ),
     Family(
         "CamemBertEmbeddings",
@@ -137,7 +137,6 @@ FAMILIES: tuple[Family, ...] = (
         params=_params(cased=True),
         hf_model_type="camembert",
         sources=(f"{_RESEARCH} §2.4", "ml/ai/CamemBert.scala @b7c963a8"),
-        open_points=("O5: offset added twice, bare ▁ kept; <pad> may resolve to unk",),
     ),
     Family(
         "DeBertaEmbeddings",
@@ -174,7 +173,6 @@ FAMILIES: tuple[Family, ...] = (
         params=_params(batch=32),
         hf_model_type="albert",
         sources=(f"{_RESEARCH} §2.6", "ml/ai/Albert.scala @b7c963a8"),
-        open_points=("O5: [pad] probably resolves to spm unk (1)",),
     ),
     Family(
         "XlnetEmbeddings",

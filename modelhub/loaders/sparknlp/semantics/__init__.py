@@ -1,0 +1,262 @@
+"""The rules of the two semantics of Spark NLP transformer zips
+(:class:`~modelhub.loaders.sparknlp.transformer.model.SparkNlpTransformerModel`): which ids
+the mask drops, and how a sentence vector is pooled, per family and engine.
+
+``semantics="sparknlp"`` (default): what Spark NLP gives for a text processed alone (a batch
+of one). Word-level annotators (DistilBERT, RoBERTa, XLM-R, CamemBERT, DeBERTa, ALBERT, ...)
+re-tokenize each Spark NLP token alone and give each token its **first piece's** vector;
+the attention mask follows the family's rule for the engine (``id != 0``, which masks
+RoBERTa/XLM-R's ``<s>`` in their ONNX graphs; all ones for BGE/Nomic; ``id != 1`` for MPNet;
+``id != pad``); sentence annotators pool as Spark NLP does for the engine:
+
+- masked mean (``LinAlg.avgPooling``, denominator clamped at 1e-9) then L2: RoBERTa- and
+  XLM-R-Sentence, E5, MPNet, MiniLM, BGE without ``useCLSToken``;
+- BGE with ``useCLSToken=true`` (saved by 5.5.3+): the first token, then L2 (assumed, O2);
+- Mxbai / UAE: ``poolingStrategy`` (``cls``, ``cls_avg``, ``last``, ``avg``, ``max`` or an
+  index), **no** L2;
+- Nomic: the graph's ``sentence_embedding`` as is;
+- Instructor: mean over the tokens after the ``instruction`` param's tokens, then L2, no
+  Dense layer (the zip has none);
+- a graph output of rank 2 (an in-graph pooled export) is used as is; a TensorFlow graph
+  of a family that pools in-graph (E5, BGE, MPNet, Instructor) but gives token states only
+  is pooled as the family's ONNX output is (research §3.3's rule for rank-3 outputs).
+
+``encode()`` of a word-level annotator averages its token vectors (Spark NLP's
+``SentenceEmbeddings`` with ``AVERAGE``); an empty text gives zeros.
+
+Batch-dependent quirks are documented, not reproduced: ``LinAlg.avgPooling`` expands the
+first row's mask to every row, and masks computed on padded batches (pad 1 attended under
+``id != 0``, MPNet's zero padding attended under ``id != 1``) change a row's vector with its
+batch mates. Here every row's mask is its own rule on its real tokens and 0 on padding, so
+batches give what one-by-one runs give (to 1e-5).
+
+``semantics="huggingface"``: the upstream model's own behaviour, as transformers and
+sentence-transformers compute it: the upstream tokenizer rebuilt from the same files (with
+its special-token template, ``tokenizer.huggingface()``), attention mask 1 on every real
+token, token vectors = ``last_hidden_state`` per piece, and ``encode()`` pooled as the
+upstream sentence-transformers configuration does: CLS + L2 for BGE, CLS for Mxbai and UAE,
+mean + L2 for E5, MPNet, MiniLM and Nomic, Instructor's mean over non-instruction tokens + L2,
+and sentence-transformers' default (mean over the pieces, specials included, no L2) for the
+rest.
+
+Open points of the research (its section 9) this module relies on, as checked in Spark NLP's
+sources through the public code index: both stored versions of ``ml/ai/E5.scala``
+(@1db94d21, @507e5509) predate PR #14051 and return ``last_hidden_state`` unpooled; the
+newest sibling code (``BGE.scala`` idx 2131484635, ``MiniLM.scala``, ``MPNet.scala``,
+``RoBerta.scala`` idx 3540551258) pools as ``LinAlg.avgPooling`` then ``LinAlg.l2Normalize``,
+which is what E5 and XLM-R-Sentence get here (still unproven on a real zip: O2). BGE's
+``useCLSToken`` Scala (PR #14511) is not in the index; its CLS path here adds L2 as the BGE
+reference does (O2). A zip saved before the param existed has no ``useCLSToken`` in its
+metadata and is mean-pooled, as Spark NLP then did. Nomic's pooling is inside its graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from modelhub.errors import ArtifactFormatError, OptionError
+from modelhub.loaders.model import l2_normalize
+from modelhub.loaders.sparknlp.families.records import IN_GRAPH, POOLER_OUTPUT, STRATEGY
+from modelhub.loaders.sparknlp.tokenizers import spark_tokens
+from modelhub.loaders.tokens import TokenEmbeddings
+
+if TYPE_CHECKING:
+    from modelhub.loaders.sparknlp.tokenizers import Encoded
+    from modelhub.loaders.sparknlp.transformer.model import SparkNlpTransformerModel
+    from modelhub.loaders.sparknlp.zipmodel import SparkNlpZip
+
+_TOKEN_OUTPUTS = ("last_hidden_state", "token_embeddings")
+
+#: Upstream sentence pooling (semantics="huggingface"): family -> (pooling, L2).
+UPSTREAM_POOLING: dict[str, tuple[str, bool]] = {
+    "bge": ("cls", True),
+    "mxbai": ("cls", False),
+    "uae": ("cls", False),
+    "e5": ("mean", True),
+    "mpnet": ("mean", True),
+    "minilm": ("mean", True),
+    "nomic": ("mean", True),
+    "instructor": ("instructor", True),
+}
+
+
+@dataclass
+class Row:
+    """One text made ready: ids with specials, its own mask, its pieces."""
+
+    ids: list[int]
+    mask: list[int]
+    prefix: int  # how many special ids come first
+    pieces: Encoded
+    kept: int  # pieces kept after truncation
+    pooled_from: int = 0  # Instructor: the first position the mean covers
+    out: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def masked_ids(rule: str, pad_id: int) -> frozenset[int]:
+    """The ids a family's mask rule (``families`` ``masks``) sets to 0 among real tokens."""
+    text = rule.strip().lower()
+    if text.startswith("all ones"):
+        return frozenset()
+    if text.startswith("id != pad"):
+        return frozenset({pad_id})
+    if text.startswith("id != "):
+        head = text[len("id != ") :].split()[0].rstrip(";,")
+        if head.isdigit():
+            return frozenset({int(head)})
+    return frozenset()
+
+
+def pooling_rule(art: SparkNlpZip, semantics: str, engine: str | None = None) -> str:
+    """``words``, ``pooler``, ``graph``, ``strategy``, ``instructor``, ``cls``/``cls_l2``
+    or ``mean``/``mean_l2``: how ``encode()`` pools (see the module docstring)."""
+    fam = art.family
+    if semantics == "huggingface":
+        how, l2 = UPSTREAM_POOLING.get(fam.family, ("mean", False))
+        return how if how == "instructor" else how + ("_l2" if l2 else "")
+    if fam.level != "sentence":
+        return "words"
+    rule = fam.pooling_for(engine or art.engine)
+    if fam.family == "instructor" and rule != IN_GRAPH:
+        return "instructor"
+    if rule == POOLER_OUTPUT:
+        return "pooler"
+    if rule.startswith(IN_GRAPH):
+        return "graph"
+    if rule == STRATEGY:
+        return "strategy"
+    if fam.family == "bge" and art.use_cls_token:
+        return "cls_l2"
+    return "mean_l2"
+
+
+def fallback_rule(art: SparkNlpZip, pooling: str) -> str | None:
+    """For a graph that pools inside (E5/BGE/MPNet/Instructor TensorFlow exports) but gives
+    token states only: the pooling Spark NLP applies to the same family's ONNX output
+    (research §3.3's rule: a rank-3 output is mean-pooled, then L2)."""
+    if pooling != "graph" or art.family.family == "nomic":
+        return None
+    return pooling_rule(art, "sparknlp", "onnx")
+
+
+def masked_mean(mask: list[int], states: np.ndarray, start: int = 0) -> np.ndarray:
+    """``LinAlg.avgPooling`` of one row: the mean over its mask (positions before ``start``
+    left out), the denominator clamped at 1e-9."""
+    m = np.asarray(mask, dtype=np.float32)
+    m[:start] = 0
+    total = (states * m[:, None]).sum(0)
+    return (total / max(float(m.sum()), 1e-9)).astype(np.float32)
+
+
+def strategy_pool(art: SparkNlpZip, mask: list[int], states: np.ndarray) -> np.ndarray:
+    """Mxbai/UAE ``poolingStrategy`` over one row (``LinAlg`` pooling helpers), no L2."""
+    how = art.pooling_strategy
+    m = np.asarray(mask, dtype=np.float32)
+    if how == "cls":
+        return states[0]
+    if how == "avg":
+        return masked_mean(mask, states)
+    if how == "cls_avg":
+        return ((states[0] + masked_mean(mask, states)) / 2).astype(np.float32)
+    if how == "last":
+        return states[max(int(m.sum()) - 1, 0)]
+    if how == "max":
+        return (states * m[:, None]).max(0)
+    index = int(how)
+    if not 0 <= index < len(states):
+        raise OptionError(
+            f"{art.metadata.path}: poolingStrategy {index} is past the {len(states)} tokens "
+            "of a text"
+        )
+    return states[index]
+
+
+def word_vectors(
+    model: SparkNlpTransformerModel, text: str, row: Row, pooling: str = "first"
+) -> TokenEmbeddings:
+    """First piece (or mean of the pieces) per word: Spark NLP tokens (sparknlp, word
+    level) or the tokenizer's words (otherwise)."""
+    states = model._states(row)
+    pieces = row.pieces
+    spark = model.semantics == "sparknlp" and not model.sentence_level
+    tokens = spark_tokens(text) if spark else []  # [begin, end) spans
+    words: dict[int, tuple[int, int]] = {}  # word -> (first piece, last piece)
+    for p in range(row.kept):
+        w = pieces.word_ids[p]
+        if w is None:
+            continue
+        first, _ = words.get(w, (p, p))
+        words[w] = (first, p)
+    out_tokens: list[str] = []
+    offsets: list[tuple[int, int]] = []
+    vectors: list[np.ndarray] = []
+    for w, (first, last) in words.items():
+        if spark and w < len(tokens):
+            begin, end = tokens[w]
+            token = text[begin:end]
+        else:
+            begin, end = pieces.offsets[first][0], pieces.offsets[last][1]
+            raw = text[begin:end]
+            token = raw.strip()
+            begin += len(raw) - len(raw.lstrip())
+            end = begin + len(token)
+        if not token:
+            continue
+        out_tokens.append(token)
+        offsets.append((begin, end))
+        if pooling == "mean":
+            vectors.append(states[row.prefix + first : row.prefix + last + 1].mean(0))
+        else:
+            vectors.append(states[row.prefix + first])
+    array = np.stack(vectors) if vectors else np.zeros((0, model.dim), dtype=np.float32)
+    return TokenEmbeddings(out_tokens, offsets, array.astype(np.float32, copy=False))
+
+
+def sentence_vector(model: SparkNlpTransformerModel, text: str, row: Row) -> np.ndarray:
+    rule = model.pooling
+    if rule == "pooler":
+        return row.out["pooler_output"]
+    for name in ("sentence_embedding", *_TOKEN_OUTPUTS):
+        value = row.out.get(name)
+        if value is not None and value.ndim == 1:
+            return value  # pooled inside the graph (never the pooler_output)
+    if rule == "graph":
+        if model._graph_fallback is None:
+            raise ArtifactFormatError(
+                f"{model.art.engine_file}: no pooled output (outputs: "
+                f"{', '.join(model.runner.outputs)}; expected sentence_embedding)"
+            )
+        rule = model._graph_fallback
+    if rule == "words":
+        found = word_vectors(model, text, row).vectors
+        if not len(found):
+            return np.zeros(model.dim, dtype=np.float32)
+        return found.mean(0).astype(np.float32)
+    states = model._states(row)
+    if rule == "strategy":
+        return strategy_pool(model.art, row.mask, states)
+    if rule in ("cls", "cls_l2"):
+        vector = states[0]
+    elif rule == "instructor":
+        vector = model._mean(row, states, row.pooled_from)
+    else:  # mean, mean_l2
+        vector = model._mean(row, states)
+    if rule.endswith("_l2") or rule == "instructor":
+        vector = l2_normalize(vector[None])[0]
+    return vector.astype(np.float32, copy=False)
+
+
+__all__ = [
+    "UPSTREAM_POOLING",
+    "Row",
+    "fallback_rule",
+    "masked_ids",
+    "masked_mean",
+    "pooling_rule",
+    "sentence_vector",
+    "strategy_pool",
+    "word_vectors",
+]

@@ -1,0 +1,241 @@
+"""What an unpacked Spark NLP transformer-embeddings model folder holds, for every family of
+:mod:`modelhub.loaders.sparknlp.families`: the Spark ML metadata, the family row, the engine
+file of the engine the metadata names, the params that change the output, and the tokenizer
+files (``fields/vocabulary``, ``fields/merges``, the raw ``*_spp`` SentencePiece model).
+
+Nothing here imports torch, onnxruntime or sentencepiece: this is the artifact, not the model.
+
+Rules (research §1, the families table):
+
+- The engine is the metadata's ``engine`` param; a zip without one predates Spark NLP 5.0 and
+  is TensorFlow (``HasEngine``'s default).
+- Engine and spp files are found by suffix in any case (``Mxbai_onnx``, ``UAE_openvino``,
+  ``xlmroberta_spp``), never by a fixed prefix (:func:`families.engine_files`).
+- A param's value is the saved ``paramMap``, then ``defaultParamMap``, then the family's
+  Scala default (:class:`~modelhub.loaders.sparknlp.families.Param`).
+- ONNX external data: besides the ``*_onnx`` zip, files whose names start with the engine
+  file's name (``bge_onnx_data``, ``bge_onnx.onnx_data``) or end in ``.onnx_data`` are the
+  graph's external data (research §1.3); the ONNX runner resolves them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelhub.errors import ArtifactFormatError
+from modelhub.loaders.sparknlp.families import (
+    ENGINE_SUFFIXES,
+    Family,
+    engine_files,
+    family_for,
+    spp_file,
+)
+from modelhub.loaders.sparknlp.sparkml import (
+    SparkMLMetadata,
+    find_model_root,
+    read_merges,
+    read_metadata,
+    read_vocabulary,
+)
+from modelhub.safezip import SafeZip, zip_limits
+
+#: Pooling strategies of Mxbai/UAE's ``poolingStrategy`` param (an integer index also works).
+POOLING_STRATEGIES = ("cls", "cls_avg", "last", "avg", "max")
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class SparkNlpZip:
+    """An unpacked Spark NLP transformer-embeddings model folder (see the module docstring)."""
+
+    root: Path
+    metadata: SparkMLMetadata
+    family: Family
+    engine: str
+    engine_file: Path
+    side_files: tuple[Path, ...] = ()
+
+    # ------------------------------------------------------------------ params
+    def param(self, name: str, default: Any = _MISSING) -> Any:
+        """``paramMap``, then ``defaultParamMap``, then the family's Scala default, then
+        ``default`` (a ``KeyError`` without one)."""
+        value = self.metadata.get(name)
+        if value is not None:
+            return value
+        for p in self.family.params:
+            if p.name == name:
+                return p.default
+        if default is _MISSING:
+            raise KeyError(name)
+        return default
+
+    @property
+    def annotator(self) -> str:
+        return self.metadata.simple_name
+
+    @property
+    def case_sensitive(self) -> bool:
+        return bool(self.param("caseSensitive", False))
+
+    @property
+    def max_sentence_length(self) -> int | None:
+        value = self.param("maxSentenceLength", None)
+        return int(value) if isinstance(value, int) and value > 0 else None
+
+    @property
+    def dimension(self) -> int | None:
+        value = self.param("dimension", None)
+        return int(value) if isinstance(value, int) and value > 0 else None
+
+    @property
+    def pooling_strategy(self) -> str | int:
+        """Mxbai/UAE ``poolingStrategy``: one of :data:`POOLING_STRATEGIES` or a token index."""
+        value = self.param("poolingStrategy", "cls")
+        text = str(value).strip().lower()
+        if text in POOLING_STRATEGIES:
+            return text
+        try:
+            return int(text)
+        except ValueError:
+            raise ArtifactFormatError(
+                f"{self.metadata.path}: poolingStrategy {value!r} is not one of "
+                f"{', '.join(POOLING_STRATEGIES)} or a token index"
+            ) from None
+
+    @property
+    def use_cls_token(self) -> bool:
+        """BGE's ``useCLSToken`` (Spark NLP 5.5.3+); zips saved before it mean-pool."""
+        value = self.metadata.get("useCLSToken")
+        return bool(value) if value is not None else False
+
+    @property
+    def instruction(self) -> str:
+        value = self.param("instruction", "")
+        return str(value) if value is not None else ""
+
+    # ----------------------------------------------------------- tokenizer files
+    def vocabulary(self) -> list[str] | None:
+        """The word pieces in id order (``fields/vocabulary``), or ``None`` for families
+        without one (SentencePiece)."""
+        if "fields/vocabulary" not in self.family.files:
+            return None
+        return read_vocabulary(self.root)
+
+    def merges(self) -> list[tuple[str, str]] | None:
+        if "fields/merges" not in self.family.files:
+            return None
+        return read_merges(self.root)
+
+    def spp(self) -> bytes | None:
+        """The raw SentencePiece ModelProto bytes (``*_spp``), or ``None`` for families
+        without one."""
+        if "*_spp" not in self.family.files:
+            return None
+        path = spp_file(self.root)
+        if path is None:
+            raise ArtifactFormatError(
+                f"{self.root}: no SentencePiece model (*_spp); Spark NLP saves one beside the "
+                f"engine file of every {self.family.annotator} model"
+            )
+        data = path.read_bytes()
+        if not data:
+            raise ArtifactFormatError(f"{path}: the SentencePiece model file is empty")
+        return data
+
+    # ------------------------------------------------------------------ engine
+    @contextlib.contextmanager
+    def engine_archive(self) -> Iterator[SafeZip]:
+        """The engine zip, checked and opened in place under the ``MODELHUB_EXTRACT_MAX_*``
+        caps (nothing is extracted)."""
+        with SafeZip(self.engine_file, limits=zip_limits(), label=str(self.engine_file)) as zf:
+            yield zf
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "path": str(self.root),
+            "annotator": self.annotator,
+            "family": self.family.family,
+            "engine": self.engine,
+            "engine_file": self.engine_file.name,
+            "case_sensitive": self.case_sensitive,
+            "max_sentence_length": self.max_sentence_length,
+        }
+
+
+def check_transformer(path: Path) -> tuple[Path, SparkMLMetadata, Family] | str:
+    """The model root, its metadata and its family row, or why this is not a Spark NLP
+    transformer-embeddings folder. Only the params JSON is read."""
+    path = Path(path)
+    if not path.is_dir():
+        return f"{path} is not a directory"
+    root = find_model_root(path)
+    if root is None:
+        return "no metadata/part-00000 (not a Spark ML model folder)"
+    try:
+        meta = read_metadata(root)
+    except ArtifactFormatError as exc:
+        return str(exc)
+    row = family_for(meta.class_name)
+    if row is None:
+        return f"Spark ML class {meta.class_name} is not a Spark NLP embeddings annotator"
+    if not row.transformer:
+        return f"{row.annotator} is not a transformer-embeddings annotator ({row.kind})"
+    return root, meta, row
+
+
+def metadata_engine(meta: SparkMLMetadata) -> str:
+    """The engine the metadata names; ``tensorflow`` when it names none (before 5.0)."""
+    return str(meta.get("engine") or "tensorflow").strip().lower()
+
+
+def _side_files(root: Path, engine_file: Path) -> tuple[Path, ...]:
+    stem = engine_file.name.lower()
+    out = []
+    for p in sorted(root.iterdir()):
+        if not p.is_file() or p == engine_file:
+            continue
+        name = p.name.lower()
+        if (name.startswith(stem) and name != stem) or name.endswith(".onnx_data"):
+            out.append(p)
+    return tuple(out)
+
+
+def open_model(path: Path) -> SparkNlpZip:
+    """Reads the metadata, finds the family row and the engine file; errors say what is
+    missing and where."""
+    found = check_transformer(Path(path))
+    if isinstance(found, str):
+        raise ArtifactFormatError(f"{path}: {found}")
+    root, meta, row = found
+    engine = metadata_engine(meta)
+    if engine not in ENGINE_SUFFIXES:
+        raise ArtifactFormatError(
+            f"{meta.path}: unknown engine {engine!r} (expected one of {', '.join(ENGINE_SUFFIXES)})"
+        )
+    files = engine_files(root)
+    engine_file = files.get(engine)
+    if engine_file is None:
+        present = sorted(p.name for p in root.iterdir() if p.is_file())
+        raise ArtifactFormatError(
+            f"{root}: no {engine} engine file (*{ENGINE_SUFFIXES[engine]}) although the "
+            f"metadata says engine={engine}; files here: {', '.join(present) or 'none'}"
+        )
+    side = _side_files(root, engine_file) if engine == "onnx" else ()
+    return SparkNlpZip(
+        root=root, metadata=meta, family=row, engine=engine, engine_file=engine_file,
+        side_files=side,
+    )  # fmt: skip
+
+
+__all__ = [
+    "POOLING_STRATEGIES",
+    "SparkNlpZip",
+    "check_transformer",
+    "metadata_engine",
+    "open_model",
+]
