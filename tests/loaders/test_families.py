@@ -208,7 +208,8 @@ def test_recognised_transformer_zip_says_no_loader_runs_it_yet(tmp_path: Path) -
     )
     without = [lo for lo in installed_loaders() if lo.name != "sparknlp_transformer"]
     assert recognised_note(folder, None, loaders=without) == (
-        "CamemBertEmbeddings (camembert, onnx) is recognised; no installed loader runs it yet"
+        "CamemBertEmbeddings (camembert, onnx) is recognised; installed loaders run it only "
+        "with pytorch, safetensors, transformers"
     )
     if "onnx" in (_transformer_loader_engines() or ()):
         # sparknlp_transformer takes it, and says what is wrong with the dummy engine file

@@ -20,7 +20,6 @@ from modelhub.loaders import engines  # noqa: E402
 from modelhub.loaders.engines.onnx_engine import CHECK_BOUND, torch_hidden  # noqa: E402
 from modelhub.loaders.engines.openvino_engine import (  # noqa: E402
     BIN_NAME,
-    COMPILED_DIR,
     XML_NAME,
     OpenVinoEncoder,
     openvino_encoder,
@@ -89,7 +88,7 @@ def test_output_equals_torch_within_1e4_in_float32_from_a_verified_folder(
     assert check_folder(folder) == []
 
 
-def test_second_load_uses_the_conversion_and_openvinos_compile_cache_without_torch(
+def test_second_load_uses_the_verified_conversion_without_torch(
     tiny_bert: Path, tmp_path: Path
 ) -> None:
     hf = _hf(tiny_bert)
@@ -97,15 +96,16 @@ def test_second_load_uses_the_conversion_and_openvinos_compile_cache_without_tor
     assert first is not None
     folder = _folder(tmp_path)
     created = read_manifest(folder)["created"]  # type: ignore[index]
-    blobs = list((folder / COMPILED_DIR).glob("*.blob"))
-    assert len(blobs) == 1  # written by the first load of the final folder
     again = openvino_encoder(hf, derived_dir=tmp_path, torch_model=_never)
     assert again is not None and again.path == first.path
     assert read_manifest(folder)["created"] == created  # type: ignore[index]
-    assert list((folder / COMPILED_DIR).glob("*.blob")) == blobs
+    # Only manifest-listed files are there: no compile cache (unverified compiled code).
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["derived.json", *read_manifest(folder)["files"]]  # type: ignore[index]
+    )
     ids, mask, types = _batch()
     assert np.array_equal(first(ids, mask, types), again(ids, mask, types))
-    assert check_folder(folder) == []  # the cache is OpenVINO's, beside the manifest's files
+    assert check_folder(folder) == []
 
 
 @pytest.mark.parametrize("member", [XML_NAME, BIN_NAME])
@@ -195,13 +195,13 @@ def test_pretrained_engine_openvino_and_auto_order(
         assert x.tokens == y.tokens and np.abs(x.vectors - y.vectors).max() <= 1e-4
     # The conversion lives in the cache next to the ONNX export, keyed by the files' hashes.
     assert len(list((isolated_env / "derived" / "local").glob("*/openvino-*/model.xml"))) == 1
-    # "auto" tries AUTO_ORDER, OpenVINO first as shipped: what the default runs.
-    assert engines.AUTO_ORDER[0] == "openvino"
+    # "auto" tries AUTO_ORDER, ONNX Runtime first as shipped: what the default runs.
+    assert engines.AUTO_ORDER == ("onnx", "openvino")
+    assert modelhub.pretrained(tiny_bert).describe()["engine"] == "onnx"
+    monkeypatch.setattr(engines, "AUTO_ORDER", ("openvino", "onnx"))
     default = modelhub.pretrained(tiny_bert)
     assert default.describe()["engine"] == "openvino"
     assert np.array_equal(default.encode(texts), ov.encode(texts))
-    monkeypatch.setattr(engines, "AUTO_ORDER", ("onnx", "openvino"))
-    assert modelhub.pretrained(tiny_bert).describe()["engine"] == "onnx"
     # No place to keep a conversion: torch.
     assert modelhub.pretrained(tiny_bert, derived_dir=None).describe()["engine"] == "torch"
     # Without the openvino package, "auto" goes on to ONNX Runtime.

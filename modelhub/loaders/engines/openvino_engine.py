@@ -25,13 +25,9 @@ depend on the machine); modelhub's defaults are float32-exact everywhere. Thread
 caller's ``num_threads``, else OpenVINO's default (one per physical core).
 
 Compiling the IR (weight repacking, graph transformations) costs about twice what loading
-the same weights into torch does, so the derived folder also holds OpenVINO's compile
-cache (``compiled/<hash>.blob``, one per compile configuration, written by OpenVINO on the
-first load after the conversion and read by later ones: about half the load time). The
-blob is OpenVINO's own cache file, keyed by OpenVINO on the IR's path, the runtime
-version and the compile settings, and checked by OpenVINO when imported (it compiles
-again when a blob does not fit); it is not in the folder's manifest, whose files (the IR
-pair) are what ``cache verify`` checks. It goes with the folder (``cache rm``/``prune``).
+the same weights into torch does. OpenVINO's compile cache would halve that, but its blobs
+are compiled code that OpenVINO loads as is, and a cache may be shared (group-writable):
+only files whose SHA-256 the folder's manifest holds are ever read, so the cache is off.
 """
 
 from __future__ import annotations
@@ -67,7 +63,6 @@ CONVERT_FORMAT = 1
 #: One batch per call, synchronously: the latency hint (no request streams).
 PERFORMANCE_HINT = "LATENCY"
 #: OpenVINO's compile cache, inside the derived folder (see the module doc).
-COMPILED_DIR = "compiled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +117,11 @@ class OpenVinoEncoder:
     device = "cpu"
     dtype = "float32"
 
-    def __init__(
-        self, xml: Path, *, num_threads: int | None = None, cache_dir: Path | None = None
-    ) -> None:
+    def __init__(self, xml: Path, *, num_threads: int | None = None) -> None:
         import openvino as ov
 
         self.path = Path(xml)
         core = ov.Core()
-        if cache_dir is not None:
-            core.set_property({"CACHE_DIR": str(cache_dir)})
         try:
             self.compiled = core.compile_model(str(self.path), "CPU", compile_config(num_threads))
         except RuntimeError as exc:
@@ -350,9 +341,7 @@ def _open(
             (log.warning if fresh else log.info)("%s: using the next engine", message)
             return None
         log.warning("%s: using it anyway (engine='openvino')", message)
-    return OpenVinoEncoder(
-        folder / XML_NAME, num_threads=num_threads, cache_dir=folder / COMPILED_DIR
-    )
+    return OpenVinoEncoder(folder / XML_NAME, num_threads=num_threads)
 
 
 __all__ = [

@@ -169,10 +169,13 @@ def test_modelhub_loaders_lists_annotators_by_engine(capsys: pytest.CaptureFixtu
     from modelhub.cli.app import main
 
     assert main(["loaders"]) == 0
-    out = capsys.readouterr().out
-    line = next(ln for ln in out.splitlines() if ln.startswith("  sparknlp_transformer: "))
-    assert "E5Embeddings (" in line and "onnx" in line
-    assert "BertEmbeddings (onnx" not in line  # sparknlp_bert runs those
+    lines = capsys.readouterr().out.splitlines()
+    matrix = lines[lines.index("") + 1 :]
+    columns = [c.lower() for c in matrix[0].split()]
+    rows = {ln.split()[0]: dict(zip(columns[1:], ln.split()[1:], strict=True)) for ln in matrix[1:]}
+    assert rows["E5Embeddings"]["onnx"] == "sparknlp_transformer"
+    assert rows["BertEmbeddings"]["onnx"] == "sparknlp_bert"  # sparknlp_bert runs those
+    assert rows["BertEmbeddings"]["openvino"] == "sparknlp_transformer"
 
 
 @pytest.mark.parametrize("where", ["beside", "inside"])
