@@ -147,6 +147,8 @@ def infer_config(
 
 
 def _t5(state: dict[str, np.ndarray], facts: GraphFacts, source: str, eps: float) -> dict:
+    """T5 encoder (Instructor). ``relative_attention_max_distance`` is not in the weights and
+    stays transformers' default 128 (every T5/GTR-T5 release Instructor builds on uses it)."""
     shared = _need(state, "shared.weight", source)
     relative = _need(
         state, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", source
