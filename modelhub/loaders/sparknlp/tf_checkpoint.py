@@ -11,6 +11,7 @@ the object-graph keys (``.../.ATTRIBUTES/VARIABLE_VALUE``) are at hand.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from collections.abc import Callable, Iterable
@@ -234,8 +235,19 @@ class Checkpoint:
                 f"{self.index}: tensor {name!r} has TensorFlow dtype {e.dtype}, not a number type"
             )
         code = _DTYPES[e.dtype]
+        if any(d < 0 for d in e.shape):
+            raise ArtifactFormatError(
+                f"{self.index}: tensor {name!r} has a negative dimension {list(e.shape)[:8]}"
+            )
         raw = self.raw(name)
-        count = int(np.prod(e.shape)) if e.shape else 1
+        # Python ints: numpy's product wraps around on a hostile shape such as [2**32, 2**32]
+        count = math.prod(e.shape)
+        width = 2 if code == "bfloat16" else np.dtype(code).itemsize
+        if count * width != len(raw):
+            raise ArtifactFormatError(
+                f"{self.index}: tensor {name!r} has shape {list(e.shape)[:8]} ({count} values) "
+                f"but {len(raw)} bytes are stored"
+            )
         if code == "bfloat16":
             bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
             array = bits.view(np.float32)

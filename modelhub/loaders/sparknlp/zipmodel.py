@@ -46,6 +46,12 @@ from modelhub.safezip import SafeZip, zip_limits
 #: Pooling strategies of Mxbai/UAE's ``poolingStrategy`` param (an integer index also works).
 POOLING_STRATEGIES = ("cls", "cls_avg", "last", "avg", "max")
 
+#: The largest ``maxSentenceLength`` accepted (Spark NLP's own setters stop at 512, 4096 for
+#: Longformer); a larger value is a hostile or damaged param, not a model.
+MAX_SENTENCE_LENGTH = 1 << 16
+#: The longest Instructor ``instruction`` accepted, in characters (released ones: < 100).
+MAX_INSTRUCTION = 8192
+
 _MISSING = object()
 
 
@@ -84,13 +90,29 @@ class SparkNlpZip:
 
     @property
     def max_sentence_length(self) -> int | None:
+        """``maxSentenceLength``; a value that is not a whole number of tokens in
+        1..:data:`MAX_SENTENCE_LENGTH` is a typed error naming the metadata file."""
         value = self.param("maxSentenceLength", None)
-        return int(value) if isinstance(value, int) and value > 0 else None
+        if value is None:
+            return None
+        # bool is an int to Python; a float such as 1e12 is no token count either
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ArtifactFormatError(
+                f"{self.metadata.path}: maxSentenceLength {str(value)[:100]!r} is not a whole "
+                "number of tokens"
+            )
+        if not 1 <= value <= MAX_SENTENCE_LENGTH:
+            raise ArtifactFormatError(
+                f"{self.metadata.path}: maxSentenceLength {str(value)[:100]} is outside "
+                f"1..{MAX_SENTENCE_LENGTH}"
+            )
+        return value
 
     @property
     def dimension(self) -> int | None:
         value = self.param("dimension", None)
-        return int(value) if isinstance(value, int) and value > 0 else None
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 20
+        return int(value) if ok else None
 
     @property
     def pooling_strategy(self) -> str | int:
@@ -115,8 +137,22 @@ class SparkNlpZip:
 
     @property
     def instruction(self) -> str:
+        """Instructor's ``instruction`` (put before every text); a non-string or one over
+        :data:`MAX_INSTRUCTION` characters is a typed error: it would be tokenized again for
+        every text embedded, although only ``maxSentenceLength`` pieces are kept."""
         value = self.param("instruction", "")
-        return str(value) if value is not None else ""
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ArtifactFormatError(
+                f"{self.metadata.path}: instruction is a {type(value).__name__}, not a string"
+            )
+        if len(value) > MAX_INSTRUCTION:
+            raise ArtifactFormatError(
+                f"{self.metadata.path}: instruction of {len(value)} characters; at most "
+                f"{MAX_INSTRUCTION} are accepted"
+            )
+        return value
 
     # ----------------------------------------------------------- tokenizer files
     def vocabulary(self) -> list[str] | None:
@@ -197,10 +233,17 @@ def _side_files(root: Path, engine_file: Path) -> tuple[Path, ...]:
     stem = engine_file.name.lower()
     out = []
     for p in sorted(root.iterdir()):
-        if not p.is_file() or p == engine_file:
-            continue
         name = p.name.lower()
-        if (name.startswith(stem) and name != stem) or name.endswith(".onnx_data"):
+        if p == engine_file or not (
+            (name.startswith(stem) and name != stem) or name.endswith(".onnx_data")
+        ):
+            continue
+        if p.is_symlink():  # not unpacked from the zip; it could point outside the cache
+            raise ArtifactFormatError(
+                f"{p}: the ONNX external-data file is a symbolic link; a model folder holds "
+                "plain files (delete the cache entry and pull it again)"
+            )
+        if p.is_file():  # a FIFO or a folder is never opened
             out.append(p)
     return tuple(out)
 
@@ -233,6 +276,8 @@ def open_model(path: Path) -> SparkNlpZip:
 
 
 __all__ = [
+    "MAX_INSTRUCTION",
+    "MAX_SENTENCE_LENGTH",
     "POOLING_STRATEGIES",
     "SparkNlpZip",
     "check_transformer",

@@ -131,7 +131,17 @@ def _suffix_matches(root: Path, suffix: str) -> list[Path]:
         entries = sorted(root.iterdir())
     except OSError as exc:
         raise ArtifactFormatError(f"{root}: cannot list the model folder ({exc})") from None
-    return [p for p in entries if p.is_file() and p.name.lower().endswith(suffix)]
+    matches = [p for p in entries if p.name.lower().endswith(suffix)]
+    for p in matches:
+        # A link here was not unpacked from the zip (extraction refuses links): in a shared
+        # cache it could point anywhere, so it is refused rather than followed.
+        if p.is_symlink():
+            raise ArtifactFormatError(
+                f"{p}: is a symbolic link; a model folder holds plain files (delete the "
+                "cache entry and pull it again)"
+            )
+    # folders, FIFOs and devices with the suffix are not engine files: never opened
+    return [p for p in matches if p.is_file()]
 
 
 def engine_files(root: Path) -> dict[str, Path]:

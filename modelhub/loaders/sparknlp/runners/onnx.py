@@ -75,6 +75,28 @@ def _external_locations(graph: bytes, source: str) -> list[str]:
     return found
 
 
+def _plain_location(location: str, source: str) -> str:
+    """``location`` when it is a plain file name; a typed error otherwise. The graph is
+    data from the publisher: a location with a folder part, ``..``, an absolute or a
+    Windows path could make the ONNX reader open a file outside the model folder."""
+    bad = (
+        not location
+        or location in (".", "..")
+        or "/" in location
+        or "\\" in location
+        or "\x00" in location
+        or ":" in location
+        or len(location) > 255
+    )
+    if bad:
+        raise ArtifactFormatError(
+            f"{source}: the graph keeps weights in {location[:300]!r}, which is not a plain "
+            "file name beside the graph; refused (external data must stay inside the model "
+            "folder)"
+        )
+    return location
+
+
 def _session(model: bytes | str, source: str, threads: int | None):  # type: ignore[no-untyped-def]
     import onnxruntime as ort
 
@@ -141,7 +163,15 @@ class OnnxRunner:
                 if token_type_ids is None
                 else np.ascontiguousarray(token_type_ids, dtype=np.int64)
             )
-        values = self.session.run(list(self.outputs), feed)  # type: ignore[attr-defined]
+        try:
+            values = self.session.run(list(self.outputs), feed)  # type: ignore[attr-defined]
+        except Exception as exc:  # onnxruntime's own exception classes, not importable here
+            # e.g. a maxSentenceLength past the graph's position table
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ArtifactFormatError(
+                f"{self.source}: the ONNX graph rejected a batch of shape "
+                f"{tuple(ids.shape)} ({first[:500]})"
+            ) from None
         return {
             name: np.asarray(v, dtype=np.float32)
             for name, v in zip(self.outputs, values, strict=True)
@@ -182,9 +212,11 @@ def open_onnx(
             }
             candidates.update({p.name: (True, p) for p in extra})
             for location in locations:
-                target = work / PurePosixPath(location).name
-                found = candidates.get(PurePosixPath(location).name)
-                if found is None and len(candidates) == 1:
+                target = work / _plain_location(location, source)
+                found = candidates.get(location)
+                # one file under another name: only for one location, else a graph naming
+                # many locations would copy the same (large) file once for each
+                if found is None and len(candidates) == 1 and len(locations) == 1:
                     found = next(iter(candidates.values()))
                 if found is None:
                     raise ArtifactFormatError(

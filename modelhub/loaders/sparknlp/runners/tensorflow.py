@@ -306,8 +306,16 @@ class TensorflowRunner:
         if "token_type_ids" in self.inputs:
             types = np.zeros_like(input_ids) if token_type_ids is None else token_type_ids
             feed["token_type_ids"] = torch.as_tensor(np.asarray(types, dtype=np.int64))
-        with torch.inference_mode():
-            out = self.model(**feed)
+        try:
+            with torch.inference_mode():
+                out = self.model(**feed)
+        except (RuntimeError, IndexError, ValueError) as exc:
+            # e.g. a maxSentenceLength past the model's position table
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ArtifactFormatError(
+                f"{self.source}: the {self.model_type} model rejected a batch of shape "
+                f"{tuple(np.shape(input_ids))} ({first[:500]})"
+            ) from None
         result = {"last_hidden_state": out.last_hidden_state.float().numpy()}
         if "pooler_output" in self.outputs:
             result["pooler_output"] = out.pooler_output.float().numpy()

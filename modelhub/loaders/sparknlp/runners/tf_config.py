@@ -60,6 +60,10 @@ def _heads(facts: GraphFacts, hidden: int, source: str) -> int:
     )
 
 
+#: The most layers an ALBERT graph may say it runs (released models: 12 or 24).
+MAX_SHARED_LAYERS = 256
+
+
 def _window(facts: GraphFacts, source: str) -> int:
     if facts.attention_window:
         return facts.attention_window
@@ -189,6 +193,12 @@ def _albert(state: dict[str, np.ndarray], facts: GraphFacts, source: str, eps: f
             f"{source}: ALBERT shares its layers' weights, and the graph does not show how "
             "many layers it runs (no .../transformer/.../layer_N/ scopes, no traced calls "
             "of albert_layers_._N/attention/query)"
+        )
+    if not 1 <= layers <= MAX_SHARED_LAYERS:
+        # the weights are shared, so nothing but the graph bounds this: a hostile count
+        # would make every call run the layer that many times
+        raise ArtifactFormatError(
+            f"{source}: the graph says ALBERT runs {layers} layers; expected 1..{MAX_SHARED_LAYERS}"
         )
     types = state.get("embeddings.token_type_embeddings.weight")
     return {

@@ -31,9 +31,9 @@ _ATTENTION_0 = re.compile(
     r"(?:layer_(?:\._)?0|block_\._0|inner_group_0|albert_layers_\._0)/"
     r"(?:.*/)?(?:attention|attn|rel_attn|SelfAttention|self)(?:/|_1/)"
 )
-_SHAPE_CONST = re.compile(r"/shape(?:/(\d+))?$")
+_SHAPE_CONST = re.compile(r"/shape(?:/([0-9]{1,4}))?$")
 _FFN_SCOPE = re.compile(r"intermediate|ffn|/ff/|DenseReluDense|lin1|/ff_|/[Gg]elu")
-_LAYER_INDEX = re.compile(r"/layer_(\d+)/")
+_LAYER_INDEX = re.compile(r"/layer_([0-9]{1,4})/")
 # the query projection of a (shared) ALBERT layer: one per layer run, in TF-Hub graphs and
 # in traced TF2 functions alike
 _ALBERT_QUERY = re.compile(
@@ -42,6 +42,9 @@ _ALBERT_QUERY = re.compile(
 _PROJECTION_OPS = ("MatMul", "BatchMatMulV2", "Einsum")
 # Longformer's _pad_to_window_size: seq_len % attention_window, in the main layer's scope
 _WINDOW_MOD = re.compile(r"(?:^|/)longformer/mod(?:_\d+)?/y$")
+#: The largest Longformer attention window believed (released models use 512); a larger
+#: constant would make every input padded to a multiple of it.
+MAX_WINDOW = 1 << 14
 _LAYER_NORM = re.compile(r"LayerNorm|layer_norm|layernorm", re.IGNORECASE)
 
 
@@ -126,9 +129,16 @@ def _tensor(node: _Node, source: str) -> np.ndarray | None:
             elif n in (7, 10) and isinstance(v, int):
                 ints.append(signed64(v))
             elif n == 5 and w == 2 and isinstance(v, bytes):
+                if len(v) % 4:
+                    raise ArtifactFormatError(f"packed floats of {len(v)} bytes")
                 floats.extend(struct.unpack(f"<{len(v) // 4}f", v))
             elif n == 5 and w == 5 and isinstance(v, int):
                 floats.append(struct.unpack("<f", struct.pack("<I", v))[0])
+        width = {_DT_INT32: 4, _DT_INT64: 8, _DT_FLOAT: 4}.get(dtype)
+        if width is not None and len(content) % width:
+            raise ArtifactFormatError(
+                f"a Const of dtype {dtype} holds {len(content)} bytes, not a multiple of {width}"
+            )
         if dtype == _DT_INT32:
             return np.frombuffer(content, "<i4") if content else np.array(ints, np.int64)
         if dtype == _DT_INT64:
@@ -199,7 +209,7 @@ def graph_facts(data: bytes, source: str, hidden: int) -> GraphFacts:
                         eps[round(float(value_t[0]), 12)] += 1
             if node.op == "Const" and _WINDOW_MOD.search(node.name):
                 window = _tensor(node, source)
-                if window is not None and window.size == 1 and window[0] > 0:
+                if window is not None and window.size == 1 and 0 < window[0] <= MAX_WINDOW:
                     windows[int(window[0])] += 1
             if node.op != "Const" or not _ATTENTION_0.search(node.name):
                 continue

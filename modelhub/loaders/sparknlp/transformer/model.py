@@ -322,6 +322,8 @@ def load(
     if dtype not in (None, "auto", "float32"):
         raise OptionError(f"dtype={dtype!r}: Spark NLP zips run in float32 here")
     art = open_model(Path(path))
+    if art.family.family == "instructor":
+        _ = art.instruction  # a hostile one is refused at load, not at the first text
     runner = open_runner(
         art.engine, art.engine_file, art.family, root=art.root, threads=num_threads
     )
