@@ -189,6 +189,29 @@ def test_two_engine_files_for_one_engine_are_refused(tmp_path: Path) -> None:
         load(folder)
 
 
+@pytest.mark.parametrize("member", ["metadata/part-00000", "fields/vocabulary/part-00001"])
+def test_params_or_vocabulary_symlink_is_refused(member: str, tmp_path: Path) -> None:
+    """The params JSON or a vocabulary part replaced by a link to a file outside the model
+    folder (before: followed and read)."""
+    folder = unpack("distilbert_onnx", tmp_path)
+    outside = tmp_path / "outside"
+    (folder / member).rename(outside)
+    os.symlink(outside, folder / member)
+    r = run("embed", str(folder), "hi", env=cli_env())
+    assert_clean_failure(r, 2)
+    assert "symbolic link" in r.stderr and member.split("/")[0] in r.stderr
+
+
+def test_vocabulary_part_fifo_does_not_hang(tmp_path: Path) -> None:
+    """A FIFO in place of a vocabulary part is never opened: the ids left are not
+    0..N-1, a typed error (survived)."""
+    folder = unpack("distilbert_onnx", tmp_path)
+    (folder / "fields/vocabulary/part-00000").unlink()
+    os.mkfifo(folder / "fields/vocabulary/part-00000")
+    with pytest.raises(ArtifactFormatError, match="vocabulary"):
+        load(folder)
+
+
 # --------------------------------------------------------------------- metadata params
 @pytest.mark.parametrize("value", [10**12, -5, 0, "abc", True, 1e12, [512]])
 def test_hostile_max_sentence_length_is_refused_naming_the_metadata(

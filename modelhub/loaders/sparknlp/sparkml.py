@@ -14,6 +14,8 @@ from modelhub.loaders.sparknlp.javaser import read_pair_keyed_pairs, read_tuple2
 from modelhub.loaders.sparknlp.seqfile import iter_bytes_values
 
 METADATA_FILE = Path("metadata") / "part-00000"
+#: The largest params JSON read (Spark NLP's are a few KB).
+MAX_METADATA_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,18 @@ def read_metadata(root: Path) -> SparkMLMetadata:
             f"{root}: not a Spark ML model folder: {METADATA_FILE} is missing "
             "(expected the params JSON written by Spark's DefaultParamsWriter)"
         )
-    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if path.is_symlink():  # not unpacked from the zip (extraction refuses links)
+        raise ArtifactFormatError(
+            f"{path}: is a symbolic link; a model folder holds plain files (delete the cache "
+            "entry and pull it again)"
+        )
+    with path.open("rb") as fh:  # a regular file (is_file above): opening cannot block
+        raw = fh.read(MAX_METADATA_BYTES + 1)
+    if len(raw) > MAX_METADATA_BYTES:
+        raise ArtifactFormatError(
+            f"{path}: over {MAX_METADATA_BYTES >> 20} MiB; Spark ML params JSON is a few KB"
+        )
+    text = raw.decode("utf-8", errors="replace").strip()
     first = text.splitlines()[0] if text else ""
     try:
         data = json.loads(first)
@@ -83,7 +96,14 @@ def part_files(folder: Path) -> list[Path]:
     no ``.crc`` side files)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith("part-"))
+    parts = sorted(p for p in folder.iterdir() if p.name.startswith("part-"))
+    for p in parts:
+        if p.is_symlink():  # not unpacked from the zip; it could point outside the cache
+            raise ArtifactFormatError(
+                f"{p}: is a symbolic link; a model folder holds plain files (delete the "
+                "cache entry and pull it again)"
+            )
+    return [p for p in parts if p.is_file()]  # a FIFO or a folder is never opened
 
 
 def _feature_batches(root: Path, name: str) -> list[tuple[bytes, str]]:
