@@ -370,6 +370,24 @@ def test_albert_layer_count_from_the_graph_is_bounded(tmp_path: Path) -> None:
     assert str(hostile) in str(err.value)
 
 
+def test_checkpoint_layer_index_of_5000_digits_is_typed() -> None:
+    """A variable ``encoder.layer.<5,000 digits>.x`` (before: ``ValueError: Exceeds the
+    limit (4300 digits)``)."""
+    import numpy as np
+
+    from modelhub.loaders.sparknlp.runners.tf_config import infer_config
+    from modelhub.loaders.sparknlp.runners.tf_graph import GraphFacts
+
+    state = {
+        "embeddings.word_embeddings.weight": np.zeros((4, 8), np.float32),
+        "encoder.layer.0.x": np.zeros(1, np.float32),
+        "encoder.layer." + "9" * 5000 + ".x": np.zeros(1, np.float32),
+    }
+    facts = GraphFacts(None, None, None, None, None, frozenset())
+    with pytest.raises(ArtifactFormatError, match="layer index past any model"):
+        infer_config("bert", state, facts, "x_tensorflow")
+
+
 # ---------------------------------------------------------------- TensorFlow checkpoint
 def _table(entries: list[tuple[bytes, bytes]]) -> bytes:
     """A TensorFlow table file (the checkpoint ``.index``): one data block, its index

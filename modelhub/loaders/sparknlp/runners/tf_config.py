@@ -29,7 +29,15 @@ _ROBERTA_LIKE = ("roberta", "camembert", "xlm-roberta", "longformer")
 
 
 def _count(state: dict[str, np.ndarray], pattern: str, source: str) -> int:
-    found = sorted({int(m.group(1)) for k in state if (m := re.match(pattern, k))})
+    indices: set[int] = set()
+    for k in state:
+        if m := re.match(pattern, k):
+            if len(m.group(1)) > 4:  # int() refuses 4,300+ digits; no model has 10,000 layers
+                raise ArtifactFormatError(
+                    f"{source}: variable {k[:120]!r} has a layer index past any model"
+                )
+            indices.add(int(m.group(1)))
+    found = sorted(indices)
     if not found or found != list(range(len(found))):
         raise ArtifactFormatError(
             f"{source}: expected layers numbered 0..N-1 in the checkpoint, found {found or 'none'}"

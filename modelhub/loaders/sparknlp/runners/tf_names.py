@@ -233,7 +233,12 @@ def xlnet_state_dict(
         torch_name, transpose = mapped
         array = ckpt.tensor(key)
         put(torch_name, name, array.T if transpose else array)
-        layers = max(layers, int(torch_name.split(".")[1]) + 1)
+        index = torch_name.split(".")[1]
+        if len(index) > 4:  # int() refuses 4,300+ digits; no model has 10,000 layers
+            raise ArtifactFormatError(
+                f"{ckpt.index}: {name[:120]!r} has a layer index past any model"
+            )
+        layers = max(layers, int(index) + 1)
     for bias in _XLNET_STACKED:
         name = by_tail.get(bias)
         if name is None:
