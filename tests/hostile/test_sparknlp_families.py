@@ -146,6 +146,34 @@ def test_onnx_external_data_past_the_end_of_its_file_is_typed(tmp_path: Path) ->
         load(folder)
 
 
+def _nested_graph(depth: int) -> bytes:
+    """An ONNX ModelProto, by hand, whose graph nests ``depth`` ``If`` subgraphs."""
+    graph = _ld(2, b"g")
+    for _ in range(depth):
+        attribute = _ld(1, b"then_branch") + _varint(20 << 3) + _varint(5) + _ld(6, graph)
+        node = _ld(1, b"c") + _ld(2, b"y") + _ld(4, b"If") + _ld(5, attribute)
+        graph = _ld(1, node) + _ld(2, b"g")
+    return (
+        _varint(1 << 3)
+        + _varint(8)
+        + _ld(8, _ld(1, b"") + _varint(2 << 3) + _varint(17))
+        + _ld(7, graph)
+    )
+
+
+@pytest.mark.parametrize("side_file", [False, True])
+def test_deeply_nested_onnx_graph_is_typed(side_file: bool, tmp_path: Path) -> None:
+    """A graph nesting 2,000 subgraphs: onnxruntime's and onnx's protobuf depth limits
+    refuse it, a typed error either way (survived); no stack overflow."""
+    folder = unpack("distilbert_onnx", tmp_path)
+    rewrite_engine(folder / "distilbert_onnx", {"distilbert_onnx": _nested_graph(2000)})
+    if side_file:  # the external-data path parses the graph with the onnx package first
+        (folder / "distilbert_onnx_data").write_bytes(b"\0" * 64)
+    r = run("embed", str(folder), "hi", env=cli_env())
+    assert_clean_failure(r, 2)
+    assert "distilbert_onnx" in r.stderr
+
+
 # --------------------------------------------------------------- engine files by suffix
 def test_engine_symlink_pointing_outside_is_refused(tmp_path: Path) -> None:
     """``distilbert_onnx`` replaced by a link to an engine outside the folder (before: the
