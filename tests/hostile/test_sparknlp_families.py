@@ -265,6 +265,33 @@ def test_max_sentence_length_past_the_graph_positions_is_typed(tmp_path: Path) -
     assert "distilbert_onnx" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "key"), [("distilbert_onnx", "caseSensitive"), ("bge_onnx", "useCLSToken")]
+)
+@pytest.mark.parametrize("value", ["false", 0, [True]])
+def test_flag_params_of_other_types_are_refused(
+    name: str, key: str, value: Any, tmp_path: Path
+) -> None:
+    """Before: ``"false"`` was true (``bool("false")``), silently changing the vectors."""
+    folder = unpack(name, tmp_path)
+    set_param(folder, key, value)
+    with pytest.raises(ArtifactFormatError, match=key):
+        load(folder).encode(["hi"])
+
+
+def test_dimension_mismatching_the_graph_is_survived(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The weights win, with a warning (survived); a hostile type is ignored."""
+    folder = unpack("distilbert_onnx", tmp_path)
+    set_param(folder, "dimension", 999)
+    with caplog.at_level("WARNING"):
+        assert load(folder).dim == 32
+    assert "dimension 999" in caplog.text
+    set_param(folder, "dimension", "x" * 5000)
+    assert load(folder).dim == 32
+
+
 @pytest.mark.parametrize("value", ["x" * 10_000_000, {"a": 1}])
 def test_hostile_instruction_is_refused_at_load(value: Any, tmp_path: Path) -> None:
     """A 10 MB instruction (before: 13 s and 800 MB per ``encode`` call, as it is put before

@@ -84,9 +84,18 @@ class SparkNlpZip:
     def annotator(self) -> str:
         return self.metadata.simple_name
 
+    def _flag(self, name: str, value: Any) -> bool:
+        # Spark writes JSON booleans; bool("false") would be True
+        if not isinstance(value, bool):
+            raise ArtifactFormatError(
+                f"{self.metadata.path}: {name} {str(value)[:100]!r} is not true or false"
+            )
+        return value
+
     @property
     def case_sensitive(self) -> bool:
-        return bool(self.param("caseSensitive", False))
+        value = self.param("caseSensitive", False)
+        return False if value is None else self._flag("caseSensitive", value)
 
     @property
     def max_sentence_length(self) -> int | None:
@@ -133,7 +142,7 @@ class SparkNlpZip:
     def use_cls_token(self) -> bool:
         """BGE's ``useCLSToken`` (Spark NLP 5.5.3+); zips saved before it mean-pool."""
         value = self.metadata.get("useCLSToken")
-        return bool(value) if value is not None else False
+        return self._flag("useCLSToken", value) if value is not None else False
 
     @property
     def instruction(self) -> str:
