@@ -230,6 +230,31 @@ def test_params_or_vocabulary_symlink_is_refused(member: str, tmp_path: Path) ->
     assert "symbolic link" in r.stderr and member.split("/")[0] in r.stderr
 
 
+@pytest.mark.parametrize("folder_name", ["metadata", "fields/vocabulary", "fields"])
+def test_linked_folder_inside_the_model_is_not_entered(folder_name: str, tmp_path: Path) -> None:
+    """``metadata``, ``fields`` or ``fields/vocabulary`` replaced by a link to a folder
+    outside (before: followed; the outside params or vocabulary were used)."""
+    folder = unpack("distilbert_onnx", tmp_path)
+    outside = tmp_path / "outside"
+    (folder / folder_name).rename(outside)
+    os.symlink(outside, folder / folder_name)
+    with pytest.raises(ArtifactFormatError, match="symbolic link"):
+        load(folder)
+
+
+def test_linked_model_subfolder_is_not_entered(tmp_path: Path) -> None:
+    """A folder whose only entry is a link to a model elsewhere (before: the model it
+    points to was loaded, as if it were a zip's wrapping folder)."""
+    model = unpack("distilbert_onnx", tmp_path)
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    os.symlink(model, entry / "inner")
+    r = run("embed", str(entry), "hi", env=cli_env())
+    assert_clean_failure(r, 2)
+    assert "no metadata/part-00000" in r.stderr
+    assert "TOKEN" not in r.stdout
+
+
 def test_vocabulary_part_fifo_does_not_hang(tmp_path: Path) -> None:
     """A FIFO in place of a vocabulary part is never opened: the ids left are not
     0..N-1, a typed error (survived)."""

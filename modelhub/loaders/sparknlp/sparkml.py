@@ -45,10 +45,29 @@ def find_model_root(path: Path) -> Path | None:
     if (path / METADATA_FILE).is_file():
         return path
     if path.is_dir():
-        subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        # a linked folder is not from the zip (extraction refuses links): never entered
+        subdirs = [
+            p
+            for p in path.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        ]
         if len(subdirs) == 1 and (subdirs[0] / METADATA_FILE).is_file():
             return subdirs[0]
     return None
+
+
+def check_inside(root: Path, path: Path) -> None:
+    """A typed error when ``path`` is a link or leads outside ``root`` (a linked folder on
+    the way): files a model folder holds are read only from inside it."""
+    try:
+        inside = path.resolve().is_relative_to(Path(root).resolve())
+    except (OSError, RuntimeError):  # a link loop
+        inside = False
+    if path.is_symlink() or not inside:
+        raise ArtifactFormatError(
+            f"{path}: is a symbolic link or lies behind one; a model folder holds plain files "
+            "(delete the cache entry and pull it again)"
+        )
 
 
 def read_metadata(root: Path) -> SparkMLMetadata:
@@ -58,11 +77,7 @@ def read_metadata(root: Path) -> SparkMLMetadata:
             f"{root}: not a Spark ML model folder: {METADATA_FILE} is missing "
             "(expected the params JSON written by Spark's DefaultParamsWriter)"
         )
-    if path.is_symlink():  # not unpacked from the zip (extraction refuses links)
-        raise ArtifactFormatError(
-            f"{path}: is a symbolic link; a model folder holds plain files (delete the cache "
-            "entry and pull it again)"
-        )
+    check_inside(root, path)  # not unpacked from the zip (extraction refuses links)
     with path.open("rb") as fh:  # a regular file (is_file above): opening cannot block
         raw = fh.read(MAX_METADATA_BYTES + 1)
     if len(raw) > MAX_METADATA_BYTES:
@@ -109,6 +124,8 @@ def part_files(folder: Path) -> list[Path]:
 def _feature_batches(root: Path, name: str) -> list[tuple[bytes, str]]:
     folder = Path(root) / "fields" / name
     parts = part_files(folder)
+    for part in parts:
+        check_inside(root, part)
     if not parts:
         raise ArtifactFormatError(
             f"{folder}: missing {name}: expected Spark object files fields/{name}/part-NNNNN"
