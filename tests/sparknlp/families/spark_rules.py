@@ -43,6 +43,7 @@ MASKED: dict[str, set[int]] = {
     "xlmroberta_sentence_tensorflow": set(),
     "xlnet_tensorflow": {5},  # id != pad, <pad> = 5 (xlnet-base-cased's layout)
     "longformer_tensorflow": {1},  # id != pad
+    "bert_sentence_tensorflow": {0},
     # OpenVINO: id != pad where the family table says "*"
     "camembert_openvino": {4},  # pad = spm("<pad>") + 4 = unk + 4 (O5), as TensorFlow
     "deberta_openvino": {0},
@@ -80,6 +81,7 @@ POOLING: dict[str, str] = {
     "bge_openvino": "cls_l2",  # useCLSToken=true, as bge_onnx
     "roberta_sentence_openvino": "mean_l2",
     "bert_sentence_openvino": "pooler",
+    "bert_sentence_tensorflow": "pooler",
 }
 WORD_LEVEL = (
     "distilbert_onnx",
