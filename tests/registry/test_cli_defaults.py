@@ -36,8 +36,8 @@ def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings)
         "public/models",
         "\n".join(
             [
-                meta_line("vino_bert", lib=(5, 4, 0), spark=(3, 4), engine="openvino"),
-                meta_line("vino_bert", lib=(5, 0, 0), spark=(3, 4), engine="onnx"),
+                meta_line("gguf_bert", lib=(5, 4, 0), spark=(3, 4), engine="llamacpp"),
+                meta_line("gguf_bert", lib=(5, 0, 0), spark=(3, 4), engine="onnx"),
             ]
         ),
     )
@@ -70,36 +70,36 @@ def test_explain_defaults_to_the_folder_resolve_searches(
 def test_engines_default_to_the_installed_loaders(
     folders: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["explain", "vino_bert"]) == 0
+    assert main(["explain", "gguf_bert"]) == 0
     out = capsys.readouterr().out.splitlines()
     rejected = next(ln for ln in out if ln.startswith("rejected"))
-    assert "openvino" in rejected and "cannot be loaded here" in rejected
+    assert "llamacpp" in rejected and "cannot be loaded here" in rejected
     assert next(ln for ln in out if ln.startswith("picked")).split()[2] == "5.0.0"
-    assert main(["show", "vino_bert", "--json"]) == 0
+    assert main(["show", "gguf_bert", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["record"]["engine"] == "onnx"
 
-    assert main(["explain", "vino_bert", "--any-engine", "--json"]) == 0
+    assert main(["explain", "gguf_bert", "--any-engine", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["query"]["engines"] is None
-    assert data["candidates"][0]["engine"] == "openvino"
+    assert data["candidates"][0]["engine"] == "llamacpp"
     assert data["candidates"][0]["status"] == "picked"
-    assert main(["show", "vino_bert", "--any-engine", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["record"]["engine"] == "openvino"
-    assert main(["explain", "vino_bert", "--engine", "openvino"]) == 0  # manual set still works
+    assert main(["show", "gguf_bert", "--any-engine", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["record"]["engine"] == "llamacpp"
+    assert main(["explain", "gguf_bert", "--engine", "llamacpp"]) == 0  # manual set still works
     assert capsys.readouterr().out.count("picked") == 1
 
 
 def test_public_resolve_passes_the_installed_engines(folders: Settings) -> None:
     assert callable(modelhub.resolve)  # the function, though the submodule was imported
-    assert modelhub.resolve("vino_bert").record.engine == "onnx"
-    assert modelhub.resolve("vino_bert", engines=None).record.engine == "openvino"
-    assert modelhub.resolve("vino_bert", engines=["openvino"]).record.engine == "openvino"
+    assert modelhub.resolve("gguf_bert").record.engine == "onnx"
+    assert modelhub.resolve("gguf_bert", engines=None).record.engine == "llamacpp"
+    assert modelhub.resolve("gguf_bert", engines=["llamacpp"]).record.engine == "llamacpp"
     with pytest.raises(ConfigError, match="'latest'"):
-        modelhub.resolve("vino_bert", lib_version="latest")
+        modelhub.resolve("gguf_bert", lib_version="latest")
     # the registry function itself stays without an engine filter by default
-    assert registry_resolve("vino_bert").record.engine == "openvino"
+    assert registry_resolve("gguf_bert").record.engine == "llamacpp"
     catalog = load_catalog()
-    assert catalog.resolve("vino_bert").record.engine == "openvino"
+    assert catalog.resolve("gguf_bert").record.engine == "llamacpp"
 
 
 def test_name_with_surrounding_spaces_resolves_with_a_warning(
@@ -107,10 +107,10 @@ def test_name_with_surrounding_spaces_resolves_with_a_warning(
 ) -> None:
     catalog = load_catalog()
     with caplog.at_level(logging.WARNING, logger="modelhub"):
-        art = registry_resolve("vino_bert  ", catalog=catalog)
-    assert art.name == "vino_bert"
-    assert [r.getMessage() for r in caplog.records if "'vino_bert'" in r.getMessage()]
+        art = registry_resolve("gguf_bert  ", catalog=catalog)
+    assert art.name == "gguf_bert"
+    assert [r.getMessage() for r in caplog.records if "'gguf_bert'" in r.getMessage()]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="modelhub"):
-        registry_resolve("vino_bert", catalog=catalog)
+        registry_resolve("gguf_bert", catalog=catalog)
     assert not caplog.records

@@ -25,7 +25,13 @@ ENTRY_POINT = "sparknlp_transformer"
 
 def _tokenizer_module(name: str) -> str:
     ref = MANIFEST[name]["reference"]
-    kind = "wordpiece" if ref in WORDPIECE_REFS else "bpe" if ref == "roberta" else "sentencepiece"
+    kind = (
+        "wordpiece"
+        if ref in WORDPIECE_REFS
+        else "bpe"
+        if ref in ("roberta", "longformer")
+        else "sentencepiece"
+    )
     return f"modelhub.loaders.sparknlp.tokenizers.{kind}"
 
 

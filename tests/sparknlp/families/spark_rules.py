@@ -39,6 +39,18 @@ MASKED: dict[str, set[int]] = {
     "albert_tensorflow": {0},
     "mpnet_tensorflow": {1},
     "instructor_tensorflow": {0},
+    "deberta_tensorflow": {0},  # id != pad, [PAD] = 0
+    "xlmroberta_sentence_tensorflow": set(),
+    "xlnet_tensorflow": {5},  # id != pad, <pad> = 5 (xlnet-base-cased's layout)
+    "longformer_tensorflow": {1},  # id != pad
+    "bert_sentence_tensorflow": {0},
+    # OpenVINO: id != pad where the family table says "*"
+    "camembert_openvino": {4},  # pad = spm("<pad>") + 4 = unk + 4 (O5), as TensorFlow
+    "deberta_openvino": {0},
+    "albert_openvino": {0},
+    "roberta_sentence_openvino": {1},
+    "minilm_openvino": {0},
+    "bert_sentence_openvino": {0},
 }
 #: zip -> sentence pooling of the ONNX path; word-level zips average their token vectors.
 POOLING: dict[str, str] = {
@@ -64,6 +76,12 @@ POOLING: dict[str, str] = {
     "mxbai_tensorflow": "cls",
     "uae_tensorflow": "avg",
     "instructor_tensorflow": "instructor",
+    "xlmroberta_sentence_tensorflow": "pooler",  # research §3.2
+    "minilm_openvino": "mean_l2",
+    "bge_openvino": "cls_l2",  # useCLSToken=true, as bge_onnx
+    "roberta_sentence_openvino": "mean_l2",
+    "bert_sentence_openvino": "pooler",
+    "bert_sentence_tensorflow": "pooler",
 }
 WORD_LEVEL = (
     "distilbert_onnx",
@@ -81,14 +99,22 @@ WORD_LEVEL = (
     "xlmroberta_tensorflow",
     "camembert_tensorflow",
     "albert_tensorflow",
+    "camembert_openvino",
+    "deberta_openvino",
+    "albert_openvino",
+    "deberta_tensorflow",
+    "xlnet_tensorflow",
+    "longformer_tensorflow",
 )
 #: SentencePiece references: (model file, id offset Spark NLP adds, lower-cased).
 SPM: dict[str, tuple[str, int, bool]] = {
     "xlm-roberta": ("sentencepiece.bpe.model", 1, False),
     "camembert": ("sentencepiece.bpe.model", 4, False),
     "deberta-v2": ("spm.model", 0, False),
+    "deberta-v3": ("spm.model", 0, False),
     "albert": ("spiece.model", 0, True),
     "t5": ("spiece.model", 0, False),
+    "xlnet": ("spiece.model", 0, False),
 }
 _SP: dict[str, Any] = {}
 
@@ -165,7 +191,7 @@ def bpe_sentence(tok: Any, text: str) -> list[int]:
 
 def token_pieces(ref: str, tok: Any, text: str, begin: int, word: str) -> list[int]:
     """The pieces Spark NLP keeps for one token (re-tokenized alone)."""
-    if ref == "roberta":
+    if ref in ("roberta", "longformer"):
         return bpe_chunk(tok, word, begin)  # the tokens here are single GPT-2 chunks
     if ref in SPM:
         return spm_ids(ref, word)
@@ -177,6 +203,11 @@ def spark_word_vectors(
 ) -> tuple[list[str], np.ndarray]:
     """Spark NLP's word-level vectors of ``text`` alone: each token's first piece."""
     prefix, suffix = specials(tok)
+    if ref == "xlnet":
+        # Xlnet.scala @56a29f29 (the newest stored version): prepareBatchInputsWithPadding
+        # with start <cls> and end <sep>, i.e. <cls> pieces <sep>, vectors read at 1..n
+        # (Hugging Face: pieces <sep> <cls>)
+        prefix, suffix = [tok.convert_tokens_to_ids("<cls>")], [tok.convert_tokens_to_ids("<sep>")]
     words = [(m.group(), m.start()) for m in TOKEN.finditer(text)]
     pieces = [token_pieces(ref, tok, text, b, w) for w, b in words]
     # Spark NLP keeps maxSentenceLength - 2 pieces (24 in the fixtures): a token whose

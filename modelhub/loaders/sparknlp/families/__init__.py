@@ -24,11 +24,29 @@ S1. Engine file names not seen in Scala code, observed in Spark NLP's ``ls`` of 
     (``openvino/..._Nomic.ipynb`` @2d1bbcc1, 5.5.3); ``minilm_onnx`` / ``minilm_openvino``
     (``nlp/embeddings/MiniLMEmbeddings.scala`` idx 3867915118, and the ``ls`` in
     ``openvino/..._MiniLM.ipynb`` @3646b4e1).
-O1. Still unseen anywhere in the index: LongformerEmbeddings ONNX (no ``longformer_onnx``
-    string, no Longformer ONNX notebook), the OpenVINO files of RoBertaSentenceEmbeddings and
+O1. Still unseen anywhere in the index: the OpenVINO files of RoBertaSentenceEmbeddings and
     XlmRoBertaSentenceEmbeddings. Rule for Python, which covers all of them: pick engine
     files by suffix, case-insensitively (:func:`engine_files`), never by a fixed prefix;
     prefixes already differ in case (``Mxbai_onnx``, ``UAE_onnx``).
+S6. LongformerEmbeddings has TensorFlow only. Issue #13866 ("Add ONNX support to all
+    transformers", closed as stale) ticks it, but the PR meant to add it (#13907, "Add
+    support for ONNX to ALBERT, CamemBERT, XLM-RoBERTa, XLNet, and Longformer") stayed open
+    with every box unticked, and both stored ``nlp/embeddings/LongformerEmbeddings.scala``
+    (@d6e14394, @058b6f18) write only ``longformer_tensorflow`` (``onWrite``), read only
+    ``_longformer_tf`` (``readModel`` passes ``None`` for ONNX) and import only TensorFlow
+    (``loadSavedModel``: any other engine is ``notSupportedEngineError``); no
+    ``longformer_onnx`` string or Longformer ONNX notebook exists in the index.
+S7. XLNet's piece order. The index holds two ``ml/ai/Xlnet.scala``: @11c1e343 builds
+    ``pieces <sep> <cls>`` (XLNet's own order) in its own ``encode`` and reads vectors
+    ``1..n`` (so each token would get its next piece's vector); @56a29f29 builds
+    ``<cls> pieces <sep>`` through ``PrepareEmbeddings.prepareBatchInputsWithPadding`` and
+    reads ``1..n`` (each token its own first piece). @56a29f29 is the newer: it has the
+    ``PrepareEmbeddings`` helpers, the ``sessionWarmup`` and the ``tensorflowWrapper``
+    parameter that every 5.x model class has, and imports ``ml.tensorflow.sentencepiece``
+    as the newest classes do (``BGEM3.scala``), where @11c1e343 imports the
+    ``ml.ai.util.sentencepiece`` package that only an old-style ``Marian.scala`` (pre-
+    ``Generate`` decoding loop) shares. So the tokenizer follows @56a29f29; its warm-up
+    input (``..., 4, 3``) still ends in the old order, which changes nothing returned.
 S2. MiniLMEmbeddings pools ONNX and OpenVINO alike: masked mean (mask ``id != 0``) then L2
     (``ml/ai/MiniLM.scala`` @2d1bbcc1). The newest BGE.scala in the index (idx 2131484635)
     pools ONNX and OpenVINO as masked mean with an all-ones mask (``x < 0 ? 0 : 1``) then L2.

@@ -190,14 +190,20 @@ FAMILIES: tuple[Family, ...] = (
         masks=(("*", "id != pad; token_type_ids zeros"),),
         params=_params(cased=True),
         hf_model_type="xlnet",
-        sources=(f"{_RESEARCH} §2.7", "ml/ai/Xlnet.scala @56a29f29"),
+        sources=(
+            f"{_RESEARCH} §2.7",
+            "ml/ai/Xlnet.scala @56a29f29 (newest stored: <cls> pieces <sep>; S7)",
+        ),
     ),
     Family(
         "LongformerEmbeddings",
         "longformer",
         "transformer",
         "word",
-        _TF_ONNX,
+        # TensorFlow only (S6): issue #13866 ticks Longformer ONNX, but PR #13907 that was to
+        # add it stayed open with its box unticked, and both stored LongformerEmbeddings.scala
+        # (@d6e14394, @058b6f18) read, write and import TensorFlow only
+        ("tensorflow",),
         "longformer",
         "bpe",
         _BPE,
@@ -215,8 +221,11 @@ FAMILIES: tuple[Family, ...] = (
             Param("engine", "tensorflow"),
         ),
         hf_model_type="longformer",
-        sources=(f"{_RESEARCH} §2.8", "nlp/embeddings/LongformerEmbeddings.scala @d6e14394"),
-        open_points=("O1: ONNX file name unseen",),
+        sources=(
+            f"{_RESEARCH} §2.8",
+            "nlp/embeddings/LongformerEmbeddings.scala @d6e14394, @058b6f18 (TensorFlow only)",
+            "issue #13866 (ONNX ticked, closed stale), PR #13907 (open, Longformer unticked)",
+        ),
     ),
     # --- sentence level ---------------------------------------------------------------
     Family(

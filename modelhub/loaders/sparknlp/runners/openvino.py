@@ -180,11 +180,14 @@ class OpenVinoRunner:
             self._outputs["last_hidden_state"] = rank3[0]
         if "last_hidden_state" not in self._outputs and "token_embeddings" in self._outputs:
             self._outputs["last_hidden_state"] = self._outputs["token_embeddings"]
-        if "last_hidden_state" not in self._outputs:
+        # A graph that pools inside (Spark NLP's Nomic: sentence_embedding [B, H] only) has
+        # no token states; the model then uses its sentence vector as is.
+        if "last_hidden_state" not in self._outputs and "sentence_embedding" not in self._outputs:
             names = ", ".join(sorted(_port_name(p) for p in compiled.outputs))
             raise ArtifactFormatError(
                 f"{source}: the OpenVINO graph has no last_hidden_state output (outputs: "
-                f"{names}); expected the token-level hidden states of a transformer"
+                f"{names}); expected the token-level hidden states of a transformer "
+                "(or a pooled sentence_embedding)"
             )
         self.inputs: tuple[str, ...] = tuple(n for n in KNOWN_INPUTS if n in self._inputs)
         self.outputs: tuple[str, ...] = tuple(n for n in KNOWN_OUTPUTS if n in self._outputs)
@@ -197,12 +200,14 @@ class OpenVinoRunner:
         return request
 
     def _hidden_size(self) -> int:
-        dim = self._outputs["last_hidden_state"].get_partial_shape()[2]
-        if dim.is_static:
+        name = "last_hidden_state" if "last_hidden_state" in self._outputs else "sentence_embedding"
+        shape = self._outputs[name].get_partial_shape()
+        dim = shape[shape.rank.get_length() - 1] if shape.rank.is_static else None
+        if dim is not None and dim.is_static:
             return int(dim.get_length())
         # A graph with a dynamic feature axis: ask it once, with a one-row probe.
         ids = np.zeros((1, 2), dtype=np.int64)
-        return int(self(ids, np.ones_like(ids))["last_hidden_state"].shape[-1])
+        return int(self(ids, np.ones_like(ids))[name].shape[-1])
 
     def __call__(
         self,

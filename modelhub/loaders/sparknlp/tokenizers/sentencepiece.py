@@ -25,7 +25,8 @@ johnsnowlabs/``, read through the public code index; ``@commit`` where it showed
 * ``ml/ai/DeBerta.scala`` @b7c963a8: ``[CLS]``/``[SEP]``/``[PAD]`` by ``pieceToId``,
   offset 0. ``ml/ai/Albert.scala`` @b7c963a8: ``[CLS]``/``[SEP]`` and pad =
   ``pieceToId("[pad]")`` (lower case: ALBERT's spm has ``<pad>``, so this is the unk id, 1).
-* ``ml/ai/Xlnet.scala`` (idx 5722664035): ``<cls>`` **first**, ``<sep>`` last, pad
+* ``ml/ai/Xlnet.scala`` @56a29f29 (idx 5722664035, the newer of the two stored versions,
+  ``families`` S7): ``<cls>`` **first**, ``<sep>`` last, pad
   ``<pad>`` (``prepareBatchInputsWithPadding(start = <cls>, end = <sep>)``); Hugging Face
   puts ``<sep> <cls>`` at the end.
 * ``ml/ai/Instructor.scala`` @1a112cd1: ``encodeAsIds(instruction + text).take(maxLen - 1)
