@@ -521,6 +521,33 @@ def test_hostile_checkpoint_entries_are_typed(
         ckpt.tensor("w")
 
 
+def test_xlnet_variable_with_a_5000_digit_layer_is_typed(tmp_path: Path) -> None:
+    """The original-XLNet naming counts layers from the variable names: one renamed to
+    ``layer_<5,000 digits>`` in a rebuilt ``variables.index`` (before: int()'s raw
+    ``ValueError``)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from modelhub.loaders.sparknlp.runners.tensorflow import open_tensorflow
+    from modelhub.loaders.sparknlp.tf_checkpoint import read_table
+
+    folder = unpack("xlnet_tensorflow", tmp_path)
+    engine = folder / "xlnet_tensorflow"
+    with zipfile.ZipFile(engine) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    index = tmp_path / "variables.index"
+    index.write_bytes(members["variables/variables.index"])
+    entries = read_table(index)
+    huge = "layer_" + "9" * 5000 + "/"
+    renamed = sorted(
+        (k.replace(b"layer_0/", huge.encode()) if b"/layer_0/" in k else k, v) for k, v in entries
+    )
+    assert renamed != sorted(entries)
+    members["variables/variables.index"] = _table(renamed)
+    rewrite_engine(engine, members)
+    with pytest.raises(ArtifactFormatError, match="layer index past any model"):
+        open_tensorflow(engine, family_for("XlnetEmbeddings"), root=folder)
+
+
 # ------------------------------------------------------------------------------ OpenVINO
 def _openvino_members(folder: Path) -> tuple[Path, dict[str, bytes]]:
     engine = folder / "distilbert_openvino"
