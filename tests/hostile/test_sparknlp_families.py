@@ -210,6 +210,25 @@ def test_engine_fifo_or_folder_is_never_opened(tmp_path: Path) -> None:
     assert "no onnx engine file" in r.stderr
 
 
+def test_spp_fifo_and_unzipped_engine_are_typed(tmp_path: Path) -> None:
+    """A FIFO in place of ``albert_spp`` is never opened; a raw ONNX graph in place of the
+    ``*_onnx`` zip is "not a readable zip archive" (survived)."""
+    albert = unpack("albert_onnx", tmp_path)
+    (albert / "albert_spp").unlink()
+    os.mkfifo(albert / "albert_spp")
+    r = run("embed", str(albert), "hi", env=cli_env())
+    assert_clean_failure(r, 2)
+    assert "no SentencePiece model" in r.stderr
+    distil = unpack("distilbert_onnx", tmp_path)
+    engine = distil / "distilbert_onnx"
+    with zipfile.ZipFile(engine) as zf:
+        graph = zf.read(zf.namelist()[0])
+    engine.write_bytes(graph)
+    r = run("embed", str(distil), "hi", env=cli_env())
+    assert_clean_failure(r, 2)
+    assert "distilbert_onnx" in r.stderr and "zip" in r.stderr
+
+
 def test_two_engine_files_for_one_engine_are_refused(tmp_path: Path) -> None:
     folder = unpack("distilbert_onnx", tmp_path)
     (folder / "Other_ONNX").write_bytes((folder / "distilbert_onnx").read_bytes())
