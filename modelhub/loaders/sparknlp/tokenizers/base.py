@@ -34,6 +34,11 @@ class SparkTokenizerBase:
         self.max_length = int(max_length)
         self.case_sensitive = bool(case_sensitive)
         self.source = source
+        # (token, starts the document) -> its pieces with spans relative to the token: a
+        # token's pieces depend on nothing else (Spark NLP re-tokenizes each token alone), so
+        # a text's repeated words cost one dictionary look-up instead of a Python tokenizer
+        # run each (the word-level default semantics' main cost beside the engine)
+        self._token_cache: dict[tuple[str, bool], list[tuple[int, tuple[int, int]]]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -73,12 +78,28 @@ class SparkTokenizerBase:
             token = text[begin:end]
             if not token or token == " ":
                 continue  # Spark NLP skips empty and single-space tokens
-            for piece_id, span in self._encode_token(token, begin, end):
+            for piece_id, (s, t) in self._token_pieces(token, begin == 0):
                 ids.append(piece_id)
-                offsets.append(span)
+                offsets.append((begin + s, begin + t))
                 word_ids.append(index)
         out = Encoded(ids, offsets, word_ids)
         return out.head(self.budget) if truncate else out
+
+    def _token_pieces(self, token: str, first: bool) -> list[tuple[int, tuple[int, int]]]:
+        """:meth:`_encode_token` of ``token`` with spans relative to its begin (they
+        shift with it; only a token at document offset 0 differs, BPE's missing ``Ġ``),
+        cached up to 65,536 distinct tokens."""
+        key = (token, first)
+        pieces = self._token_cache.get(key)
+        if pieces is None:
+            at = 0 if first else 1
+            pieces = [
+                (i, (s - at, t - at))
+                for i, (s, t) in self._encode_token(token, at, at + len(token))
+            ]
+            if len(self._token_cache) < 65536:
+                self._token_cache[key] = pieces
+        return pieces
 
     def _encode_token(self, token: str, begin: int, end: int) -> list[tuple[int, tuple[int, int]]]:
         raise NotImplementedError

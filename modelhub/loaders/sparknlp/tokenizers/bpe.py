@@ -124,6 +124,8 @@ class ByteLevelBPETokenizer(SparkTokenizerBase):
         self.unk_id = self.vocab["<unk>"]
         self.sentence = sentence
         self._cache: dict[str, list[str]] = {}
+        longest_first = sorted(self.specials, key=len, reverse=True)
+        self._specials_re = re.compile("|".join(re.escape(t) for t in longest_first))
         super().__init__(
             prefix=(self.vocab["<s>"],),
             suffix=(self.vocab["</s>"],),
@@ -165,10 +167,9 @@ class ByteLevelBPETokenizer(SparkTokenizerBase):
         from the text before it (``lstrip``)."""
         if not self.specials:
             return [(0, len(text), False)]
-        pattern = "|".join(re.escape(s) for s in sorted(self.specials, key=len, reverse=True))
         out: list[tuple[int, int, bool]] = []
         pos = 0
-        for m in re.finditer(pattern, text):
+        for m in self._specials_re.finditer(text):
             end = m.start()
             if m.group() == "<mask>" and end > pos and text[end - 1] == " ":
                 end -= 1

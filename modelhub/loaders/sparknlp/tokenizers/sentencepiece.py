@@ -109,8 +109,8 @@ class SentencePieceTokenizer(SparkTokenizerBase):
         )
 
     def _pieces(self, text: str) -> list[tuple[str, int]]:
-        pieces = self.sp.encode(text, out_type=str)
-        ids = self.sp.encode(text)
+        ids = self.sp.encode(text)  # one encoding; the pieces are looked up by id
+        pieces = self.sp.id_to_piece(ids)
         return [(p, i + self.offset) for p, i in zip(pieces, ids, strict=True)]
 
     def _encode_token(self, token: str, begin: int, end: int) -> list[tuple[int, tuple[int, int]]]:

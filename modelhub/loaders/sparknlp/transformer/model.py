@@ -88,6 +88,7 @@ class SparkNlpTransformerModel(EmbeddingModel):
         self._lock = threading.Lock()
         self._hf: Any = None
         self._hf_specials: tuple[list[int], list[int]] = ([], [])
+        self._instruction_len: int | None = None
         self._masked = masked_ids(self.family.mask_for(art.engine), int(tokenizer.pad_id))
         self.pooling = pooling_rule(art, semantics)
         self._graph_fallback = fallback_rule(art, self.pooling)
@@ -179,8 +180,14 @@ class SparkNlpTransformerModel(EmbeddingModel):
             mask = [1] * len(ids)
         start = 0
         if instruction:
-            start = len(prefix) + min(len(self._encode_text(instruction)[0].ids), kept)
+            start = len(prefix) + min(self._instruction_pieces(instruction), kept)
         return Row(ids, mask, len(prefix), pieces, kept, start)
+
+    def _instruction_pieces(self, instruction: str) -> int:
+        # the same for every row: tokenized once, not once per text
+        if self._instruction_len is None:
+            self._instruction_len = len(self._encode_text(instruction)[0].ids)
+        return self._instruction_len
 
     # ----------------------------------------------------------------- running
     def _run(self, rows: list[Row], batch_size: int, progress: Progress = _no_progress) -> None:
