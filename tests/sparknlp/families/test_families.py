@@ -29,7 +29,7 @@ TEXTS = [
     "New York cafe, she found no evidence!",
 ]
 _LOADED: dict[tuple[str, str], SparkNlpTransformerModel] = {}
-#: The Nomic stand-ins' graphs give a sentence vector only (test_nomic_standin.py).
+#: The Nomic graphs give a sentence vector only (test_nomic.py).
 TOKEN_ZIPS = tuple(z for z in ZIPS if not z.startswith("nomic_"))
 
 

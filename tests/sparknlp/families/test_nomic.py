@@ -1,12 +1,12 @@
 """NomicEmbeddings zips (ONNX, OpenVINO) through the ``sparknlp_transformer`` loader.
 
-The fixtures ``nomic_onnx.zip`` / ``nomic_openvino.zip`` are **stand-ins**, not authentic
-Nomic models: nomic-bert needs remote code, so none can be built offline. Their graph has the
-interface of Spark NLP's Nomic graph (``ml/ai/Nomic.scala`` @39d3fd9f: WordPiece vocabulary,
-inputs ``input_ids`` + ``attention_mask``, output ``sentence_embedding`` [B, H]); inside it is
-the BERT reference's encoder, a masked mean and L2 (see ``generate_families.py``). What is
-tested is the loader's side: the graph's ``sentence_embedding`` is the sentence vector as is,
-under both semantics, batched or not."""
+``nomic_onnx.zip`` / ``nomic_openvino.zip`` hold a tiny random ``NomicBertModel``
+(transformers' nomic_bert: rotary positions, SwiGLU) behind the interface of Spark NLP's Nomic
+graph (``ml/ai/Nomic.scala`` @39d3fd9f: WordPiece vocabulary, inputs ``input_ids`` +
+``attention_mask``, output ``sentence_embedding`` [B, H]): its last states, a masked mean and
+L2 (see ``generate_families.py``). The loader must take the graph's ``sentence_embedding`` as
+the sentence vector as is, under both semantics, batched or not; the reference is
+transformers' ``NomicBertModel`` on the same weights."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ TEXTS = ["I hate cancer", "the patient was given a dose of aspirin.", "New York 
 
 
 def graph_vector(name: str, text: str) -> np.ndarray:
-    """What the stand-in graph computes, from transformers on the same weights: the mean of
+    """What the graph computes, from transformers on the same weights: the mean of
     the last states over the [CLS] text [SEP] pieces (Nomic's mask is all ones), then L2."""
     import torch
 
@@ -46,7 +46,7 @@ def test_the_graphs_sentence_embedding_is_the_vector(
     family_dirs: dict[str, Path], name: str, semantics: str
 ) -> None:
     needs_tokenizers(name)
-    assert len(NOMIC) == 2, "one stand-in per Nomic engine (ONNX, OpenVINO)"
+    assert len(NOMIC) == 2, "one zip per Nomic engine (ONNX, OpenVINO)"
     model = SparkNlpTransformerLoader().load(family_dirs[name], None, semantics=semantics)
     assert model.describe()["annotator"] == "NomicEmbeddings"
     assert "sentence_embedding" in model.runner.outputs
