@@ -287,31 +287,61 @@ def _derive(
     return folder
 
 
+def passed_check(
+    manifest: dict[str, Any],
+    *,
+    root: Path,
+    engine: str,
+    made: str,
+    what: str,
+    forced: bool,
+    fresh: bool,
+) -> bool:
+    """Whether a derived folder's conversion (``manifest``) may run: ``False`` when it
+    failed or failed its self-check against torch (logged: a warning when ``fresh``, made
+    by this load, else info), so that ``engine="auto"`` goes on to the next engine. With
+    ``forced`` (the engine asked for by name) a failure raises :class:`EngineUnavailable`
+    and a failed check runs anyway, with a warning. ``made`` says what was done
+    (``"exported to ONNX"``), ``what`` names the result (``"ONNX export"``). Shared by the
+    derived engines (ONNX Runtime, OpenVINO)."""
+    error = manifest.get("error")
+    if error:
+        message = f"{root} could not be {made} ({error})"
+        if forced:
+            raise EngineUnavailable(f"engine={engine!r}: {message}")
+        # Warned once, when it happened; later loads just go on to the next engine.
+        (log.warning if fresh else log.info)("%s: using the next engine", message)
+        return False
+    check = manifest.get("check") or {}
+    if check.get("passed"):
+        return True
+    bounds = f"bound {check.get('bound')}"
+    if "min_cosine" in check:
+        bounds += f"; min cosine {check.get('min_cosine')}, bound {check.get('min_cosine_bound')}"
+    message = f"the {what} of {root} differs from torch by up to {check.get('max_abs')} ({bounds})"
+    if not forced:
+        (log.warning if fresh else log.info)("%s: using the next engine", message)
+        return False
+    log.warning("%s: using it anyway (engine=%r)", message, engine)
+    return True
+
+
 def _open(
     hf: HFDirectory, folder: Path, *, forced: bool, fresh: bool, num_threads: int | None
 ) -> OnnxEncoder | None:
     """The encoder of a verified derived folder; ``fresh``: derived by this
     load (a failure is then worth a warning; later loads only log it)."""
     manifest = read_manifest(folder) or {}
-    error = manifest.get("error")
-    if error:
-        message = f"{hf.root} could not be exported to ONNX ({error})"
-        if forced:
-            raise EngineUnavailable(f"engine='onnx': {message}")
-        # Warned once, when it happened; later loads just use torch.
-        (log.warning if fresh else log.info)("%s: using torch", message)
+    if not passed_check(
+        manifest,
+        root=hf.root,
+        engine="onnx",
+        made="exported to ONNX",
+        what="ONNX export",
+        forced=forced,
+        fresh=fresh,
+    ):
         return None
-    check = manifest.get("check") or {}
-    if not check.get("passed"):
-        message = (
-            f"the ONNX export of {hf.root} differs from torch by up to "
-            f"{check.get('max_abs')} (bound {check.get('bound')}; min cosine "
-            f"{check.get('min_cosine')}, bound {check.get('min_cosine_bound')})"
-        )
-        if not forced:
-            (log.warning if fresh else log.info)("%s: using torch", message)
-            return None
-        log.warning("%s: using it anyway (engine='onnx')", message)
     quantized = (manifest.get("settings") or {}).get("quantize", "none") != "none"
     return OnnxEncoder(
         folder / ONNX_NAME, num_threads=num_threads, dtype="int8" if quantized else "float32"

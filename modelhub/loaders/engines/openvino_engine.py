@@ -47,7 +47,7 @@ import numpy as np
 
 from modelhub.derived import check_folder, discard, read_manifest, write_folder
 from modelhub.errors import ArtifactFormatError, EngineUnavailable
-from modelhub.loaders.engines.onnx_engine import CHECK_BOUND, self_check
+from modelhub.loaders.engines.onnx_engine import CHECK_BOUND, passed_check, self_check
 from modelhub.loaders.engines.onnx_export import derived_key, source_digest
 from modelhub.loaders.hf import HFDirectory
 
@@ -324,23 +324,16 @@ def _open(
     hf: HFDirectory, folder: Path, *, forced: bool, fresh: bool, num_threads: int | None
 ) -> OpenVinoEncoder | None:
     manifest = read_manifest(folder) or {}
-    error = manifest.get("error")
-    if error:
-        message = f"{hf.root} could not be converted to OpenVINO ({error})"
-        if forced:
-            raise EngineUnavailable(f"engine='openvino': {message}")
-        (log.warning if fresh else log.info)("%s: using the next engine", message)
+    if not passed_check(
+        manifest,
+        root=hf.root,
+        engine="openvino",
+        made="converted to OpenVINO",
+        what="OpenVINO conversion",
+        forced=forced,
+        fresh=fresh,
+    ):
         return None
-    check = manifest.get("check") or {}
-    if not check.get("passed"):
-        message = (
-            f"the OpenVINO conversion of {hf.root} differs from torch by up to "
-            f"{check.get('max_abs')} (bound {check.get('bound')})"
-        )
-        if not forced:
-            (log.warning if fresh else log.info)("%s: using the next engine", message)
-            return None
-        log.warning("%s: using it anyway (engine='openvino')", message)
     return OpenVinoEncoder(folder / XML_NAME, num_threads=num_threads)
 
 
