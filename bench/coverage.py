@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 from modelhub.cards import ModelCard, load_card  # noqa: E402
 from modelhub.errors import CardError  # noqa: E402
 from modelhub.loaders import Loader, installed_loaders  # noqa: E402
+from modelhub.loaders.coverage import loaders_for  # noqa: E402
 from modelhub.loaders.sparknlp.families import (  # noqa: E402
     ENGINE_SUFFIXES,
     engine_for_version,
@@ -97,12 +98,8 @@ def serving_loader(annotator: str | None, engine: str | None, loaders: list[Load
     """The first (best) loader whose declared (annotator, engine) pairs hold the card's."""
     if not annotator or not engine:
         return None
-    for lo in loaders:
-        if lo.annotators and (annotator.lower(), engine) in {
-            (a.lower(), e) for a, e in lo.served()
-        }:
-            return lo.name
-    return None
+    names = loaders_for(annotator, engine, loaders)
+    return names[0] if names else None
 
 
 def classify(card: ModelCard, meta: dict[str, str] | None, loaders: list[Loader], name: str) -> Row:
