@@ -61,6 +61,38 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def file_stamp(path: Path) -> list[int]:
+    """Size, mtime and inode: what changes when a file is rewritten or replaced."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def digest_files(files: dict[str, Path], memo: Path | None) -> str:
+    """One SHA-256 over ``files`` (name -> path: each name, size and SHA-256), memoised in
+    the JSON file ``memo`` by the files' stamps, so that only a changed file set is hashed
+    again. A memo that cannot be written (a read-only cache) just costs the hashing.
+    Raises ``OSError`` when a file cannot be read."""
+    stamps = {name: file_stamp(path) for name, path in files.items()}
+    if memo is not None:
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            data = json.loads(memo.read_text(encoding="utf-8"))
+            if data.get("stamps") == stamps and isinstance(data.get("sha256"), str):
+                return str(data["sha256"])
+    h = hashlib.sha256()
+    for name, path in files.items():
+        h.update(f"{name}\0{path.stat().st_size}\0{sha256_file(path)}\n".encode())
+    digest = h.hexdigest()
+    if memo is not None:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"stamps": stamps, "sha256": digest}), encoding="utf-8")
+            os.replace(tmp, memo)
+        except OSError as exc:
+            log.debug("cannot memoise the digest in %s: %s", memo, exc)
+    return digest
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
         fd = os.open(path, os.O_RDONLY)

@@ -250,6 +250,19 @@ class _Tree:
         self.folders.update(parents)
 
 
+def member_name(member: str | PurePosixPath, root: PurePosixPath, archive: Path) -> str:
+    """A member named relative to the archive, or as ``root / member`` (how
+    :meth:`SafeZip.files` lists them), as a checked relative path;
+    ``FileNotFoundError`` for a path outside ``root``."""
+    p = PurePosixPath(member)
+    if p.is_absolute():
+        try:
+            p = p.relative_to(root)
+        except ValueError:
+            raise FileNotFoundError(f"{member}: not in {archive}") from None
+    return safe_member_path(str(p))
+
+
 class SafeZip:
     """A zip opened for reading under :class:`ZipLimits`, every member
     checked up front; members are read into memory (nothing is written).
@@ -285,13 +298,7 @@ class SafeZip:
         return [self.root / rel for rel in self._files]
 
     def _rel(self, member: str | PurePosixPath) -> str:
-        p = PurePosixPath(member)
-        if p.is_absolute():
-            try:
-                p = p.relative_to(self.root)
-            except ValueError:
-                raise FileNotFoundError(f"{member}: not in {self.path}") from None
-        return safe_member_path(str(p))
+        return member_name(member, self.root, self.path)
 
     def open(self, member: str | PurePosixPath) -> IO[bytes]:
         rel = self._rel(member)

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from modelhub.derived import sha256_file
+from modelhub.derived import digest_files
 from modelhub.errors import ArtifactFormatError
 from modelhub.loaders.hf import HFDirectory
 
@@ -89,38 +89,15 @@ def source_files(hf: HFDirectory) -> list[Path]:
     return files
 
 
-def _stamp(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
-
-
 def source_digest(hf: HFDirectory, derived_dir: Path | None) -> str:
     """SHA-256 over the model's config and weights, memoised by file stamps
     in ``derived_dir/source.json`` (rehashed when any stamp differs)."""
     files = source_files(hf)
+    memo = derived_dir / SOURCE_NAME if derived_dir is not None else None
     try:
-        stamps = {f.name: _stamp(f) for f in files}
+        return digest_files({f.name: f for f in files}, memo)
     except OSError as exc:
         raise ArtifactFormatError(f"{hf.root}: cannot read the model files ({exc})") from exc
-    memo = derived_dir / SOURCE_NAME if derived_dir is not None else None
-    if memo is not None:
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            data = json.loads(memo.read_text(encoding="utf-8"))
-            if data.get("stamps") == stamps and isinstance(data.get("sha256"), str):
-                return str(data["sha256"])
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f"{f.name}\0{f.stat().st_size}\0{sha256_file(f)}\n".encode())
-    digest = h.hexdigest()
-    if memo is not None:
-        try:
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"stamps": stamps, "sha256": digest}), encoding="utf-8")
-            os.replace(tmp, memo)
-        except OSError as exc:  # a read-only cache still works, it just rehashes
-            log.debug("cannot memoise the digest of %s: %s", hf.root, exc)
-    return digest
 
 
 def derived_key(digest: str, settings: ExportSettings, libs: dict[str, str]) -> str:

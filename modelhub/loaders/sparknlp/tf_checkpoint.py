@@ -103,6 +103,8 @@ def _handle(buf: bytes, pos: int, source: str) -> tuple[int, int, int]:
 
 
 Reader = Callable[[PurePath], bytes]
+#: Reads a data shard; a writable buffer (``bytearray``) gives writable tensors.
+DataReader = Callable[[PurePath], bytes | bytearray]
 """Reads one file of an engine: from disk, or a member of the engine zip
 (:meth:`modelhub.safezip.SafeZip.read`), so that nothing is extracted."""
 
@@ -176,11 +178,16 @@ def _entry(name: str, buf: bytes, source: str) -> TensorEntry:
 
 
 class Checkpoint:
-    """A TensorFlow V2 checkpoint: ``prefix.index`` plus ``prefix.data-NNNNN-of-MMMMM``."""
+    """A TensorFlow V2 checkpoint: ``prefix.index`` plus ``prefix.data-NNNNN-of-MMMMM``.
+    ``read_data`` reads the data shards (default ``read``): one that returns a writable
+    buffer gives writable tensors, which the runner uses without copying."""
 
-    def __init__(self, index: PurePath, read: Reader = read_path) -> None:
+    def __init__(
+        self, index: PurePath, read: Reader = read_path, read_data: DataReader | None = None
+    ) -> None:
         self.index = index if isinstance(index, PurePath) else Path(index)
         self.read = read
+        self.read_data = read_data or read
         prefix = self.index.name.removesuffix(".index")
         self.folder = self.index.parent
         self.prefix = prefix
@@ -199,16 +206,16 @@ class Checkpoint:
                 continue
             self.entries[name] = _entry(name, value, str(self.index))
         self.num_shards = max(1, num_shards)
-        self._shards: dict[int, bytes] = {}
+        self._shards: dict[int, bytes | bytearray] = {}
 
     def shard_path(self, shard: int) -> PurePath:
         return self.folder / f"{self.prefix}.data-{shard:05d}-of-{self.num_shards:05d}"
 
-    def _shard(self, shard: int) -> bytes:
+    def _shard(self, shard: int) -> bytes | bytearray:
         if shard not in self._shards:
             path = self.shard_path(shard)
             try:
-                self._shards[shard] = self.read(path)
+                self._shards[shard] = self.read_data(path)
             except OSError as exc:
                 raise ArtifactFormatError(
                     f"{path}: checkpoint data shard missing or unreadable ({exc}); "

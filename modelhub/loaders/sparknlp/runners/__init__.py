@@ -83,9 +83,11 @@ def open_runner(
     *,
     root: Path | None = None,
     threads: int | None = None,
+    unpacked: Path | None = None,
 ) -> Runner:
     """The runner of ``engine`` for ``engine_file`` (the ``*_onnx`` / ``*_openvino`` /
-    ``*_tensorflow`` zip of the model folder ``root``)."""
+    ``*_tensorflow`` zip of the model folder ``root``); ``unpacked``: the zip's members
+    already inflated into a folder (:mod:`~modelhub.loaders.sparknlp.prepared`)."""
     engine = engine.lower()
     if engine not in RUNNERS:
         raise ArtifactFormatError(
@@ -103,9 +105,12 @@ def open_runner(
         )
     module_name, _, func_name = RUNNERS[engine].partition(":")
     opener: Any = getattr(importlib.import_module(module_name), func_name)
+    kw: dict[str, Any] = {"threads": threads}
+    if unpacked is not None:
+        kw["unpacked"] = unpacked
     if engine == "tensorflow":
-        return opener(engine_file, family, root=root or Path(engine_file).parent, threads=threads)  # type: ignore[no-any-return]
-    return opener(engine_file, family, threads=threads)  # type: ignore[no-any-return]
+        kw["root"] = root or Path(engine_file).parent
+    return opener(engine_file, family, **kw)  # type: ignore[no-any-return]
 
 
 __all__ = [

@@ -24,7 +24,8 @@ import numpy as np
 
 from modelhub.errors import ArtifactFormatError
 from modelhub.loaders.sparknlp.families import Family
-from modelhub.safezip import SafeZip, zip_limits
+from modelhub.loaders.sparknlp.prepared import UnpackedEngine, open_engine
+from modelhub.safezip import SafeZip
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ KNOWN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _GRAPH_NAMES = ("model.onnx",)
 
 
-def _graph_member(zf: SafeZip, engine_file: Path) -> tuple[PurePosixPath, list[PurePosixPath]]:
+def _graph_member(
+    zf: SafeZip | UnpackedEngine, engine_file: Path
+) -> tuple[PurePosixPath, list[PurePosixPath]]:
     """The graph member and the other members (external data) of an engine zip."""
     files = zf.files()
     if not files:
@@ -187,15 +190,17 @@ def open_onnx(
     *,
     threads: int | None = None,
     side_files: tuple[Path, ...] | None = None,
+    unpacked: Path | None = None,
 ) -> OnnxRunner:
     """The runner of a ``*_onnx`` engine zip. ``side_files``: external-data files next to
-    it (default: found in its folder as :mod:`~modelhub.loaders.sparknlp.zipmodel` does)."""
+    it (default: found in its folder as :mod:`~modelhub.loaders.sparknlp.zipmodel` does);
+    ``unpacked``: its members already inflated (:mod:`~modelhub.loaders.sparknlp.prepared`)."""
     engine_file = Path(engine_file)
     if side_files is None:
         from modelhub.loaders.sparknlp.zipmodel import _side_files
 
         side_files = _side_files(engine_file.parent, engine_file)
-    with SafeZip(engine_file, limits=zip_limits(), label=str(engine_file)) as zf:
+    with open_engine(engine_file, unpacked) as zf:
         member, extra = _graph_member(zf, engine_file)
         graph = zf.read(member)
         source = f"{engine_file}:{member.name}"

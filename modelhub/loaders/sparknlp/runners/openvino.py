@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelhub.errors import ArtifactFormatError, EngineUnavailable
-from modelhub.safezip import SafeZip, zip_limits
+from modelhub.loaders.sparknlp.prepared import UnpackedEngine, open_engine
+from modelhub.safezip import SafeZip
 
 if TYPE_CHECKING:
     from modelhub.loaders.sparknlp.families import Family
@@ -65,7 +66,7 @@ class IRMembers:
     bin: PurePosixPath
 
 
-def find_ir(zf: SafeZip, engine_file: Path) -> IRMembers:
+def find_ir(zf: SafeZip | UnpackedEngine, engine_file: Path) -> IRMembers:
     """The one ``.xml`` of the engine zip and the ``.bin`` of the same stem beside it;
     :class:`ArtifactFormatError` naming the file and what is there otherwise."""
     files = zf.files()
@@ -261,17 +262,19 @@ def open_openvino(
     *,
     threads: int | None = None,
     precision: str = "f32",
+    unpacked: Path | None = None,
 ) -> OpenVinoRunner:
     """The runner of a Spark NLP ``*_openvino`` engine file (see the module docstring).
 
     ``family`` names the annotator in messages; ``threads``: CPU threads for inference
     (default: OpenVINO's, one per physical core); ``precision``: ``"f32"`` (default,
-    exact) or ``"bf16"`` (lossy; fast only on CPUs with native bf16)."""
+    exact) or ``"bf16"`` (lossy; fast only on CPUs with native bf16); ``unpacked``: the
+    engine's members already inflated (:mod:`~modelhub.loaders.sparknlp.prepared`)."""
     engine_file = Path(engine_file)
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}: use one of {', '.join(PRECISIONS)}")
     ov = _import_openvino(engine_file)
-    with SafeZip(engine_file, limits=zip_limits(), label=str(engine_file)) as zf:
+    with open_engine(engine_file, unpacked) as zf:
         ir = find_ir(zf, engine_file)
         xml = zf.read(ir.xml)
         weights = zf.read(ir.bin)

@@ -42,6 +42,7 @@ import numpy as np
 
 from modelhub.errors import ArtifactFormatError
 from modelhub.loaders.sparknlp.families import Family
+from modelhub.loaders.sparknlp.prepared import open_engine
 from modelhub.loaders.sparknlp.runners.tf_config import infer_config
 from modelhub.loaders.sparknlp.runners.tf_graph import GraphFacts, graph_facts
 from modelhub.loaders.sparknlp.runners.tf_names import (
@@ -53,7 +54,6 @@ from modelhub.loaders.sparknlp.runners.tf_names import (
     xlnet_state_dict,
 )
 from modelhub.loaders.sparknlp.tf_checkpoint import Checkpoint, bert_state_dict, find_checkpoint
-from modelhub.safezip import SafeZip, zip_limits
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,8 @@ class _Engine:
     model_type: str
 
 
-def _read_engine(engine_file: Path, family: Family) -> _Engine:
-    source = str(engine_file)
-    with SafeZip(engine_file, limits=zip_limits(), label=source) as zf:
+def _read_engine(engine_file: Path, family: Family, unpacked: Path | None = None) -> _Engine:
+    with open_engine(engine_file, unpacked) as zf:
         files = zf.files()
         index = find_checkpoint(files)
         if index is None:
@@ -94,7 +93,7 @@ def _read_engine(engine_file: Path, family: Family) -> _Engine:
                 f"{engine_file}: no TensorFlow checkpoint inside (expected "
                 "variables/variables.index and variables/variables.data-*)"
             )
-        ckpt = Checkpoint(index, zf.read)
+        ckpt = Checkpoint(index, zf.read, getattr(zf, "read_writable", None))
         names = variable_names(ckpt)
         scheme = scheme_of(names)
         graphs = sorted(p for p in files if p.name == "saved_model.pb")
@@ -264,7 +263,12 @@ def _build(engine: _Engine, engine_file: Path) -> Any:
         )
     # unloaded parameters (only a pooler the graph lacks) hold uninitialised memory: the
     # runner never outputs them
-    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False, assign=True)
+    # A writable array (read from a prepared folder, or copied by a transpose) becomes the
+    # parameter itself; a read-only one (a view into the zip's bytes) is copied once.
+    tensors = {
+        k: torch.from_numpy(v) if v.flags.writeable else torch.tensor(v) for k, v in state.items()
+    }
+    model.load_state_dict(tensors, strict=False, assign=True)
     return model
 
 
@@ -329,9 +333,15 @@ class TensorflowRunner:
 
 
 def open_tensorflow(
-    engine_file: Path, family: Family, *, root: Path, threads: int | None = None
+    engine_file: Path,
+    family: Family,
+    *,
+    root: Path,
+    threads: int | None = None,
+    unpacked: Path | None = None,
 ) -> TensorflowRunner:
-    """The runner of a ``*_tensorflow`` engine zip of the model folder ``root``."""
+    """The runner of a ``*_tensorflow`` engine zip of the model folder ``root``;
+    ``unpacked``: its members already inflated (:mod:`~modelhub.loaders.sparknlp.prepared`)."""
     engine_file = Path(engine_file).absolute()  # SafeZip names members under an absolute root
     try:
         import torch  # noqa: F401
@@ -341,7 +351,7 @@ def open_tensorflow(
             f"{engine_file}: running a TensorFlow engine needs torch and transformers "
             f"({exc.name} is missing; pip install 'modelhub[torch]')"
         ) from None
-    engine = _read_engine(engine_file, family)
+    engine = _read_engine(engine_file, family, unpacked)
     model = _build(engine, engine_file)
     log.info(
         "%s: %s weights (%s names) running in torch", engine_file, engine.model_type, engine.scheme

@@ -76,6 +76,10 @@ def _nodes(data: bytes, source: str) -> Iterator[tuple[int, _Node]]:
                 name = value.decode("utf-8", "replace")
             elif number == 2 and isinstance(value, bytes):
                 op = value.decode("utf-8", "replace")
+            if name and op:
+                # NodeDef writes name (1) and op (2) first: the inputs and attrs after
+                # them are parsed only for the few nodes whose values are read
+                break
         return _Node(name, op, buf)
 
     unit = 0

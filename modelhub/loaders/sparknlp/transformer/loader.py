@@ -43,6 +43,8 @@ class SparkNlpTransformerLoader(Loader):
     name: ClassVar[str] = "sparknlp_transformer"
     priority: ClassVar[int] = 80
     formats: ClassVar[tuple[str, ...]] = ("sparknlp-zip",)
+    # the engine and tokenizer files, prepared once (modelhub.loaders.sparknlp.prepared)
+    derives: ClassVar[bool] = True
     engines: ClassVar[tuple[str, ...]] = tuple(dict.fromkeys(e for _, e in _PAIRS))
     annotators: ClassVar[tuple[str, ...]] = tuple(dict.fromkeys(a for a, _ in _PAIRS))
     summary: ClassVar[str] = (

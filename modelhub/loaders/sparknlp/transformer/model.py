@@ -31,6 +31,7 @@ import numpy as np
 from modelhub.cards.record import ModelCard
 from modelhub.errors import ArtifactFormatError, OptionError
 from modelhub.loaders.model import EmbeddingModel, Progress, _no_progress, check_texts, l2_normalize
+from modelhub.loaders.sparknlp.prepared import prepare
 from modelhub.loaders.sparknlp.runners import Runner, open_runner
 from modelhub.loaders.sparknlp.semantics import (
     Row,
@@ -319,9 +320,12 @@ def load(
     batch_size: int = 32,
     normalize: bool = False,
     num_threads: int | None = None,
+    derived_dir: Path | None = None,
 ) -> SparkNlpTransformerModel:
     """Load an unpacked Spark NLP transformer-embeddings zip (any family and engine this
-    install has a runner for). ``semantics``: ``"sparknlp"`` or ``"huggingface"``."""
+    install has a runner for). ``semantics``: ``"sparknlp"`` or ``"huggingface"``;
+    ``derived_dir``: where the engine and tokenizer files are kept prepared for the next
+    loads (:mod:`~modelhub.loaders.sparknlp.prepared`; None: read from the zip each time)."""
     if semantics not in SEMANTICS:
         raise OptionError(f"semantics={semantics!r}: use 'sparknlp' or 'huggingface'")
     if device not in (None, "auto", "cpu"):
@@ -331,14 +335,20 @@ def load(
     art = open_model(Path(path))
     if art.family.family == "instructor":
         _ = art.instruction  # a hostile one is refused at load, not at the first text
+    prepared = prepare(art, derived_dir) if derived_dir is not None else None
     runner = open_runner(
-        art.engine, art.engine_file, art.family, root=art.root, threads=num_threads
+        art.engine,
+        art.engine_file,
+        art.family,
+        root=art.root,
+        threads=num_threads,
+        unpacked=prepared.engine if prepared is not None else None,
     )
     limit = max_length or art.max_sentence_length or 512
     tokenizer = make_tokenizer(
         art.family,
-        vocabulary=art.vocabulary(),
-        merges=art.merges(),
+        vocabulary=prepared.vocabulary if prepared is not None else art.vocabulary(),
+        merges=prepared.merges if prepared is not None else art.merges(),
         spp=art.spp(),
         case_sensitive=art.case_sensitive,
         max_length=limit,

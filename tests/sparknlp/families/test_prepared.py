@@ -1,0 +1,148 @@
+"""Spark NLP zips prepared once (``modelhub.loaders.sparknlp.prepared``): the first
+``modelhub.pretrained`` of a folder inflates its engine and parses its tokenizer files into
+a derived folder of the cache; later loads read that instead, give the same vectors, and a
+damaged, unwritable or hostile case falls back or fails as a load from the zip does."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import modelhub
+from modelhub.derived import check_folder
+from modelhub.errors import ModelhubError
+from modelhub.loaders import select_loader
+from modelhub.loaders.sparknlp.prepared import ENGINE_DIR, TOKENIZER_NAME
+from modelhub.loaders.sparknlp.transformer.model import load
+
+from .conftest import FAMILIES_DIR, ZIPS, needs_tokenizers
+
+pytestmark = pytest.mark.usefixtures("transformer_loader_registered")
+TEXTS = ["I hate cancer", "Zürich café, naïve résumé.", "a b c d e f g"]
+
+
+def _unpack(name: str, target: Path) -> Path:
+    with zipfile.ZipFile(FAMILIES_DIR / f"{name}.zip") as zf:
+        zf.extractall(target / name)
+    return target / name
+
+
+def _prepared() -> list[Path]:
+    cache = Path(os.environ["MODELHUB_CACHE"])
+    return sorted(p for p in cache.glob("derived/local/*/sparknlp-*") if p.is_dir())
+
+
+def _same(a: Any, b: Any) -> None:
+    assert np.array_equal(a.encode(TEXTS), b.encode(TEXTS))
+    if "sentence_embedding" in a.runner.outputs:
+        return  # Nomic's graph pools inside: no token vectors to compare
+    for x, y in zip(a.embed(TEXTS), b.embed(TEXTS), strict=True):
+        assert x.tokens == y.tokens
+        assert np.array_equal(x.vectors, y.vectors)
+
+
+@pytest.mark.parametrize("name", ZIPS)
+def test_prepared_load_gives_what_the_zip_gives(name: str, tmp_path: Path) -> None:
+    needs_tokenizers(name)
+    folder = _unpack(name, tmp_path)
+    if select_loader(folder).name != "sparknlp_transformer":
+        pytest.skip(f"{name} is the sparknlp_bert loader's, which reads the zip in place")
+    from_zip = load(folder)
+    first = modelhub.pretrained(folder)  # prepares
+    [prepared] = _prepared()
+    assert (prepared / TOKENIZER_NAME).is_file() and any((prepared / ENGINE_DIR).iterdir())
+    assert check_folder(prepared) == []
+    again = modelhub.pretrained(folder)  # reads the prepared folder
+    assert _prepared() == [prepared]
+    _same(from_zip, first)
+    _same(from_zip, again)
+
+
+def _corrupt_keeping_stamp(path: Path) -> None:
+    st = path.stat()
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2 :] = b"\0" * (len(raw) - len(raw) // 2)
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("name", ["roberta_onnx", "e5_tensorflow", "xlmroberta_onnx"])
+def test_later_loads_do_not_read_the_engine_zip_or_the_vocabulary(
+    name: str, tmp_path: Path
+) -> None:
+    """The prepared folder stands in for the zip's slow parts: with the engine zip and
+    the tokenizer files damaged behind the digest memo's back (same size, mtime, inode),
+    the load still succeeds from the prepared folder."""
+    needs_tokenizers(name)
+    folder = _unpack(name, tmp_path)
+    want = modelhub.pretrained(folder).encode(TEXTS)
+    [engine] = [p for p in folder.iterdir() if p.name.lower().endswith(f"_{name.split('_')[-1]}")]
+    _corrupt_keeping_stamp(engine)
+    for part in folder.glob("fields/*/part-*"):
+        _corrupt_keeping_stamp(part)
+    assert np.array_equal(modelhub.pretrained(folder).encode(TEXTS), want)
+    with pytest.raises(ModelhubError):  # the zip itself is now unreadable
+        load(folder)
+
+
+def test_an_edited_model_is_prepared_again(tmp_path: Path) -> None:
+    folder = _unpack("bge_onnx", tmp_path)
+    modelhub.pretrained(folder)
+    [old] = _prepared()
+    engine = folder / "bge_onnx"
+    with zipfile.ZipFile(engine) as zf:
+        member, graph = zf.namelist()[0], zf.read(zf.namelist()[0])
+    with zipfile.ZipFile(engine, "w", zipfile.ZIP_STORED) as zf:  # other bytes, same graph
+        zf.writestr(member, graph)
+    got = modelhub.pretrained(folder).encode(TEXTS)
+    assert len(_prepared()) == 2 and old in _prepared()
+    assert np.array_equal(got, load(folder).encode(TEXTS))
+
+
+def test_a_damaged_prepared_folder_is_prepared_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _unpack("mpnet_onnx", tmp_path)
+    want = modelhub.pretrained(folder).encode(TEXTS)
+    [prepared] = _prepared()
+    [graph] = [p for p in (prepared / ENGINE_DIR).rglob("*") if p.is_file()]
+    graph.write_bytes(graph.read_bytes()[:100])  # truncated: a size the manifest denies
+    with caplog.at_level("WARNING"):
+        got = modelhub.pretrained(folder).encode(TEXTS)
+    assert "damaged" in caplog.text and str(prepared) in caplog.text
+    assert np.array_equal(got, want)
+    assert _prepared() == [prepared] and check_folder(prepared) == []
+
+
+def test_an_unwritable_derived_folder_reads_the_zip(tmp_path: Path) -> None:
+    folder = _unpack("roberta_sentence_onnx", tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder would go")
+    got = modelhub.pretrained(folder, derived_dir=blocker / "derived").encode(TEXTS)
+    assert np.array_equal(got, load(folder).encode(TEXTS))
+    assert _prepared() == []
+
+
+def test_a_hostile_engine_zip_is_refused_and_nothing_is_kept(tmp_path: Path) -> None:
+    """A member escaping the archive: the same typed error as a load from the zip, and no
+    prepared (or half-written) folder stays behind."""
+    folder = _unpack("e5_onnx", tmp_path)
+    engine = folder / "e5_onnx"
+    with zipfile.ZipFile(engine) as zf:
+        graph = zf.read(zf.namelist()[0])
+    with zipfile.ZipFile(engine, "w") as zf:
+        zf.writestr("model.onnx", graph)
+        zf.writestr("../../escape.onnx_data", b"x" * 64)
+    with pytest.raises(ModelhubError) as from_zip:
+        load(folder)
+    with pytest.raises(type(from_zip.value), match="escape"):
+        modelhub.pretrained(folder)
+    cache = Path(os.environ["MODELHUB_CACHE"])
+    assert _prepared() == []
+    assert not list(cache.glob("derived/local/*/.tmp-*"))
+    assert not (tmp_path / "escape.onnx_data").exists()
