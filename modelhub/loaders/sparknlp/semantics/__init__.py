@@ -59,7 +59,12 @@ import numpy as np
 
 from modelhub.errors import ArtifactFormatError, OptionError
 from modelhub.loaders.model import l2_normalize
-from modelhub.loaders.sparknlp.families.records import IN_GRAPH, POOLER_OUTPUT, STRATEGY
+from modelhub.loaders.sparknlp.families.records import (
+    CLS_OR_MEAN_L2,
+    IN_GRAPH,
+    POOLER_OUTPUT,
+    STRATEGY,
+)
 from modelhub.loaders.sparknlp.tokenizers import spark_tokens
 from modelhub.loaders.tokens import TokenEmbeddings
 
@@ -128,15 +133,17 @@ def pooling_rule(art: SparkNlpZip, semantics: str, engine: str | None = None) ->
         return "graph"
     if rule == STRATEGY:
         return "strategy"
-    if fam.family == "bge" and art.use_cls_token:
-        return "cls_l2"
+    if rule == CLS_OR_MEAN_L2:  # BGE ONNX; its OpenVINO path ignores the flag
+        return "cls_l2" if art.use_cls_token else "mean_l2"
     return "mean_l2"
 
 
 def fallback_rule(art: SparkNlpZip, pooling: str) -> str | None:
     """For a graph that pools inside (E5/BGE/MPNet/Instructor TensorFlow exports) but gives
     token states only: the pooling Spark NLP applies to the same family's ONNX output
-    (research §3.3's rule: a rank-3 output is mean-pooled, then L2)."""
+    (research §3.3's rule; Spark NLP's Scala uses the TF graph's [B, H] as is, and what
+    the published graphs compute is unknown, research18 §5). For BGE that follows
+    ``useCLSToken`` (default true): CLS + L2, or mean + L2 when the flag is false."""
     if pooling != "graph" or art.family.family == "nomic":
         return None
     return pooling_rule(art, "sparknlp", "onnx")
