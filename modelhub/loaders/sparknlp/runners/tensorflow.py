@@ -15,9 +15,10 @@ pooler's weights (the RoBERTa/XLM-R sentence annotators' TF graphs fetch it).
 
 What Spark NLP's TF graphs of the sentence annotators with ``encoder_*`` signature keys
 (E5, BGE, MPNet, Mxbai, UAE, Instructor) compute after the encoder is not in Spark NLP's
-sources. Their Scala (``ml/ai/E5.scala`` @1db94d21, ``ml/ai/MPNet.scala`` @0898d8ca,
-``ml/ai/Instructor.scala``) feeds ``encoder_input_ids``/``encoder_attention_mask``
-(Instructor also ``encoder_context_mask``), fetches the tensor under the
+sources. Their Scala (``ml/ai/E5.scala`` @1db94d21 and @48e0004b, ``ml/ai/BGE.scala``
+@14daf855, ``ml/ai/MPNet.scala`` @0898d8ca, ``ml/ai/Instructor.scala``) feeds
+``encoder_input_ids``/``encoder_attention_mask`` (Instructor also ``encoder_context_mask``),
+fetches the tensor under the
 ``last_hidden_state`` signature key and cuts it into ``length / batch`` floats per row, with
 no pooling in Scala: a graph that returns pooled ``[batch, dim]`` gives sentence vectors, one
 that returns token states gives each row's flattened ``[tokens × dim]`` matrix (the bug the
