@@ -19,8 +19,8 @@ Their Scala (``ml/ai/E5.scala`` @1db94d21 and @48e0004b, ``ml/ai/BGE.scala`` @14
 ``ml/ai/MPNet.scala`` @0898d8ca, ``ml/ai/Instructor.scala``) feeds
 ``encoder_input_ids``/``encoder_attention_mask`` (Instructor also ``encoder_context_mask``),
 fetches the tensor under the ``last_hidden_state`` signature key and cuts it into
-``length/batch`` floats per row, with no pooling in Scala: a graph that returns pooled ``[B,
-H]`` gives sentence vectors, one that returns token states gives each row's flattened
+``length/batch`` floats per row, with no pooling in Scala: a graph that returns pooled
+``[B,H]`` gives sentence vectors, one that returns token states gives each row's flattened
 ``[T×H]`` matrix (the bug the ONNX path of the same code had, issues #14049/#14066, fixed
 for ONNX by PR #14051). The Python that exported those TF graphs is not in Spark NLP's
 repository (no TF import notebook for these annotators under
