@@ -78,15 +78,17 @@ def test_rows_cite_a_source_with_a_commit_or_index_id() -> None:
 
 def test_the_settled_and_open_points_are_all_stated() -> None:
     doc = families_module.__doc__ or ""
-    for mark in ("S1.", "O1.", "S2.", "O2.", "S3.", "O4.", "S5.", "O6.", "O7.", "S8."):
+    for mark in ("S1.", "O1.", "S2.", "O2.", "S3.", "S4.", "S5.", "O6.", "O7.", "S8.", "S9."):
         assert mark in doc
     # Each settled point names the file and commit it was read at.
     for mark, source in [
         ("S1.", "@9a165279"),
         ("S2.", "@2d1bbcc1"),
         ("S3.", "@44877365"),
+        ("S4.", "idx 3540551258"),
         ("S5.", "@b7c963a8"),
         ("S8.", "@ea436cf8"),
+        ("S9.", "idx 7479104452"),
     ]:
         start = doc.index(mark)
         assert source in doc[start : start + 1200], mark

@@ -140,9 +140,11 @@ class SparkNlpZip:
 
     @property
     def use_cls_token(self) -> bool:
-        """BGE's ``useCLSToken`` (Spark NLP 5.5.3+); zips saved before it mean-pool."""
+        """BGE's ``useCLSToken``. A zip saved before Spark NLP 5.5.3 lacks it, and 5.5.3+
+        applies the param's default, true (``HasClsTokenProperties`` @14daf855), so it is
+        CLS-pooled; Spark NLP before 5.5.3 mean-pooled every BGE zip (all-ones mask)."""
         value = self.metadata.get("useCLSToken")
-        return self._flag("useCLSToken", value) if value is not None else False
+        return self._flag("useCLSToken", value) if value is not None else True
 
     @property
     def instruction(self) -> str:

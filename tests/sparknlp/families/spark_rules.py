@@ -12,10 +12,12 @@ import numpy as np
 #: zip -> ids the ONNX attention mask sets to 0 (``id != 0`` etc., among real tokens).
 MASKED: dict[str, set[int]] = {
     "distilbert_onnx": {0},
-    "roberta_onnx": {0},  # masks <s> (research §2.2, O4)
+    "roberta_onnx": {0},  # masks <s> (research §2.2; research18 §6)
     "roberta_sentence_onnx": {1},
-    "xlmroberta_onnx": {0},  # masks <s> (research §2.3, O4)
-    "xlmroberta_sentence_onnx": set(),
+    "xlmroberta_onnx": {0},  # masks <s> (research §2.3; research18 §6)
+    # id != SentencePadTokenId (1): <pad>, and spm's <unk> (0) + 1 = 1, so unknown pieces
+    # are masked (XlmRoberta.scala @48e0004b tagSequence; research18 §3)
+    "xlmroberta_sentence_onnx": {1},
     "camembert_onnx": {0},
     "deberta_onnx": {0},
     "albert_onnx": {0},
@@ -25,8 +27,8 @@ MASKED: dict[str, set[int]] = {
     "bert_openvino": {0},
     "distilbert_openvino": {0},
     "roberta_openvino": {1},  # id != pad: <s> attended, unlike ONNX
-    "xlmroberta_openvino": {0},  # ONNX and OV alike (research §2.3)
-    "xlmroberta_sentence_openvino": set(),
+    "xlmroberta_openvino": {0},  # as ONNX: the OV helper's default pad is 0 (research18 §6)
+    "xlmroberta_sentence_openvino": {1},  # as ONNX (research18 §3)
     "mpnet_openvino": {1},
     # TensorFlow
     "distilbert_tensorflow": {0},
@@ -34,18 +36,18 @@ MASKED: dict[str, set[int]] = {
     "roberta_sentence_tensorflow": {1},
     "xlmroberta_tensorflow": {1},  # id != 1 (research §2.3)
     # id != pad, and CamemBERT's pad is spm("<pad>") + 4, the unk piece + 4 when the spm
-    # model has no <pad> (O5): unknown pieces are masked out
+    # model has no <pad> (S5): unknown pieces are masked out
     "camembert_tensorflow": {4},
     "albert_tensorflow": {0},
     "mpnet_tensorflow": {1},
     "instructor_tensorflow": {0},
     "deberta_tensorflow": {0},  # id != pad, [PAD] = 0
-    "xlmroberta_sentence_tensorflow": set(),
+    "xlmroberta_sentence_tensorflow": {1},  # as ONNX (research18 §3)
     "xlnet_tensorflow": {5},  # id != pad, <pad> = 5 (xlnet-base-cased's layout)
     "longformer_tensorflow": {1},  # id != pad
     "bert_sentence_tensorflow": {0},
     # OpenVINO: id != pad where the family table says "*"
-    "camembert_openvino": {4},  # pad = spm("<pad>") + 4 = unk + 4 (O5), as TensorFlow
+    "camembert_openvino": {4},  # pad = spm("<pad>") + 4 = unk + 4 (S5), as TensorFlow
     "deberta_openvino": {0},
     "albert_openvino": {0},
     "roberta_sentence_openvino": {1},
@@ -58,7 +60,7 @@ POOLING: dict[str, str] = {
     "xlmroberta_sentence_onnx": "mean_l2",
     "e5_onnx": "mean_l2",
     "bge_onnx": "cls_l2",  # useCLSToken=true in its metadata
-    "bge_mean_onnx": "mean_l2",  # saved without useCLSToken
+    "bge_mean_onnx": "mean_l2",  # useCLSToken=false in its metadata
     "minilm_onnx": "mean_l2",
     "mpnet_onnx": "mean_l2",
     "mxbai_onnx": "cls",  # poolingStrategy cls, no L2
@@ -72,13 +74,15 @@ POOLING: dict[str, str] = {
     # E5/MPNet TF graphs pool in-graph; these give token states: pooled as ONNX
     "e5_tensorflow": "mean_l2",
     "mpnet_tensorflow": "mean_l2",
-    "bge_tensorflow": "mean_l2",  # saved without useCLSToken
+    # token states from the TF graph: pooled as ONNX with its useCLSToken=true
+    "bge_tensorflow": "cls_l2",
     "mxbai_tensorflow": "cls",
     "uae_tensorflow": "avg",
     "instructor_tensorflow": "instructor",
     "xlmroberta_sentence_tensorflow": "pooler",  # research §3.2
     "minilm_openvino": "mean_l2",
-    "bge_openvino": "cls_l2",  # useCLSToken=true, as bge_onnx
+    # Spark NLP's OpenVINO path ignores useCLSToken (=true here): mean + L2 (research18 §1)
+    "bge_openvino": "mean_l2",
     "roberta_sentence_openvino": "mean_l2",
     "bert_sentence_openvino": "pooler",
     "bert_sentence_tensorflow": "pooler",
@@ -132,7 +136,7 @@ def sentencepiece(ref: str) -> Any:
 def spm_ids(ref: str, text: str) -> list[int]:
     """SentencepieceEncoder (research §1.7): spm ids + the family's offset, the bare "▁"
     piece dropped; CamemBERT compares with the offset added twice, so it keeps the bare
-    piece and drops the spm id ``"▁" + 4`` instead (O5)."""
+    piece and drops the spm id ``"▁" + 4`` instead (S5)."""
     sp = sentencepiece(ref)
     _, offset, lower = SPM[ref]
     bare = sp.piece_to_id("▁")

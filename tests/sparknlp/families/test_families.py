@@ -7,6 +7,8 @@ one-by-one runs."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,13 @@ from modelhub.loaders.sparknlp.transformer.loader import SparkNlpTransformerLoad
 from modelhub.loaders.sparknlp.transformer.model import SparkNlpTransformerModel
 
 from .conftest import MANIFEST, ZIPS, needs_tokenizers, reference
-from .spark_rules import POOLING, WORD_LEVEL, spark_sentence_vector, spark_word_vectors
+from .spark_rules import (
+    MASKED,
+    POOLING,
+    WORD_LEVEL,
+    spark_sentence_vector,
+    spark_word_vectors,
+)
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("transformers")
@@ -103,6 +111,48 @@ def test_roberta_onnx_masks_its_start_token_as_spark_nlp_does(
     a = spark.embed(["I hate cancer"])[0].vectors
     b = upstream.embed(["I hate cancer"])[0].vectors
     assert a.shape == b.shape and np.abs(a - b).max() > 1e-3  # the quirk shows
+
+
+@pytest.mark.parametrize(
+    "name", [z for z in ZIPS if z.startswith("xlmroberta_sentence_") and z in MASKED]
+)
+def test_xlmroberta_sentence_masks_unknown_pieces_as_spark_nlp_does(
+    family_dirs: dict[str, Path], name: str
+) -> None:
+    """XLM-R maps spm's <unk> (0) to 1 = <pad>, and its sentence paths mask ``id != 1``
+    (XlmRoberta.scala @48e0004b): an unknown piece is left out of the mean."""
+    model = load(family_dirs, name, "sparknlp")
+    text = TEXTS[3]  # "Y" and "," are not in the fixture's SentencePiece vocabulary
+    row = model._rows([text], 1, lambda n: None)[0]
+    unknown = [k for k, i in enumerate(row.ids) if i == 1]
+    assert unknown
+    assert [k for k, m in enumerate(row.mask) if not m] == unknown
+    upstream = load(family_dirs, name, "huggingface")
+    assert all(upstream._rows([text], 1, lambda n: None)[0].mask)  # the upstream mask
+
+
+def test_bge_onnx_zip_without_use_cls_token_is_cls_pooled(
+    family_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A BGE zip saved before Spark NLP 5.5.3 has no ``useCLSToken``; 5.5.3+ applies the
+    param's default, true (HasClsTokenProperties @14daf855): CLS + L2, not the mean."""
+    folder = tmp_path / "bge_old"
+    shutil.copytree(family_dirs["bge_mean_onnx"], folder)
+    meta = folder / "metadata" / "part-00000"
+    data = json.loads(meta.read_text("utf-8"))
+    assert data["paramMap"].pop("useCLSToken") is False
+    meta.write_text(json.dumps(data), "utf-8")
+    for crc in (folder / "metadata").glob(".part-00000.crc"):
+        crc.unlink()  # as the bench's unpack() does after editing the metadata
+    model = SparkNlpTransformerLoader().load(folder, None)
+    assert model.pooling == "cls_l2" and model.normalizes
+    ref, tok = reference("bge_onnx")
+    got = model.encode(TEXTS)
+    for text, vector in zip(TEXTS, got, strict=True):
+        want = spark_sentence_vector("bge_onnx", ref, tok, text, _types("bge_onnx", model))
+        assert np.abs(vector - want).max() <= 1e-4, text
+    mean = load(family_dirs, "bge_mean_onnx", "sparknlp").encode(TEXTS)
+    assert np.abs(got - mean).max() > 1e-3
 
 
 @pytest.mark.parametrize("name", [z for z in ZIPS if z in POOLING])

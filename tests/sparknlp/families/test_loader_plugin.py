@@ -178,10 +178,13 @@ def test_modelhub_loaders_lists_annotators_by_engine(capsys: pytest.CaptureFixtu
     assert rows["BertEmbeddings"]["openvino"] == "sparknlp_transformer"
 
 
-@pytest.mark.parametrize("where", ["beside", "inside"])
+@pytest.mark.parametrize("where", ["beside", "beside_spark_name", "inside"])
 def test_onnx_external_data_beside_or_inside_the_engine_zip(tmp_path: Path, where: str) -> None:
     """A graph whose weights live in a side file (big models' ``.onnx_data``), next to the
-    ``*_onnx`` zip in the model folder or inside it, gives the same vectors."""
+    ``*_onnx`` zip in the model folder or inside it, gives the same vectors. Spark NLP
+    copies the side file unzipped beside the engine zip as ``<suffix>_<model><postfix>``
+    (``OnnxSerializeModel`` readOnnxModel, research18 §8), not under the graph's
+    ``location``: the one side file serves the one location whatever its name."""
     import zipfile
 
     onnx = pytest.importorskip("onnx")
@@ -202,6 +205,8 @@ def test_onnx_external_data_beside_or_inside_the_engine_zip(tmp_path: Path, wher
             zf.write(work / "model.onnx_data", "model.onnx_data")
     if where == "beside":
         shutil.copyfile(work / "model.onnx_data", folder / "e5_onnx_data")
+    if where == "beside_spark_name":
+        shutil.copyfile(work / "model.onnx_data", folder / "_e5_onnx_model.onnx_data")
     got = SparkNlpTransformerLoader().load(folder, None).encode(["I hate cancer"])
     assert np.abs(got - want).max() <= 1e-6
     if where == "beside":

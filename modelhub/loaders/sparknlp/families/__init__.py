@@ -10,24 +10,29 @@ is the commit the index stored, ``idx N`` the index's file id where it showed no
 A notebook's ``ls -l`` output cell is what Spark NLP itself wrote when it saved the model, so
 the file names it shows are observed, not derived.
 
-Settled (S) and still open (O), numbered as research §9:
+Settled (S) and still open (O), numbered as research §9 (S9 is new); "research18 §N" is
+the second pass over Spark NLP's Scala that settled most of them (``JohnSnowLabs/spark-nlp``
+files read at the commits named):
 
 S1. Engine file names not seen in Scala code, observed in Spark NLP's ``ls`` of a saved
     model: ``roberta_openvino`` for RoBertaEmbeddings (``openvino/HuggingFace_OpenVINO_in_
     Spark_NLP_RoBERTa.ipynb`` @9a165279, Spark NLP 5.5.3: ``fields``, ``metadata``,
     ``roberta_openvino``); ``roberta_onnx`` for RoBertaSentenceEmbeddings (``onnx/..._
     RoBertaSentenceEmbeddings.ipynb`` @2d1bbcc1, 5.5.3; ``fields`` holds two features,
-    vocabulary and merges); ``xlmroberta_onnx`` + ``xlmroberta_spp`` and **no** ``fields/``
-    for XlmRoBertaSentenceEmbeddings (``openvino/..._XlmRoBertaSentenceEmbeddings.ipynb``
+    vocabulary and merges), whose OpenVINO file is ``roberta_openvino`` too
+    (``nlp/embeddings/RoBertaSentenceEmbeddings.scala`` @48e0004b, research18 §7);
+    ``xlmroberta_onnx`` + ``xlmroberta_spp`` and **no** ``fields/`` for
+    XlmRoBertaSentenceEmbeddings (``openvino/..._XlmRoBertaSentenceEmbeddings.ipynb``
     @2221e602, 5.3.0); ``e5_openvino`` (``openvino/..._E5.ipynb`` @11f02eb9);
     ``mpnet_openvino`` (``openvino/..._MPNet.ipynb`` @2d1bbcc1); ``nomic_openvino``
     (``openvino/..._Nomic.ipynb`` @2d1bbcc1, 5.5.3); ``minilm_onnx`` / ``minilm_openvino``
     (``nlp/embeddings/MiniLMEmbeddings.scala`` idx 3867915118, and the ``ls`` in
     ``openvino/..._MiniLM.ipynb`` @3646b4e1).
-O1. Still unseen anywhere in the index: the OpenVINO files of RoBertaSentenceEmbeddings and
-    XlmRoBertaSentenceEmbeddings. Rule for Python, which covers all of them: pick engine
-    files by suffix, case-insensitively (:func:`engine_files`), never by a fixed prefix;
-    prefixes already differ in case (``Mxbai_onnx``, ``UAE_onnx``).
+O1. Still unseen: XlmRoBertaSentenceEmbeddings' OpenVINO file (the only stored
+    ``XlmRoBertaSentenceEmbeddings.scala``, @b38f6ea4, is TensorFlow-only; very probably
+    ``xlmroberta_openvino``, as the word-level class). The rule for Python covers it: pick
+    engine files by suffix, case-insensitively (:func:`engine_files`), never by a fixed
+    prefix; prefixes already differ in case (``Mxbai_onnx``, ``UAE_onnx``).
 S6. LongformerEmbeddings has TensorFlow only. Issue #13866 ("Add ONNX support to all
     transformers", closed as stale) ticks it, but the PR meant to add it (#13907, "Add
     support for ONNX to ALBERT, CamemBERT, XLM-RoBERTa, XLNet, and Longformer") stayed open
@@ -47,34 +52,47 @@ S7. XLNet's piece order. The index holds two ``ml/ai/Xlnet.scala``: @11c1e343 bu
     ``ml.ai.util.sentencepiece`` package that only an old-style ``Marian.scala`` (pre-
     ``Generate`` decoding loop) shares. So the tokenizer follows @56a29f29; its warm-up
     input (``..., 4, 3``) still ends in the old order, which changes nothing returned.
-S2. MiniLMEmbeddings pools ONNX and OpenVINO alike: masked mean (mask ``id != 0``) then L2
-    (``ml/ai/MiniLM.scala`` @2d1bbcc1). The newest BGE.scala in the index (idx 2131484635)
-    pools ONNX and OpenVINO as masked mean with an all-ones mask (``x < 0 ? 0 : 1``) then L2.
-    The maintainers' threads (issue/PR corpus, JohnSnowLabs/spark-nlp) date the other pooling
-    changes: E5 and MPNet ONNX gave ``last_hidden_state`` flattened per row (vectors of
-    thousands of values, issues #14066, #14049) until PR #14051 ("missing pool average",
-    Nov 2023) and PR #14104 (batched average pooling, Dec 2023); XlmRoBertaSentenceEmbeddings
-    ONNX likewise (issue #14181) until PR #14328 added average pooling (Jun 2024);
-    RoBertaSentenceEmbeddings got ONNX with average pooling in PR #14330; BGE's
-    ``useCLSToken`` came with PR #14511 (release 5.5.3, Jan 2025). E5.scala @1db94d21 in the
-    index is the pre-#14051 code. So Spark NLP today mean-pools E5, MPNet, XLM-R-Sentence
-    and RoBERTa-Sentence ONNX/OpenVINO output.
-O2. Still open: whether L2 follows the mean for E5 and XLM-R-Sentence (MPNet's and
-    RoBERTa-Sentence's code does L2) and follows CLS for BGE (the Scala of PR #14511 is not
-    in the index; ``useCLSToken`` defaults to true on the Python side,
-    ``HasClsTokenProperties`` idx 686089474); what Nomic's graph pools. A loader reads
-    ``useCLSToken`` from the metadata and checks these against a reference vector.
+S2. Sentence pooling of the ONNX and OpenVINO paths, in the newest Scala found (MiniLM
+    ``ml/ai/MiniLM.scala`` @2d1bbcc1; the rest research18 §1-§4):
+    - E5 (``ml/ai/E5.scala`` @48e0004b), MiniLM, MPNet, RoBERTa-Sentence (``RoBerta.scala``
+      idx 3540551258): masked mean (``LinAlg.avgPooling``) then ``LinAlg.l2Normalize``;
+      masks ``id != 0`` (E5 all ones before @48e0004b), MPNet ``id != 1``,
+      RoBERTa-Sentence ``id != pad``.
+    - XLM-R-Sentence (``ml/ai/XlmRoberta.scala`` @48e0004b ``tagSequence``): the same with
+      mask ``id != 1`` (``SentencePadTokenId``), which also drops unknown pieces (S5);
+      TensorFlow ``pooler_output``, same mask.
+    - BGE (``ml/ai/BGE.scala`` @14daf855, PR #14496, release 5.5.3): ONNX ``useCLSToken``
+      true: row 0 of ``last_hidden_state`` then L2; false: masked mean then L2; mask
+      ``id != 0``. The param's Scala default is **true** (``nlp/HasClsTokenProperties.scala``
+      @14daf855), so a zip saved without it is CLS-pooled by 5.5.3+; Spark NLP before
+      5.5.3 mean-pooled every BGE zip with an all-ones mask (idx 2131484635). OpenVINO
+      ignores the flag: always masked mean then L2.
+    - Nomic (``ml/ai/Nomic.scala`` @14daf855): the graph's ``sentence_embedding`` as is, no
+      Scala pooling or L2; mask ``id != 0`` (all ones at @39d3fd9f).
+    - TensorFlow graphs of E5, BGE, MPNet, Instructor: Scala feeds ids and mask, fetches
+      one output and uses its ``[B, H]`` as is (research18 §5).
+    History (issue/PR corpus): E5 and MPNet ONNX gave ``last_hidden_state`` flattened per
+    row (issues #14066, #14049) until PR #14051 (Nov 2023) and PR #14104 (batched pooling,
+    Dec 2023); XLM-R-Sentence ONNX likewise (issue #14181) until PR #14328 (Jun 2024).
+O2. Still open: what the published TensorFlow graphs of E5/BGE/MPNet/Instructor compute
+    after the encoder (no export code is public): a graph giving ``[B, H]`` is used as
+    is, one giving token states is pooled as the family's ONNX rule. Whether Nomic's graph
+    ends in a Normalize module (the model's ``modules.json``, unread; the export runs the
+    whole sentence-transformers module list) matters only against a sentence-transformers
+    reference, not for parity with Spark NLP.
 S3. ``Openvino.ovModel = "openvino_model"`` (``ml/util/ModelEngine.scala`` @44877365). The
     newest ``OpenvinoWrapper.saveToFile`` copies ``<modelName>.xml/.bin`` (idx 3548826653) and
     the OpenVINO notebooks export ``openvino_model.xml/.bin`` (optimum), so new zips hold
     ``openvino_model.xml/.bin``; older ones ``saved_model.*`` or ``<prefix>_openvino.*``.
     Rule unchanged: take the one ``.xml`` and the ``.bin`` of the same stem. The same file
     names the llama.cpp engine ``LlamaCPP.name = "llama_cpp"``; cards write ``llamacpp``.
-O4. The ONNX ``attention_mask = id != 0`` of the RoBERTa/XLM-R word paths (which masks
-    ``<s>``, id 0) is in the newest RoBerta.scala in the index (idx 3540551258). PR #14496
-    ("wrong attention mask calculation resulted in wrong embeddings", merged Jan 2025) may be
-    its fix, but neither its description nor its diff is stored, so which annotators it
-    changed stays open. A loader offers the quirk as Spark NLP's rule and says so.
+S4. The word paths' ``attention_mask = id != 0`` (masks ``<s>``, id 0; padding id 1
+    attended) is in the newest versions found: RoBERTa ONNX (``ml/ai/RoBerta.scala``
+    idx 3540551258; its OpenVINO path passes the pad id: ``id != 1``), XLM-R ONNX and OpenVINO
+    (``ml/ai/XlmRoberta.scala`` @48e0004b; the OpenVINO helper ``PrepareEmbeddings``
+    idx 2155835486 defaults ``sentencePadTokenId`` to 0). PR #14496 (Jan 2025) fixed BGE's and
+    Nomic's masks, not these (research18 §6). A loader applies the quirk as Spark NLP's
+    rule and says so; a fix after the newest indexed versions cannot be excluded.
 S5. Read again in the newest code the index holds, and shown on models trained by the
     ``sentencepiece`` trainer (``tests/sparknlp/tokenizers/test_sentencepiece.py``): CamemBERT
     adds ``pieceIdOffset`` 4 to ``pieceToId("▁")`` and the encoder adds it again, so the bare
@@ -85,13 +103,24 @@ S5. Read again in the newest code the index holds, and shown on models trained b
     ``<unk>`` (0) becomes 1 = ``<pad>`` (``ml/ai/XlmRoberta.scala`` @50bd6326; encoder
     ``ml/tensorflow/sentencepiece/SentencepieceEncoder.scala`` idx 5817394118). Details in
     :mod:`modelhub.loaders.sparknlp.tokenizers.sentencepiece`.
-O6. The ``compat`` feature write mode and ``.onnx_data`` side files: nothing new in the index.
+O6. ``.onnx_data`` side files are settled: Spark NLP copies the file unzipped beside the
+    engine zip, named ``<suffix>_<model><postfix>`` (``ml/onnx/OnnxSerializeModel.scala`` idx
+    3586219991, e.g. BGEM3's ``_bge_m3_model.onnx_data``), and none of these annotators
+    passes a ``dataFilePostfix``; the ONNX runner puts the one side file under the graph's
+    external-data ``location`` whatever its name (research18 §8). Still open: the
+    ``compat`` feature write mode (no ``Feature.scala`` with a ``writeMode`` is indexed).
 O7. WordEmbeddings storage byte order: out of scope here (static vectors are separate work).
 S8. Releases, from Spark NLP's own notebooks: ONNX came in 5.0.0 ("ONNX support was
     introduced in Spark NLP 5.0.0", ``onnx/..._RoBERTa.ipynb`` @ea436cf8) and OpenVINO in
     5.4.0 ("OpenVINO support was introduced in Spark NLP 5.4.0", ``openvino/..._RoBERTa.ipynb``
     @9a165279). A card that names no engine and needs Spark NLP < 5.0 is therefore TensorFlow
     (:func:`engine_for_version`).
+S9. ``LinAlg.avgPooling`` pools every row of a batch with the **first** row's mask and
+    divides by that row's count (``expandAttentionMask`` reads column 0 of the transposed
+    mask; ``ml/util/LinAlg.scala`` idx 7479104452, since PR #14104, research18 §9). With a
+    padding mask, rows after the first then average the first row's positions (padding
+    when it is longer, cut tokens when shorter). :mod:`modelhub.loaders.sparknlp.semantics`
+    documents it and does not reproduce it: rows are pooled alone, as a batch of one.
 
 Recognised-but-unsupported rows, from their Scala readers: UniversalSentenceEncoder reads
 ``use_tensorflow`` with ``readTensorflowWithSPModel(..., initAllTables = true, loadSP)``

@@ -26,9 +26,17 @@ FIRST_PIECE_WORD_START = "first piece whose begin equals the token's begin and i
 POOLER_OUTPUT = "pooler_output of the graph"
 MEAN_L2 = "masked mean (LinAlg.avgPooling) then L2"
 IN_GRAPH = "pooled inside the exported graph; used as-is"
+#: E5/BGE/MPNet/Instructor TensorFlow: Scala uses the graph's [B, H] as is (research18 §5);
+#: what the graph computes is unpublished, so token states (rank 3) are pooled as ONNX.
+TF_IN_GRAPH = IN_GRAPH + " (no Scala pooling or L2; rank-3 output pooled as the ONNX rule)"
 STRATEGY = "poolingStrategy param (cls, cls_avg, last, avg, max or an index); no L2"
-CLS_OR_MEAN_L2 = "useCLSToken (5.5.3+): CLS token, else masked mean then L2 (L2 after CLS: O2)"
-MEAN_L2_OPEN = "masked mean (since the PRs of S2); L2 after it open (O2)"
+#: BGE ONNX (BGE.scala @14daf855): useCLSToken, default true when the metadata lacks it.
+CLS_OR_MEAN_L2 = (
+    "useCLSToken (5.5.3+, default true): row 0 of last_hidden_state then L2, "
+    "else masked mean then L2; before 5.5.3 masked mean (all-ones mask) then L2"
+)
+#: BGE OpenVINO (BGE.scala @14daf855): the flag is not passed to the OpenVINO path.
+MEAN_L2_FLAG_IGNORED = MEAN_L2 + " (useCLSToken ignored)"
 
 
 @dataclass(frozen=True, slots=True)

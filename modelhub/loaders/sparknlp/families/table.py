@@ -10,9 +10,10 @@ from modelhub.loaders.sparknlp.families.records import (
     FIRST_PIECE_WORD_START,
     IN_GRAPH,
     MEAN_L2,
-    MEAN_L2_OPEN,
+    MEAN_L2_FLAG_IGNORED,
     POOLER_OUTPUT,
     STRATEGY,
+    TF_IN_GRAPH,
     Family,
     Param,
 )
@@ -91,7 +92,7 @@ FAMILIES: tuple[Family, ...] = (
         lowercase="if not caseSensitive; first GPT-2 regex chunk only; Ġ on word starts "
         "except at document offset 0",
         token_vector=FIRST_PIECE_BY_OFFSET,
-        masks=(("onnx", "id != 0 (masks <s>; O4)"), ("*", "id != pad")),
+        masks=(("onnx", "id != 0 (masks <s>; S4)"), ("*", "id != pad")),
         params=_params(cased=True),
         hf_model_type="roberta",
         sources=(
@@ -99,7 +100,6 @@ FAMILIES: tuple[Family, ...] = (
             "ml/ai/RoBerta.scala idx 3540551258",
             "openvino/HuggingFace_OpenVINO_in_Spark_NLP_RoBERTa.ipynb @9a165279 (S1)",
         ),
-        open_points=("O4",),
     ),
     Family(
         "XlmRoBertaEmbeddings",
@@ -114,11 +114,17 @@ FAMILIES: tuple[Family, ...] = (
         "fixed: <s>=0 </s>=2 <pad>=1; spm ids + 1; bare ▁ dropped",
         1,
         token_vector=FIRST_PIECE_WORD_START,
-        masks=(("tensorflow", "id != 1"), ("*", "id != 0 (masks <s>; O4)")),
+        masks=(
+            ("tensorflow", "id != 1"),
+            ("*", "id != 0 (masks <s>; S4: the OpenVINO helper's default pad is 0 too)"),
+        ),
         params=_params(cased=True),
         hf_model_type="xlm-roberta",
-        sources=(f"{_RESEARCH} §2.3", "ml/ai/XlmRoberta.scala @50bd6326"),
-        open_points=("O4",),
+        sources=(
+            f"{_RESEARCH} §2.3",
+            "ml/ai/XlmRoberta.scala @50bd6326, @48e0004b (tag)",
+            "ml/ai/util/PrepareEmbeddings.scala idx 2155835486 (sentencePadTokenId = 0)",
+        ),
     ),
     Family(
         "CamemBertEmbeddings",
@@ -267,8 +273,8 @@ FAMILIES: tuple[Family, ...] = (
             f"{_RESEARCH} §3.1",
             "ml/ai/RoBerta.scala idx 3540551258",
             "onnx/HuggingFace_ONNX_in_Spark_NLP_RoBertaSentenceEmbeddings.ipynb @2d1bbcc1 (S1)",
+            "nlp/embeddings/RoBertaSentenceEmbeddings.scala @48e0004b (roberta_openvino; S1)",
         ),
-        open_points=("O1: OpenVINO file name unseen",),
     ),
     Family(
         "XlmRoBertaSentenceEmbeddings",
@@ -283,7 +289,10 @@ FAMILIES: tuple[Family, ...] = (
         "fixed: <s>=0 </s>=2 <pad>=1; spm ids + 1",
         1,
         lowercase="if not caseSensitive; text cut to maxSentenceLength characters first",
-        pooling=(("tensorflow", POOLER_OUTPUT), ("*", MEAN_L2_OPEN)),
+        pooling=(("tensorflow", POOLER_OUTPUT), ("*", MEAN_L2)),
+        # SentencePadTokenId: spm <unk> (0) + 1 = 1 = <pad> (S5), so unknown pieces are
+        # masked out too
+        masks=(("*", "id != 1 (<pad>, and every unknown piece)"),),
         params=_params(cased=True),
         hf_model_type="xlm-roberta",
         sources=(
@@ -291,8 +300,9 @@ FAMILIES: tuple[Family, ...] = (
             "openvino/HuggingFace_OpenVINO_in_Spark_NLP_XlmRoBertaSentenceEmbeddings.ipynb "
             "@2221e602 (S1: xlmroberta_onnx + xlmroberta_spp, no fields/)",
             "issue #14181, PR #14328: average pooling for ONNX (S2)",
+            "ml/ai/XlmRoberta.scala @48e0004b (tagSequence: mask id != 1, mean, L2; S2)",
         ),
-        open_points=("O1: OpenVINO file name unseen", "O2: L2 after the mean"),
+        open_points=("O1: OpenVINO file name unseen (the suffix rule finds it)",),
     ),
     Family(
         "E5Embeddings",
@@ -306,17 +316,16 @@ FAMILIES: tuple[Family, ...] = (
         _BERT_SPECIALS,
         "looked up in fields/vocabulary; pad 0",
         0,
-        pooling=(("tensorflow", IN_GRAPH), ("*", MEAN_L2_OPEN)),
-        masks=(("*", "all ones or id != 0, by version; token_type_ids zeros"),),
+        pooling=(("tensorflow", TF_IN_GRAPH), ("*", MEAN_L2)),
+        masks=(("*", "id != 0 (all ones before @48e0004b); token_type_ids zeros"),),
         params=_params(max_len=512),
         hf_model_type="bert",
         sources=(
             f"{_RESEARCH} §3.3",
-            "ml/ai/E5.scala @1db94d21 (before PR #14051)",
+            "ml/ai/E5.scala @48e0004b (mean then L2, ONNX and OpenVINO; S2)",
             "PR #14051, PR #14104: average pooling for E5 and MPNet ONNX (S2)",
             "openvino/HuggingFace_OpenVINO_in_Spark_NLP_E5.ipynb @11f02eb9 (S1)",
         ),
-        open_points=("O2: L2 after the mean",),
     ),
     Family(
         "BGEEmbeddings",
@@ -330,16 +339,24 @@ FAMILIES: tuple[Family, ...] = (
         _BERT_SPECIALS,
         "looked up in fields/vocabulary; pad 0",
         0,
-        pooling=(("tensorflow", IN_GRAPH), ("*", CLS_OR_MEAN_L2)),
-        masks=(("*", "all ones (padding attended); token_type_ids zeros"),),
-        params=(*_params(max_len=512), Param("useCLSToken", True, "Python 7.0.0 default")),
+        pooling=(
+            ("tensorflow", TF_IN_GRAPH),
+            ("openvino", MEAN_L2_FLAG_IGNORED),
+            ("*", CLS_OR_MEAN_L2),
+        ),
+        masks=(("*", "id != 0 (all ones before 5.5.3); token_type_ids zeros"),),
+        params=(
+            *_params(max_len=512),
+            Param("useCLSToken", True, "HasClsTokenProperties default (5.5.3+); ONNX only"),
+        ),
         hf_model_type="bert",
         sources=(
             f"{_RESEARCH} §3.4",
-            "ml/ai/BGE.scala idx 2131484635 (S2)",
-            "PR #14511: useCLSToken, release 5.5.3 (S2)",
+            "ml/ai/BGE.scala @14daf855 (useCLSToken: ONNX CLS or mean, OpenVINO mean; S2)",
+            "nlp/HasClsTokenProperties.scala @14daf855 (default true)",
+            "ml/ai/BGE.scala idx 2131484635 (before 5.5.3: all-ones mean then L2)",
+            "PR #14496 / #14511: useCLSToken, release 5.5.3 (S2)",
         ),
-        open_points=("O2: useCLSToken in Scala, and L2 after CLS",),
     ),
     Family(
         "MPNetEmbeddings",
@@ -353,7 +370,7 @@ FAMILIES: tuple[Family, ...] = (
         (("start", "<s>"), ("end", "</s>"), ("pad", "<s>"), ("unk", "[UNK]")),
         "looked up in fields/vocabulary; batches pad with 0",
         0,
-        pooling=(("tensorflow", IN_GRAPH), ("*", MEAN_L2)),
+        pooling=(("tensorflow", TF_IN_GRAPH), ("*", MEAN_L2)),
         masks=(("*", "id != 1 (padding zeros attended); no token_type_ids"),),
         params=_params(max_len=512),
         hf_model_type="mpnet",
@@ -432,16 +449,16 @@ FAMILIES: tuple[Family, ...] = (
         _BERT_SPECIALS,
         "looked up in fields/vocabulary; pad 0",
         0,
-        pooling=(("*", IN_GRAPH + " (output sentence_embedding)"),),
-        masks=(("*", "all ones"),),
+        pooling=(("*", IN_GRAPH + " (output sentence_embedding; no Scala pooling or L2)"),),
+        masks=(("*", "id != 0 (all ones before @14daf855); no token_type_ids"),),
         params=_params(max_len=512),
         hf_model_type="nomic_bert",
         sources=(
             f"{_RESEARCH} §3.8",
-            "ml/ai/Nomic.scala @39d3fd9f",
+            "ml/ai/Nomic.scala @14daf855 (mask id != 0), @39d3fd9f (all ones)",
             "openvino/HuggingFace_OpenVINO_in_Spark_NLP_Nomic.ipynb @2d1bbcc1 (S1)",
         ),
-        open_points=("O2: what the graph pools",),
+        open_points=("O2: whether the graph ends in Normalize (modules.json; not parity)",),
     ),
     Family(
         "InstructorEmbeddings",
@@ -457,7 +474,7 @@ FAMILIES: tuple[Family, ...] = (
         0,
         lowercase="never (caseSensitive unused)",
         pooling=(
-            ("tensorflow", IN_GRAPH),
+            ("tensorflow", TF_IN_GRAPH),
             ("*", "mean over non-instruction tokens then L2; no Dense layer"),
         ),
         masks=(("*", "id != 0; context mask zeroes the instruction's tokens"),),

@@ -9,7 +9,11 @@ External data (research §1.3): a graph whose tensors live in side files (``mode
 inside the zip, or files next to ``*_onnx`` in the model folder, see
 :class:`~modelhub.loaders.sparknlp.zipmodel.SparkNlpZip.side_files`) is written with its
 data into a private temporary folder, the only case where loading writes files; the folder
-lives as long as the runner.
+lives as long as the runner. Spark NLP copies a side file unzipped beside the engine zip as
+``<suffix>_<model><postfix>`` (``ml/onnx/OnnxSerializeModel.scala`` idx 3586219991, e.g.
+``_bge_m3_model.onnx_data``), not under the graph's external-data ``location``: so the
+file is written under each ``location`` the graph names, and a lone side file serves a
+graph's lone location whatever its name (``families`` O6).
 """
 
 from __future__ import annotations

@@ -13,21 +13,22 @@ original TF1 BERT.
 Outputs: ``last_hidden_state``; ``pooler_output`` too where the checkpoint holds the
 pooler's weights (the RoBERTa/XLM-R sentence annotators' TF graphs fetch it).
 
-What Spark NLP's TF graphs of the sentence annotators with ``encoder_*`` signature keys
-(E5, BGE, MPNet, Mxbai, UAE, Instructor) compute after the encoder is not in Spark NLP's
-sources. Their Scala (``ml/ai/E5.scala`` @1db94d21, ``ml/ai/MPNet.scala`` @0898d8ca,
-``ml/ai/Instructor.scala``) feeds ``encoder_input_ids``/``encoder_attention_mask``
-(Instructor also ``encoder_context_mask``), fetches the tensor under the
-``last_hidden_state`` signature key and cuts it into ``length / batch`` floats per row, with
-no pooling in Scala: a graph that returns pooled ``[batch, dim]`` gives sentence vectors, one
-that returns token states gives each row's flattened ``[tokens × dim]`` matrix (the bug the
-ONNX path of the same code had, issues #14049/#14066, fixed for ONNX by PR #14051). The
-Python that exported those TF graphs is not in Spark NLP's repository (no TF import
-notebook for these annotators under ``examples/python/transformers`` in the code index), so
-which of the two a Models Hub zip holds cannot be read from sources. This runner therefore
-gives the encoder's token states and the model applies the annotator's documented pooling
-(that of its ONNX path). Variables the encoder does not use (a Dense head, an MLM head) are
-logged as a warning naming them, so a graph with its own head shows up.
+What Spark NLP's TF graphs of the sentence annotators with ``encoder_*`` signature keys (E5,
+BGE, MPNet, Mxbai, UAE, Instructor) compute after the encoder is not in Spark NLP's sources.
+Their Scala (``ml/ai/E5.scala`` @1db94d21 and @48e0004b, ``ml/ai/BGE.scala`` @14daf855,
+``ml/ai/MPNet.scala`` @0898d8ca, ``ml/ai/Instructor.scala``) feeds
+``encoder_input_ids``/``encoder_attention_mask`` (Instructor also ``encoder_context_mask``),
+fetches the tensor under the ``last_hidden_state`` signature key and cuts it into
+``length/batch`` floats per row, with no pooling in Scala: a graph that returns pooled
+``[B,H]`` gives sentence vectors, one that returns token states gives each row's flattened
+``[T×H]`` matrix (the bug the ONNX path of the same code had, issues #14049/#14066, fixed
+for ONNX by PR #14051). The Python that exported those TF graphs is not in Spark NLP's
+repository (no TF import notebook for these annotators under
+``examples/python/transformers`` in the code index), so which of the two a Models Hub zip
+holds cannot be read from sources. This runner therefore gives the encoder's token states
+and the model applies the annotator's documented pooling (that of its ONNX path). Variables
+the encoder does not use (a Dense head, an MLM head) are logged as a warning naming them, so
+a graph with its own head shows up.
 """
 
 from __future__ import annotations

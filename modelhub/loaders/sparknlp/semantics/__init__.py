@@ -6,29 +6,41 @@ the mask drops, and how a sentence vector is pooled, per family and engine.
 of one). Word-level annotators (DistilBERT, RoBERTa, XLM-R, CamemBERT, DeBERTa, ALBERT, ...)
 re-tokenize each Spark NLP token alone and give each token its **first piece's** vector;
 the attention mask follows the family's rule for the engine (``id != 0``, which masks
-RoBERTa/XLM-R's ``<s>`` in their ONNX graphs; all ones for BGE/Nomic; ``id != 1`` for MPNet;
-``id != pad``); sentence annotators pool as Spark NLP does for the engine:
+RoBERTa's ``<s>`` in its ONNX graph and XLM-R's in ONNX and OpenVINO; ``id != 1`` for MPNet
+and XLM-R-Sentence, whose ``<unk>`` is id 1 too, so unknown pieces are masked; ``id != pad``);
+sentence annotators pool as Spark NLP does for the engine (``families`` S2, from Spark NLP's
+Scala, research18 §1-§5):
 
 - masked mean (``LinAlg.avgPooling``, denominator clamped at 1e-9) then L2: RoBERTa- and
-  XLM-R-Sentence, E5, MPNet, MiniLM, BGE without ``useCLSToken``;
-- BGE with ``useCLSToken=true`` (saved by 5.5.3+): the first token, then L2 (assumed, O2);
+  XLM-R-Sentence (ONNX, OpenVINO), E5, MPNet, MiniLM, BGE ONNX with ``useCLSToken=false``,
+  and BGE OpenVINO whatever the flag (its OpenVINO path ignores it);
+- BGE ONNX with ``useCLSToken`` true, or absent from the metadata (a zip saved before
+  5.5.3; 5.5.3+ applies the param's default, true): row 0 of ``last_hidden_state``, then
+  L2. Spark NLP before 5.5.3 mean-pooled every BGE zip with an all-ones mask;
 - Mxbai / UAE: ``poolingStrategy`` (``cls``, ``cls_avg``, ``last``, ``avg``, ``max`` or an
   index), **no** L2;
-- Nomic: the graph's ``sentence_embedding`` as is;
+- Nomic: the graph's ``sentence_embedding`` as is (Spark NLP neither pools nor normalises
+  it; whether the graph's last module normalises is the model's business);
 - Instructor: mean over the tokens after the ``instruction`` param's tokens, then L2, no
   Dense layer (the zip has none);
-- a graph output of rank 2 (an in-graph pooled export) is used as is; a TensorFlow graph
-  of a family that pools in-graph (E5, BGE, MPNet, Instructor) but gives token states only
-  is pooled as the family's ONNX output is (research §3.3's rule for rank-3 outputs).
+- ``pooler_output``: BERT-, RoBERTa- and XLM-R-Sentence TensorFlow graphs;
+- a graph output of rank 2 (an in-graph pooled export) is used as is, as Spark NLP's Scala
+  uses the TensorFlow graphs of E5, BGE, MPNet and Instructor. What those graphs compute is
+  unpublished (O2), so one that gives token states only is pooled as the family's ONNX
+  output is (research §3.3's rule for rank-3 outputs; for BGE by ``useCLSToken``).
 
 ``encode()`` of a word-level annotator averages its token vectors (Spark NLP's
 ``SentenceEmbeddings`` with ``AVERAGE``); an empty text gives zeros.
 
-Batch-dependent quirks are documented, not reproduced: ``LinAlg.avgPooling`` expands the
-first row's mask to every row, and masks computed on padded batches (pad 1 attended under
-``id != 0``, MPNet's zero padding attended under ``id != 1``) change a row's vector with its
-batch mates. Here every row's mask is its own rule on its real tokens and 0 on padding, so
-batches give what one-by-one runs give (to 1e-5).
+Batch-dependent quirks are documented, not reproduced (``families`` S9):
+``LinAlg.avgPooling`` pools **every** row of a batch with the mask of the batch's first row
+and divides by that row's token count, so with a padding mask a later row's mean covers the
+first row's positions (its own padding when the first row is longer, fewer of its tokens
+when shorter); and masks computed on padded batches (pad 1 attended under ``id != 0``,
+MPNet's zero padding attended under ``id != 1``) change a row's vector with its batch mates.
+Here every row's mask is its own rule on its real tokens and 0 on padding, so batches give
+what one-by-one runs give (to 1e-5), which is what Spark NLP gives for a batch of one (or
+of rows with the same mask).
 
 ``semantics="huggingface"``: the upstream model's own behaviour, as transformers and
 sentence-transformers compute it: the upstream tokenizer rebuilt from the same files (with
@@ -39,15 +51,9 @@ mean + L2 for E5, MPNet, MiniLM and Nomic, Instructor's mean over non-instructio
 and sentence-transformers' default (mean over the pieces, specials included, no L2) for the
 rest.
 
-Open points of the research (its section 9) this module relies on, as checked in Spark NLP's
-sources through the public code index: both stored versions of ``ml/ai/E5.scala``
-(@1db94d21, @507e5509) predate PR #14051 and return ``last_hidden_state`` unpooled; the
-newest sibling code (``BGE.scala`` idx 2131484635, ``MiniLM.scala``, ``MPNet.scala``,
-``RoBerta.scala`` idx 3540551258) pools as ``LinAlg.avgPooling`` then ``LinAlg.l2Normalize``,
-which is what E5 and XLM-R-Sentence get here (still unproven on a real zip: O2). BGE's
-``useCLSToken`` Scala (PR #14511) is not in the index; its CLS path here adds L2 as the BGE
-reference does (O2). A zip saved before the param existed has no ``useCLSToken`` in its
-metadata and is mean-pooled, as Spark NLP then did. Nomic's pooling is inside its graph.
+Still open (``families`` O2): what the published TensorFlow graphs of E5/BGE/MPNet/
+Instructor compute after the encoder (check the norm of a real zip's output: about 1 means
+an in-graph L2), and whether Nomic's graph ends in a Normalize module.
 """
 
 from __future__ import annotations
@@ -59,7 +65,12 @@ import numpy as np
 
 from modelhub.errors import ArtifactFormatError, OptionError
 from modelhub.loaders.model import l2_normalize
-from modelhub.loaders.sparknlp.families.records import IN_GRAPH, POOLER_OUTPUT, STRATEGY
+from modelhub.loaders.sparknlp.families.records import (
+    CLS_OR_MEAN_L2,
+    IN_GRAPH,
+    POOLER_OUTPUT,
+    STRATEGY,
+)
 from modelhub.loaders.sparknlp.tokenizers import spark_tokens
 from modelhub.loaders.tokens import TokenEmbeddings
 
@@ -128,15 +139,17 @@ def pooling_rule(art: SparkNlpZip, semantics: str, engine: str | None = None) ->
         return "graph"
     if rule == STRATEGY:
         return "strategy"
-    if fam.family == "bge" and art.use_cls_token:
-        return "cls_l2"
+    if rule == CLS_OR_MEAN_L2:  # BGE ONNX; its OpenVINO path ignores the flag
+        return "cls_l2" if art.use_cls_token else "mean_l2"
     return "mean_l2"
 
 
 def fallback_rule(art: SparkNlpZip, pooling: str) -> str | None:
     """For a graph that pools inside (E5/BGE/MPNet/Instructor TensorFlow exports) but gives
     token states only: the pooling Spark NLP applies to the same family's ONNX output
-    (research §3.3's rule: a rank-3 output is mean-pooled, then L2)."""
+    (research §3.3's rule; Spark NLP's Scala uses the TF graph's [B, H] as is, and what
+    the published graphs compute is unknown, research18 §5). For BGE that follows
+    ``useCLSToken`` (default true): CLS + L2, or mean + L2 when the flag is false."""
     if pooling != "graph" or art.family.family == "nomic":
         return None
     return pooling_rule(art, "sparknlp", "onnx")
