@@ -12,11 +12,11 @@ import numpy as np
 #: zip -> ids the ONNX attention mask sets to 0 (``id != 0`` etc., among real tokens).
 MASKED: dict[str, set[int]] = {
     "distilbert_onnx": {0},
-    "roberta_onnx": {0},  # masks <s> (research §2.2; research18 §6)
+    "roberta_onnx": {0},  # masks <s> (research §2.2; open-points §6)
     "roberta_sentence_onnx": {1},
-    "xlmroberta_onnx": {0},  # masks <s> (research §2.3; research18 §6)
+    "xlmroberta_onnx": {0},  # masks <s> (research §2.3; open-points §6)
     # id != SentencePadTokenId (1): <pad>, and spm's <unk> (0) + 1 = 1, so unknown pieces
-    # are masked (XlmRoberta.scala @48e0004b tagSequence; research18 §3)
+    # are masked (XlmRoberta.scala @48e0004b tagSequence; open-points §3)
     "xlmroberta_sentence_onnx": {1},
     "camembert_onnx": {0},
     "deberta_onnx": {0},
@@ -27,8 +27,8 @@ MASKED: dict[str, set[int]] = {
     "bert_openvino": {0},
     "distilbert_openvino": {0},
     "roberta_openvino": {1},  # id != pad: <s> attended, unlike ONNX
-    "xlmroberta_openvino": {0},  # as ONNX: the OV helper's default pad is 0 (research18 §6)
-    "xlmroberta_sentence_openvino": {1},  # as ONNX (research18 §3)
+    "xlmroberta_openvino": {0},  # as ONNX: the OV helper's default pad is 0 (open-points §6)
+    "xlmroberta_sentence_openvino": {1},  # as ONNX (open-points §3)
     "mpnet_openvino": {1},
     # TensorFlow
     "distilbert_tensorflow": {0},
@@ -42,7 +42,7 @@ MASKED: dict[str, set[int]] = {
     "mpnet_tensorflow": {1},
     "instructor_tensorflow": {0},
     "deberta_tensorflow": {0},  # id != pad, [PAD] = 0
-    "xlmroberta_sentence_tensorflow": {1},  # as ONNX (research18 §3)
+    "xlmroberta_sentence_tensorflow": {1},  # as ONNX (open-points §3)
     "xlnet_tensorflow": {5},  # id != pad, <pad> = 5 (xlnet-base-cased's layout)
     "longformer_tensorflow": {1},  # id != pad
     "bert_sentence_tensorflow": {0},
@@ -81,7 +81,7 @@ POOLING: dict[str, str] = {
     "instructor_tensorflow": "instructor",
     "xlmroberta_sentence_tensorflow": "pooler",  # research §3.2
     "minilm_openvino": "mean_l2",
-    # Spark NLP's OpenVINO path ignores useCLSToken (=true here): mean + L2 (research18 §1)
+    # Spark NLP's OpenVINO path ignores useCLSToken (=true here): mean + L2 (open-points §1)
     "bge_openvino": "mean_l2",
     "roberta_sentence_openvino": "mean_l2",
     "bert_sentence_openvino": "pooler",

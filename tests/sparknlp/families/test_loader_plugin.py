@@ -183,7 +183,7 @@ def test_onnx_external_data_beside_or_inside_the_engine_zip(tmp_path: Path, wher
     """A graph whose weights live in a side file (big models' ``.onnx_data``), next to the
     ``*_onnx`` zip in the model folder or inside it, gives the same vectors. Spark NLP
     copies the side file unzipped beside the engine zip as ``<suffix>_<model><postfix>``
-    (``OnnxSerializeModel`` readOnnxModel, research18 §8), not under the graph's
+    (``OnnxSerializeModel`` readOnnxModel, open-points §8), not under the graph's
     ``location``: the one side file serves the one location whatever its name."""
     import zipfile
 

@@ -10,9 +10,9 @@ is the commit the index stored, ``idx N`` the index's file id where it showed no
 A notebook's ``ls -l`` output cell is what Spark NLP itself wrote when it saved the model, so
 the file names it shows are observed, not derived.
 
-Settled (S) and still open (O), numbered as research §9 (S9 is new); "research18 §N" is
-the second pass over Spark NLP's Scala that settled most of them (``JohnSnowLabs/spark-nlp``
-files read at the commits named):
+Settled (S) and still open (O), numbered as research §9 (S9 is new); "open-points §N" is
+``docs/research/sparknlp-open-points.md``, the second pass over Spark NLP's Scala that
+settled most of them (``JohnSnowLabs/spark-nlp`` files read at the commits named):
 
 S1. Engine file names not seen in Scala code, observed in Spark NLP's ``ls`` of a saved
     model: ``roberta_openvino`` for RoBertaEmbeddings (``openvino/HuggingFace_OpenVINO_in_
@@ -20,7 +20,7 @@ S1. Engine file names not seen in Scala code, observed in Spark NLP's ``ls`` of 
     ``roberta_openvino``); ``roberta_onnx`` for RoBertaSentenceEmbeddings (``onnx/..._
     RoBertaSentenceEmbeddings.ipynb`` @2d1bbcc1, 5.5.3; ``fields`` holds two features,
     vocabulary and merges), whose OpenVINO file is ``roberta_openvino`` too
-    (``nlp/embeddings/RoBertaSentenceEmbeddings.scala`` @48e0004b, research18 §7);
+    (``nlp/embeddings/RoBertaSentenceEmbeddings.scala`` @48e0004b, open-points §7);
     ``xlmroberta_onnx`` + ``xlmroberta_spp`` and **no** ``fields/`` for
     XlmRoBertaSentenceEmbeddings (``openvino/..._XlmRoBertaSentenceEmbeddings.ipynb``
     @2221e602, 5.3.0); ``e5_openvino`` (``openvino/..._E5.ipynb`` @11f02eb9);
@@ -53,7 +53,7 @@ S7. XLNet's piece order. The index holds two ``ml/ai/Xlnet.scala``: @11c1e343 bu
     ``Generate`` decoding loop) shares. So the tokenizer follows @56a29f29; its warm-up
     input (``..., 4, 3``) still ends in the old order, which changes nothing returned.
 S2. Sentence pooling of the ONNX and OpenVINO paths, in the newest Scala found (MiniLM
-    ``ml/ai/MiniLM.scala`` @2d1bbcc1; the rest research18 §1-§4):
+    ``ml/ai/MiniLM.scala`` @2d1bbcc1; the rest open-points §1-§4):
     - E5 (``ml/ai/E5.scala`` @48e0004b), MiniLM, MPNet, RoBERTa-Sentence (``RoBerta.scala``
       idx 3540551258): masked mean (``LinAlg.avgPooling``) then ``LinAlg.l2Normalize``;
       masks ``id != 0`` (E5 all ones before @48e0004b), MPNet ``id != 1``,
@@ -70,7 +70,7 @@ S2. Sentence pooling of the ONNX and OpenVINO paths, in the newest Scala found (
     - Nomic (``ml/ai/Nomic.scala`` @14daf855): the graph's ``sentence_embedding`` as is, no
       Scala pooling or L2; mask ``id != 0`` (all ones at @39d3fd9f).
     - TensorFlow graphs of E5, BGE, MPNet, Instructor: Scala feeds ids and mask, fetches
-      one output and uses its ``[B, H]`` as is (research18 §5).
+      one output and uses its ``[B, H]`` as is (open-points §5).
     History (issue/PR corpus): E5 and MPNet ONNX gave ``last_hidden_state`` flattened per
     row (issues #14066, #14049) until PR #14051 (Nov 2023) and PR #14104 (batched pooling,
     Dec 2023); XLM-R-Sentence ONNX likewise (issue #14181) until PR #14328 (Jun 2024).
@@ -91,7 +91,7 @@ S4. The word paths' ``attention_mask = id != 0`` (masks ``<s>``, id 0; padding i
     idx 3540551258; its OpenVINO path passes the pad id: ``id != 1``), XLM-R ONNX and OpenVINO
     (``ml/ai/XlmRoberta.scala`` @48e0004b; the OpenVINO helper ``PrepareEmbeddings``
     idx 2155835486 defaults ``sentencePadTokenId`` to 0). PR #14496 (Jan 2025) fixed BGE's and
-    Nomic's masks, not these (research18 §6). A loader applies the quirk as Spark NLP's
+    Nomic's masks, not these (open-points §6). A loader applies the quirk as Spark NLP's
     rule and says so; a fix after the newest indexed versions cannot be excluded.
 S5. Read again in the newest code the index holds, and shown on models trained by the
     ``sentencepiece`` trainer (``tests/sparknlp/tokenizers/test_sentencepiece.py``): CamemBERT
@@ -107,7 +107,7 @@ O6. ``.onnx_data`` side files are settled: Spark NLP copies the file unzipped be
     engine zip, named ``<suffix>_<model><postfix>`` (``ml/onnx/OnnxSerializeModel.scala`` idx
     3586219991, e.g. BGEM3's ``_bge_m3_model.onnx_data``), and none of these annotators
     passes a ``dataFilePostfix``; the ONNX runner puts the one side file under the graph's
-    external-data ``location`` whatever its name (research18 §8). Still open: the
+    external-data ``location`` whatever its name (open-points §8). Still open: the
     ``compat`` feature write mode (no ``Feature.scala`` with a ``writeMode`` is indexed).
 O7. WordEmbeddings storage byte order: out of scope here (static vectors are separate work).
 S8. Releases, from Spark NLP's own notebooks: ONNX came in 5.0.0 ("ONNX support was
@@ -117,7 +117,7 @@ S8. Releases, from Spark NLP's own notebooks: ONNX came in 5.0.0 ("ONNX support 
     (:func:`engine_for_version`).
 S9. ``LinAlg.avgPooling`` pools every row of a batch with the **first** row's mask and
     divides by that row's count (``expandAttentionMask`` reads column 0 of the transposed
-    mask; ``ml/util/LinAlg.scala`` idx 7479104452, since PR #14104, research18 §9). With a
+    mask; ``ml/util/LinAlg.scala`` idx 7479104452, since PR #14104, open-points §9). With a
     padding mask, rows after the first then average the first row's positions (padding
     when it is longer, cut tokens when shorter). :mod:`modelhub.loaders.sparknlp.semantics`
     documents it and does not reproduce it: rows are pooled alone, as a batch of one.

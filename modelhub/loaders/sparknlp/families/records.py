@@ -26,7 +26,7 @@ FIRST_PIECE_WORD_START = "first piece whose begin equals the token's begin and i
 POOLER_OUTPUT = "pooler_output of the graph"
 MEAN_L2 = "masked mean (LinAlg.avgPooling) then L2"
 IN_GRAPH = "pooled inside the exported graph; used as-is"
-#: E5/BGE/MPNet/Instructor TensorFlow: Scala uses the graph's [B, H] as is (research18 §5);
+#: E5/BGE/MPNet/Instructor TensorFlow: Scala uses the graph's [B, H] as is (open-points §5);
 #: what the graph computes is unpublished, so token states (rank 3) are pooled as ONNX.
 TF_IN_GRAPH = IN_GRAPH + " (no Scala pooling or L2; rank-3 output pooled as the ONNX rule)"
 STRATEGY = "poolingStrategy param (cls, cls_avg, last, avg, max or an index); no L2"

@@ -9,7 +9,7 @@ the attention mask follows the family's rule for the engine (``id != 0``, which 
 RoBERTa's ``<s>`` in its ONNX graph and XLM-R's in ONNX and OpenVINO; ``id != 1`` for MPNet
 and XLM-R-Sentence, whose ``<unk>`` is id 1 too, so unknown pieces are masked; ``id != pad``);
 sentence annotators pool as Spark NLP does for the engine (``families`` S2, from Spark NLP's
-Scala, research18 §1-§5):
+Scala, open-points §1-§5):
 
 - masked mean (``LinAlg.avgPooling``, denominator clamped at 1e-9) then L2: RoBERTa- and
   XLM-R-Sentence (ONNX, OpenVINO), E5, MPNet, MiniLM, BGE ONNX with ``useCLSToken=false``,
@@ -148,7 +148,7 @@ def fallback_rule(art: SparkNlpZip, pooling: str) -> str | None:
     """For a graph that pools inside (E5/BGE/MPNet/Instructor TensorFlow exports) but gives
     token states only: the pooling Spark NLP applies to the same family's ONNX output
     (research §3.3's rule; Spark NLP's Scala uses the TF graph's [B, H] as is, and what
-    the published graphs compute is unknown, research18 §5). For BGE that follows
+    the published graphs compute is unknown, open-points §5). For BGE that follows
     ``useCLSToken`` (default true): CLS + L2, or mean + L2 when the flag is false."""
     if pooling != "graph" or art.family.family == "nomic":
         return None
