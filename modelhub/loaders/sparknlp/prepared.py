@@ -51,7 +51,7 @@ SOURCE_NAME = "sparknlp-source.json"
 TOKENIZER_NAME = "tokenizer.json"
 ENGINE_DIR = "engine"
 #: Bumped when what a prepared folder holds, or how it is made, changes.
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,9 @@ class Prepared:
     folder: Path
     vocabulary: list[str] | None
     merges: list[tuple[str, str]] | None
+    #: an ONNX engine's graph, checked self-contained when prepared (no external data):
+    #: onnxruntime may read it from its path
+    plain_graph: Path | None = None
 
     @property
     def engine(self) -> Path:
@@ -166,12 +169,13 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
     except OSError as exc:
         raise ArtifactFormatError(f"{art.root}: cannot read the model files ({exc})") from exc
     folder = derived_dir / f"{FOLDER_PREFIX}{folder_key(art, digest)}"
-    if read_manifest(folder) is not None:
+    manifest = read_manifest(folder)
+    if manifest is not None:
         problems = check_folder(folder, hashes="stamp")
         if not problems:
             found = _read_tokenizer(folder)
             if found is not None:
-                return Prepared(folder, *found)
+                return Prepared(folder, *found, _plain_graph(folder, manifest))
             problems = [f"{TOKENIZER_NAME}: unreadable"]
         log.warning(
             "the prepared Spark NLP model %s is damaged (%s): preparing it again",
@@ -196,13 +200,21 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
             "merges": None if merges is None else [list(m) for m in merges],
         }
         (tmp / TOKENIZER_NAME).write_text(json.dumps(tokens, ensure_ascii=False), "utf-8")
-        return {
+        meta = {
             "kind": "sparknlp-prepared",
             "annotator": art.family.annotator,
             "engine": art.engine,
             "engine_file": art.engine_file.name,
             "source_sha256": digest,
         }
+        members = [p for p in engine.rglob("*") if p.is_file()]
+        if art.engine == "onnx" and len(members) == 1:
+            # the runner imports this module: imported here, when an ONNX zip is prepared
+            from modelhub.loaders.sparknlp.runners.onnx import self_contained
+
+            if self_contained(members[0].read_bytes()):
+                meta["plain_graph"] = members[0].relative_to(tmp).as_posix()
+        return meta
 
     try:
         folder = write_folder(derived_dir, folder.name, build)
@@ -210,9 +222,23 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
         log.warning("cannot keep a prepared copy of %s (%s): reading the zip", art.root, exc)
         return None
     found = _read_tokenizer(folder)
-    if found is None:  # written a moment ago: only a concurrent delete gets here
+    manifest = read_manifest(folder)
+    if found is None or manifest is None:  # written a moment ago: a concurrent delete
         return None
-    return Prepared(folder, *found)
+    return Prepared(folder, *found, _plain_graph(folder, manifest))
+
+
+def _plain_graph(folder: Path, manifest: dict[str, Any]) -> Path | None:
+    """The manifest's ``plain_graph``, when it names one of its own files under
+    ``engine/`` (the manifest is data: anything else is ignored)."""
+    rel = manifest.get("plain_graph")
+    if not isinstance(rel, str) or rel not in manifest["files"]:
+        return None
+    parts = PurePosixPath(rel).parts
+    if len(parts) != 2 or parts[0] != ENGINE_DIR or parts[1] in (".", ".."):
+        return None
+    path = folder / ENGINE_DIR / parts[1]
+    return path if path.is_file() and not path.is_symlink() else None
 
 
 def _read_tokenizer(folder: Path) -> tuple[list[str] | None, list[tuple[str, str]] | None] | None:

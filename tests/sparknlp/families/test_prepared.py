@@ -149,3 +149,35 @@ def test_a_hostile_engine_zip_is_refused_and_nothing_is_kept(tmp_path: Path) -> 
     assert _prepared() == []
     assert not list(cache.glob("derived/local/*/.tmp-*"))
     assert not (tmp_path / "escape.onnx_data").exists()
+
+
+def test_onnx_graphs_load_from_their_path_only_when_self_contained(tmp_path: Path) -> None:
+    """A prepared ONNX graph without external data is handed to onnxruntime by path; one
+    that names an external-data file (here one that exists nowhere) is not, and gives the
+    zip's own typed error rather than whatever a path-relative lookup would find."""
+    from modelhub.derived import read_manifest
+
+    onnx = pytest.importorskip("onnx")
+    folder = _unpack("e5_onnx", tmp_path / "plain")
+    modelhub.pretrained(folder)
+    [prepared] = _prepared()
+    manifest = read_manifest(prepared)
+    assert manifest is not None and manifest["plain_graph"].startswith(f"{ENGINE_DIR}/")
+
+    folder = _unpack("e5_onnx", tmp_path / "external")
+    engine = folder / "e5_onnx"
+    with zipfile.ZipFile(engine) as zf:
+        graph = onnx.load_model_from_string(zf.read(zf.namelist()[0]))
+    work = tmp_path / "work"
+    work.mkdir()
+    onnx.save_model(
+        graph, str(work / "model.onnx"), save_as_external_data=True,
+        all_tensors_to_one_file=True, location="weights.bin", size_threshold=0,
+    )  # fmt: skip
+    (work / "weights.bin").write_bytes(b"")  # the graph alone goes into the zip
+    with zipfile.ZipFile(engine, "w") as zf:
+        zf.write(work / "model.onnx", "model.onnx")
+    with pytest.raises(ModelhubError, match=r"weights\.bin") as from_zip:
+        load(folder)
+    with pytest.raises(type(from_zip.value), match=r"weights\.bin"):
+        modelhub.pretrained(folder)

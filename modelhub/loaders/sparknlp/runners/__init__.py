@@ -84,10 +84,12 @@ def open_runner(
     root: Path | None = None,
     threads: int | None = None,
     unpacked: Path | None = None,
+    plain_graph: Path | None = None,
 ) -> Runner:
     """The runner of ``engine`` for ``engine_file`` (the ``*_onnx`` / ``*_openvino`` /
     ``*_tensorflow`` zip of the model folder ``root``); ``unpacked``: the zip's members
-    already inflated into a folder (:mod:`~modelhub.loaders.sparknlp.prepared`)."""
+    already inflated into a folder (:mod:`~modelhub.loaders.sparknlp.prepared`), among them
+    ``plain_graph``, an ONNX graph checked self-contained."""
     engine = engine.lower()
     if engine not in RUNNERS:
         raise ArtifactFormatError(
@@ -108,6 +110,8 @@ def open_runner(
     kw: dict[str, Any] = {"threads": threads}
     if unpacked is not None:
         kw["unpacked"] = unpacked
+    if plain_graph is not None and engine == "onnx":
+        kw["plain_graph"] = plain_graph
     if engine == "tensorflow":
         kw["root"] = root or Path(engine_file).parent
     return opener(engine_file, family, **kw)  # type: ignore[no-any-return]

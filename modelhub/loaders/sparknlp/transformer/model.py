@@ -343,6 +343,7 @@ def load(
         root=art.root,
         threads=num_threads,
         unpacked=prepared.engine if prepared is not None else None,
+        plain_graph=prepared.plain_graph if prepared is not None else None,
     )
     limit = max_length or art.max_sentence_length or 512
     tokenizer = make_tokenizer(
