@@ -387,8 +387,8 @@ def bench_one(spec: Spec, args: argparse.Namespace, items: list[str]) -> list[Ro
                 if why is None:
                     with zipfile.ZipFile(engine_file) as zf:
                         zf.extractall(plain)
-                make_ref = lambda: openvino_reference(  # noqa: E731
-                    new_tok(), next(plain.rglob("*.xml")), args.threads
+                make_ref = lambda d=plain: openvino_reference(  # noqa: E731
+                    new_tok(), next(d.rglob("*.xml")), args.threads
                 )
             else:
                 why = write_tensorflow(weights, spec.tf_scheme, engine_file)
