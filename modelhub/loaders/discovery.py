@@ -8,6 +8,8 @@ them.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -45,9 +47,37 @@ def _instantiate(ep: EntryPoint) -> Loader:
     return obj
 
 
+#: The last discovery and the import path it was made on (see :func:`discover`).
+_MEMO: tuple[tuple[tuple[str, int], ...], list[LoaderEntry]] | None = None
+
+
+def _path_stamp() -> tuple[tuple[str, int], ...]:
+    """``sys.path`` with each folder's mtime: installing or removing a distribution adds
+    or deletes a ``*.dist-info`` entry there, which changes its folder's mtime."""
+    out = []
+    for entry in sys.path:
+        try:
+            out.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            out.append((entry, -1))
+    return tuple(out)
+
+
 def discover() -> list[LoaderEntry]:
     """Every entry point of the group, best first (priority, then name);
-    broken ones last, with their error."""
+    broken ones last, with their error. Scanning every installed distribution's
+    metadata costs ~15 ms, so the result is kept while ``sys.path`` and its folders are
+    unchanged (a plugin installed into a running process is found at its next call)."""
+    global _MEMO
+    stamp = _path_stamp()
+    if _MEMO is not None and _MEMO[0] == stamp:
+        return list(_MEMO[1])
+    found = _discover()
+    _MEMO = (stamp, found)
+    return list(found)
+
+
+def _discover() -> list[LoaderEntry]:
     good: list[LoaderEntry] = []
     bad: list[LoaderEntry] = []
     seen: dict[str, LoaderEntry] = {}

@@ -4,6 +4,8 @@ and NoLoaderError — with a real third-party distribution on sys.path."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -216,3 +218,19 @@ def test_listing_loaders_does_not_import_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "bert" in out.stdout
     assert "HEAVY []" in out.stdout
+
+
+def test_a_plugin_installed_while_running_is_found_at_the_next_call(
+    plugin_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """discover() keeps its result while the import path is unchanged; installing a
+    distribution into a folder already on the path changes that folder, and is seen."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    os.utime(site, ns=(0, 0))  # a stamp no later install can share
+    assert "marker" not in [e.name for e in discover()]
+    assert discover() == discover()  # unchanged path: the kept result
+    shutil.copy(plugin_site / "fakeloaders_mh.py", site)
+    shutil.copytree(plugin_site / "fakeloaders_mh-0.1.dist-info", site / "x-0.1.dist-info")
+    assert "marker" in [e.name for e in discover()]

@@ -10,7 +10,11 @@ has a derived folder writes ``<derived_dir>/sparknlp-<key>/``:
 
 - ``engine/``: the engine zip's members, inflated, read by the runners through
   :class:`UnpackedEngine` (the :class:`~modelhub.safezip.SafeZip` face: same member names,
-  same checks on what they hold);
+  same checks on what they hold); an ONNX graph checked self-contained is named in the
+  manifest (``plain_graph``) and given to onnxruntime by path; a TensorFlow engine is
+  kept converted instead (the weights under transformers' names and the model config:
+  :mod:`~modelhub.loaders.sparknlp.runners.tf_converted`), so that no checkpoint or
+  GraphDef is parsed again;
 - ``tokenizer.json``: the vocabulary and merges in id order, as parsed (and checked) from
   ``fields/``.
 
@@ -37,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+
 from modelhub.derived import check_folder, digest_files, discard, read_manifest, write_folder
 from modelhub.errors import ArtifactFormatError
 from modelhub.safezip import SafeZip, member_name, zip_limits
@@ -51,7 +57,7 @@ SOURCE_NAME = "sparknlp-source.json"
 TOKENIZER_NAME = "tokenizer.json"
 ENGINE_DIR = "engine"
 #: Bumped when what a prepared folder holds, or how it is made, changes.
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +116,14 @@ class UnpackedEngine:
     def read(self, member: str | PurePosixPath) -> bytes:
         return self._path(member).read_bytes()
 
-    def read_writable(self, member: str | PurePosixPath) -> bytearray:
-        """The member's bytes in a private writable buffer: arrays over it (checkpoint
-        tensors) can become torch parameters without another copy."""
+    def read_writable(self, member: str | PurePosixPath) -> np.ndarray:
+        """The member's bytes in a private writable buffer (uint8, not zero-filled first):
+        arrays over it (checkpoint tensors) become torch parameters without a copy."""
         path = self._path(member)
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            data = bytearray(size)
-            if fh.readinto(data) != size:
+            data = np.empty(size, dtype=np.uint8)
+            if fh.readinto(memoryview(data)) != size:
                 raise OSError(f"{path}: changed while being read")
         return data
 
@@ -188,13 +194,19 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
     def build(tmp: Path) -> dict[str, Any]:
         engine = tmp / ENGINE_DIR
         engine.mkdir()
-        with SafeZip(art.engine_file, limits=zip_limits(), label=str(art.engine_file)) as zf:
-            for member in zf.files():
-                rel = member.relative_to(zf.root)
-                target = engine.joinpath(*rel.parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                # read() checks the member's size and CRC under the extraction caps
-                target.write_bytes(zf.read(member))
+        if art.engine == "tensorflow":
+            # the checkpoint converted once (transformers' names, the GraphDef's config)
+            from modelhub.loaders.sparknlp.runners.tf_converted import write_converted
+
+            write_converted(art.engine_file, art.family, engine)
+        else:
+            with SafeZip(art.engine_file, limits=zip_limits(), label=str(art.engine_file)) as zf:
+                for member in zf.files():
+                    rel = member.relative_to(zf.root)
+                    target = engine.joinpath(*rel.parts)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    # read() checks the member's size and CRC under the extraction caps
+                    target.write_bytes(zf.read(member))
         tokens = {
             "vocabulary": vocabulary,
             "merges": None if merges is None else [list(m) for m in merges],

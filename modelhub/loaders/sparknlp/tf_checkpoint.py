@@ -104,7 +104,7 @@ def _handle(buf: bytes, pos: int, source: str) -> tuple[int, int, int]:
 
 Reader = Callable[[PurePath], bytes]
 #: Reads a data shard; a writable buffer (``bytearray``) gives writable tensors.
-DataReader = Callable[[PurePath], bytes | bytearray]
+DataReader = Callable[[PurePath], bytes | bytearray | np.ndarray]
 """Reads one file of an engine: from disk, or a member of the engine zip
 (:meth:`modelhub.safezip.SafeZip.read`), so that nothing is extracted."""
 
@@ -206,12 +206,12 @@ class Checkpoint:
                 continue
             self.entries[name] = _entry(name, value, str(self.index))
         self.num_shards = max(1, num_shards)
-        self._shards: dict[int, bytes | bytearray] = {}
+        self._shards: dict[int, bytes | bytearray | np.ndarray] = {}
 
     def shard_path(self, shard: int) -> PurePath:
         return self.folder / f"{self.prefix}.data-{shard:05d}-of-{self.num_shards:05d}"
 
-    def _shard(self, shard: int) -> bytes | bytearray:
+    def _shard(self, shard: int) -> bytes | bytearray | np.ndarray:
         if shard not in self._shards:
             path = self.shard_path(shard)
             try:

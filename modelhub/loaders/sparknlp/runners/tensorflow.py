@@ -224,12 +224,20 @@ def _keys(model_type: str) -> set[str]:
     return _KEYS_CACHE[model_type]
 
 
-def _build(engine: _Engine, engine_file: Path) -> Any:
+def engine_config(engine: _Engine, engine_file: Path) -> dict[str, Any]:
+    """``AutoConfig.for_model`` keyword arguments for the engine's model."""
+    return infer_config(engine.model_type, engine.state, engine.facts, str(engine_file))
+
+
+def _build(engine: _Engine, engine_file: Path, cfg: dict[str, Any] | None = None) -> Any:
+    """The torch model of ``engine`` (config ``cfg``, inferred when None), its weights
+    checked against the model's own names and shapes."""
     import torch
     import transformers
 
     source = str(engine_file)
-    cfg = infer_config(engine.model_type, engine.state, engine.facts, source)
+    if cfg is None:
+        cfg = engine_config(engine, engine_file)
     config = transformers.AutoConfig.for_model(engine.model_type, **cfg)
     model = _new_model(config)
     model.eval()
@@ -264,10 +272,16 @@ def _build(engine: _Engine, engine_file: Path) -> Any:
         )
     # unloaded parameters (only a pooler the graph lacks) hold uninitialised memory: the
     # runner never outputs them
-    # A writable array (read from a prepared folder, or copied by a transpose) becomes the
-    # parameter itself; a read-only one (a view into the zip's bytes) is copied once.
+    # A tensor (a prepared folder's converted state) or a writable array (copied by a
+    # transpose) becomes the parameter itself; a read-only one (a view into the zip's
+    # bytes) is copied once.
     tensors = {
-        k: torch.from_numpy(v) if v.flags.writeable else torch.tensor(v) for k, v in state.items()
+        k: v
+        if isinstance(v, torch.Tensor)
+        else torch.from_numpy(v)
+        if v.flags.writeable
+        else torch.tensor(v)
+        for k, v in state.items()
     }
     model.load_state_dict(tensors, strict=False, assign=True)
     return model
@@ -333,6 +347,17 @@ class TensorflowRunner:
         )
 
 
+def need_torch(engine_file: Path) -> None:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise ArtifactFormatError(
+            f"{engine_file}: running a TensorFlow engine needs torch and transformers "
+            f"({exc.name} is missing; pip install 'modelhub[torch]')"
+        ) from None
+
+
 def open_tensorflow(
     engine_file: Path,
     family: Family,
@@ -344,16 +369,16 @@ def open_tensorflow(
     """The runner of a ``*_tensorflow`` engine zip of the model folder ``root``;
     ``unpacked``: its members already inflated (:mod:`~modelhub.loaders.sparknlp.prepared`)."""
     engine_file = Path(engine_file).absolute()  # SafeZip names members under an absolute root
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        raise ArtifactFormatError(
-            f"{engine_file}: running a TensorFlow engine needs torch and transformers "
-            f"({exc.name} is missing; pip install 'modelhub[torch]')"
-        ) from None
-    engine = _read_engine(engine_file, family, unpacked)
-    model = _build(engine, engine_file)
+    need_torch(engine_file)
+    from modelhub.loaders.sparknlp.runners.tf_converted import read_converted
+
+    converted = read_converted(unpacked, engine_file) if unpacked is not None else None
+    if converted is not None:
+        engine, cfg = converted
+        model = _build(engine, engine_file, cfg)
+    else:
+        engine = _read_engine(engine_file, family, unpacked)
+        model = _build(engine, engine_file)
     log.info(
         "%s: %s weights (%s names) running in torch", engine_file, engine.model_type, engine.scheme
     )
