@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -119,7 +120,8 @@ def hook(event, args):
     if frame is not None and frame.f_code.co_filename.startswith(OURS):
         hits.append((event, str(path), frame.f_code.co_filename, frame.f_lineno))
 sys.addaudithook(hook)
-model = modelhub.pretrained(sys.argv[1])
+options = {"derived_dir": None} if sys.argv[2] == "none" else {}
+model = modelhub.pretrained(sys.argv[1], **options)
 model.embed(["hi there"])
 model.encode(["hi there"])
 print("WRITES", hits)
@@ -131,20 +133,33 @@ print("WRITES", hits)
     "fixture",
     ["bert_tiny_onnx_uncased.zip", "bert_tiny_tf1_uncased.zip", "bert_tiny_tf2_cased.zip"],
 )
-def test_loading_a_spark_nlp_zip_writes_nothing(tmp_path, fixture: str) -> None:
+def test_loading_a_spark_nlp_zip_writes_only_into_the_cache(tmp_path, fixture: str) -> None:
     """The engine is read in place, TensorFlow weights go straight into torch and the
-    tokenizer is built in memory: loading and embedding write no file anywhere."""
+    tokenizer is built in memory: with ``derived_dir=None`` loading and embedding write no
+    file anywhere; by default the only files written are the prepared copy in the cache's
+    derived folder (``modelhub.loaders.sparknlp.prepared``)."""
+    import ast
+
     pytest.importorskip("torch")
     model = tmp_path / fixture.removesuffix(".zip")
     with zipfile.ZipFile(REPO_ROOT / "tests" / "fixtures" / "sparknlp" / fixture) as zf:
         zf.extractall(model)
-    r = subprocess.run(
-        [sys.executable, "-c", _WRITES_PROBE, str(model)],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "WRITES []" in r.stdout, r.stdout[-2000:]
+    cache = Path(os.environ["MODELHUB_CACHE"]).resolve()
+    for derived in ("none", "default"):
+        r = subprocess.run(
+            [sys.executable, "-c", _WRITES_PROBE, str(model), derived],
+            capture_output=True,
+            text=True,
+            timeout=100,
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+        line = next(ln for ln in r.stdout.splitlines() if ln.startswith("WRITES "))
+        hits = ast.literal_eval(line.removeprefix("WRITES "))
+        if derived == "none":
+            assert hits == []
+        else:
+            assert hits, "the first default load prepares the model in the cache"
+            for _event, path, _file, _line in hits:
+                assert Path(path).resolve().is_relative_to(cache), path

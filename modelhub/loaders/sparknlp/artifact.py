@@ -71,6 +71,23 @@ class SparkNlpBert:
     def vocabulary(self) -> list[str]:
         return read_vocabulary(self.root)
 
+    # what modelhub.loaders.sparknlp.prepared reads (a BERT zip: a WordPiece vocabulary,
+    # no merges, no external-data files beside its engine)
+    @property
+    def annotator(self) -> str:
+        return self.metadata.simple_name
+
+    @property
+    def token_features(self) -> tuple[str, ...]:
+        return ("vocabulary",)
+
+    @property
+    def side_files(self) -> tuple[Path, ...]:
+        return ()
+
+    def merges(self) -> None:
+        return None
+
     def params(self) -> dict[str, Any]:
         return dict(self.metadata.params)
 

@@ -16,6 +16,8 @@ class SparkNlpBertLoader(Loader):
     name: ClassVar[str] = "sparknlp_bert"
     priority: ClassVar[int] = 90
     formats: ClassVar[tuple[str, ...]] = ("sparknlp-zip",)
+    # the engine and vocabulary, prepared once (modelhub.loaders.sparknlp.prepared)
+    derives: ClassVar[bool] = True
     engines: ClassVar[tuple[str, ...]] = ("onnx", "tensorflow")
     annotators: ClassVar[tuple[str, ...]] = ("BertEmbeddings", "BertSentenceEmbeddings")
     summary: ClassVar[str] = (

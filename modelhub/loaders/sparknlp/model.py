@@ -31,6 +31,15 @@ from modelhub.loaders.sparknlp.conversion import (
     wordpiece_tokenizer,
 )
 from modelhub.loaders.sparknlp.onnx_engine import SENTENCE_OUTPUT, OnnxBert, initializer_shape
+from modelhub.loaders.sparknlp.prepared import (
+    Prepared,
+    damaged,
+    load_state,
+    open_engine,
+    plain_json,
+    prepare,
+    save_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +168,8 @@ def _default_max_length(art: SparkNlpBert, limit: int, max_length: int | None) -
 
 
 def _onnx_config(art: SparkNlpBert, graph: Path | bytes, vocab_size: int) -> dict[str, Any]:
+    if isinstance(graph, Path):  # read once for the three lookups
+        graph = graph.read_bytes()
     shapes = {
         key: initializer_shape(graph, f"{key}_embeddings.weight")
         for key in ("word", "position", "token_type")
@@ -182,6 +193,30 @@ def _onnx_config(art: SparkNlpBert, graph: Path | bytes, vocab_size: int) -> dic
     }
 
 
+def _prepare(art: SparkNlpBert, derived_dir: Path | None, heads: int | None) -> Prepared | None:
+    """The zip prepared once (None: no derived folder, or it cannot be written)."""
+    if derived_dir is None:
+        return None
+    if art.engine != "tensorflow":
+        return prepare(art, derived_dir)
+
+    def convert(folder: Path) -> None:
+        state, config = read_weights(art, num_attention_heads=heads)
+        save_state(folder, state, {"config": config})
+
+    return prepare(art, derived_dir, convert=convert, variant=f"heads={heads}")
+
+
+def _converted_config(info: dict[str, Any], prepared: Prepared | None) -> dict[str, Any]:
+    config = info.get("config")
+    if not isinstance(config, dict) or not all(
+        isinstance(k, str) and plain_json(v) for k, v in config.items()
+    ):
+        where = prepared.folder if prepared is not None else "?"
+        raise damaged(Path(str(where)), "not a converted BERT engine's description")
+    return config
+
+
 def load(
     path: Path,
     record: ModelCard | None = None,
@@ -195,27 +230,40 @@ def load(
     stride: int | None = None,
     num_threads: int | None = None,
     num_attention_heads: int | None = None,
+    derived_dir: Path | None = None,
 ) -> SparkNlpBertModel:
-    """Load the zip at ``path``. Loading writes nothing: the engine file is read in place
-    under the archive caps, the TensorFlow weights go straight into a torch ``BertModel``
-    and the tokenizer is built in memory."""
+    """Load the zip at ``path``. The engine file is read in place under the archive caps,
+    the TensorFlow weights go straight into a torch ``BertModel`` and the tokenizer is
+    built in memory. ``derived_dir``: where the first load keeps the engine and vocabulary
+    prepared for the next ones (:mod:`~modelhub.loaders.sparknlp.prepared`: the ONNX graph
+    inflated, the TensorFlow weights converted); None writes nothing."""
     art = open_artifact(Path(path))
-    vocab = art.vocabulary()
     check_device(device)
     check_dtype(dtype)
+    prepared = _prepare(art, derived_dir, num_attention_heads)
+    vocab = art.vocabulary() if prepared is None else (prepared.vocabulary or [])
     if art.engine == "onnx":
         if device not in (None, "auto", "cpu"):
             log.warning("the ONNX engine runs on the CPU here; device=%r is ignored", device)
-        # Read from the engine zip in place, under the archive caps.
-        with art.engine_archive() as engine:
-            member = engine_model_member(engine, art.engine_file)
-            graph = engine.read(member)
+        graph: Path | bytes
+        if prepared is not None and prepared.plain_graph is not None:
+            graph, source = prepared.plain_graph, f"{art.engine_file}:{prepared.plain_graph.name}"
+        else:
+            # Read from the engine zip in place (or its prepared members), under the caps.
+            unpacked = prepared.engine if prepared is not None else None
+            with open_engine(art.engine_file, unpacked) as engine:
+                member = engine_model_member(engine, art.engine_file)
+                graph, source = engine.read(member), str(member)
         config = _onnx_config(art, graph, len(vocab))
-        encoder: Any = OnnxBert(graph, num_threads=num_threads, source=str(member))
+        encoder: Any = OnnxBert(graph, num_threads=num_threads, source=source)
         del graph
         check_params(art, int(config["hidden_size"]), record.artifact if record else None)
     else:
-        state, config = read_weights(art, num_attention_heads=num_attention_heads)
+        converted = load_state(prepared.engine) if prepared is not None else None
+        if converted is not None:
+            state, config = converted[0], _converted_config(converted[1], prepared)
+        else:
+            state, config = read_weights(art, num_attention_heads=num_attention_heads)
         check_vocab_size(art, len(vocab), int(config["vocab_size"]), str(art.engine_file))
         check_params(art, int(config["hidden_size"]), record.artifact if record else None)
         encoder = _torch_encoder(art, config, state, device, dtype, num_threads)
@@ -275,7 +323,12 @@ def _torch_encoder(
     # MiniLM-sized model, seconds for a base one)
     with _no_init():
         model = BertModel(BertConfig(**fields), add_pooling_layer=pooled).eval()
-    tensors = {k: torch.from_numpy(np.require(v, np.float32, ("C", "W"))) for k, v in state.items()}
+    tensors = {
+        k: v.float()
+        if isinstance(v, torch.Tensor)  # a prepared folder's converted weights
+        else torch.from_numpy(np.require(v, np.float32, ("C", "W")))
+        for k, v in state.items()
+    }
     wanted = {k for k in model.state_dict() if not k.endswith("position_ids")}
     missing = sorted(wanted - tensors.keys())
     extra = sorted(tensors.keys() - wanted)

@@ -39,7 +39,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -48,16 +48,39 @@ from modelhub.errors import ArtifactFormatError
 from modelhub.safezip import SafeZip, member_name, zip_limits
 
 if TYPE_CHECKING:
-    from modelhub.loaders.sparknlp.zipmodel import SparkNlpZip
+    from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+
+class Preparable(Protocol):
+    """What :func:`prepare` reads of a model folder (both Spark NLP loaders' artifacts)."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def engine(self) -> str: ...
+    @property
+    def engine_file(self) -> Path: ...
+    @property
+    def side_files(self) -> tuple[Path, ...]: ...
+    @property
+    def annotator(self) -> str: ...
+    @property
+    def token_features(self) -> tuple[str, ...]: ...  # "vocabulary", "merges"
+    def vocabulary(self) -> list[str] | None: ...
+    def merges(self) -> list[tuple[str, str]] | None: ...
+
 
 FOLDER_PREFIX = "sparknlp-"
 SOURCE_NAME = "sparknlp-source.json"
 TOKENIZER_NAME = "tokenizer.json"
 ENGINE_DIR = "engine"
+STATE_NAME = "state.safetensors"
+INFO_NAME = "engine.json"
+_SCALARS = (str, int, float, bool, type(None))
 #: Bumped when what a prepared folder holds, or how it is made, changes.
-FORMAT = 3
+FORMAT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +159,10 @@ def open_engine(engine_file: Path, unpacked: Path | None = None) -> SafeZip | Un
     return SafeZip(engine_file, limits=zip_limits(), label=str(engine_file))
 
 
-def source_files(art: SparkNlpZip) -> dict[str, Path]:
+def source_files(art: Preparable) -> dict[str, Path]:
     """What a prepared folder is made of: the engine file and the tokenizer part files."""
     files = {f"engine/{art.engine_file.name}": art.engine_file}
-    for feature in ("vocabulary", "merges"):
-        if f"fields/{feature}" not in art.family.files:
-            continue
+    for feature in art.token_features:
         folder = art.root / "fields" / feature
         for part in sorted(folder.glob("part-*")) if folder.is_dir() else ():
             if part.is_file() and not part.is_symlink():
@@ -149,12 +170,13 @@ def source_files(art: SparkNlpZip) -> dict[str, Path]:
     return files
 
 
-def folder_key(art: SparkNlpZip, digest: str) -> str:
+def folder_key(art: Preparable, digest: str, variant: str) -> str:
     blob = json.dumps(
         {
             "format": FORMAT,
-            "annotator": art.family.annotator,
+            "annotator": art.annotator,
             "engine": art.engine,
+            "variant": variant,
             "source": digest,
         },
         sort_keys=True,
@@ -162,10 +184,19 @@ def folder_key(art: SparkNlpZip, digest: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
+def prepare(
+    art: Preparable,
+    derived_dir: Path,
+    *,
+    convert: Callable[[Path], None] | None = None,
+    variant: str = "",
+) -> Prepared | None:
     """The prepared folder of ``art`` in ``derived_dir``, made now if absent or damaged;
     None when it cannot be made here (the caller reads the zip). Bad model files raise
-    the same typed errors a load from the zip raises."""
+    the same typed errors a load from the zip raises. ``convert(folder)``, when given,
+    writes the engine's prepared form into the empty ``engine/`` folder instead of its
+    inflated members (the TensorFlow engines' converted weights); ``variant`` names the
+    options that change what it writes (part of the key)."""
     if art.side_files:
         # ONNX external data beside the engine zip: rare; the ONNX runner reads it in place.
         return None
@@ -174,7 +205,7 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
         digest = digest_files(source_files(art), derived_dir / SOURCE_NAME)
     except OSError as exc:
         raise ArtifactFormatError(f"{art.root}: cannot read the model files ({exc})") from exc
-    folder = derived_dir / f"{FOLDER_PREFIX}{folder_key(art, digest)}"
+    folder = derived_dir / f"{FOLDER_PREFIX}{folder_key(art, digest, variant)}"
     manifest = read_manifest(folder)
     if manifest is not None:
         problems = check_folder(folder, hashes="stamp")
@@ -194,11 +225,8 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
     def build(tmp: Path) -> dict[str, Any]:
         engine = tmp / ENGINE_DIR
         engine.mkdir()
-        if art.engine == "tensorflow":
-            # the checkpoint converted once (transformers' names, the GraphDef's config)
-            from modelhub.loaders.sparknlp.runners.tf_converted import write_converted
-
-            write_converted(art.engine_file, art.family, engine)
+        if convert is not None:
+            convert(engine)
         else:
             with SafeZip(art.engine_file, limits=zip_limits(), label=str(art.engine_file)) as zf:
                 for member in zf.files():
@@ -214,7 +242,7 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
         (tmp / TOKENIZER_NAME).write_text(json.dumps(tokens, ensure_ascii=False), "utf-8")
         meta = {
             "kind": "sparknlp-prepared",
-            "annotator": art.family.annotator,
+            "annotator": art.annotator,
             "engine": art.engine,
             "engine_file": art.engine_file.name,
             "source_sha256": digest,
@@ -253,6 +281,53 @@ def _plain_graph(folder: Path, manifest: dict[str, Any]) -> Path | None:
     return path if path.is_file() and not path.is_symlink() else None
 
 
+def save_state(folder: Path, state: dict[str, Any], info: dict[str, Any]) -> None:
+    """Converted weights (``state.safetensors``) and what they need to be used
+    (``engine.json``), written into a prepared folder's ``engine/``."""
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(folder / STATE_NAME))
+    (folder / INFO_NAME).write_text(json.dumps(info, sort_keys=True), encoding="utf-8")
+
+
+def load_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The weights (torch tensors, memory-mapped, as transformers maps safetensors files:
+    rewriting the file in place while the model lives is not allowed; deleting it is safe)
+    and the description :func:`save_state` wrote, or None when ``folder`` holds inflated
+    members instead. A file that is not what it wrote is an :class:`ArtifactFormatError`."""
+    info_path, state_path = folder / INFO_NAME, folder / STATE_NAME
+    if not info_path.is_file():
+        return None
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        if not isinstance(info, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise damaged(info_path, str(exc)) from None
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(state_path))
+    except (OSError, SafetensorError) as exc:
+        raise damaged(state_path, str(exc)) from None
+    return state, info
+
+
+def plain_json(value: Any) -> bool:
+    """A config value as converters write them: a JSON scalar, or a list of them."""
+    if isinstance(value, list):
+        return all(isinstance(v, _SCALARS) for v in value)
+    return isinstance(value, _SCALARS)
+
+
+def damaged(path: Path, why: str) -> ArtifactFormatError:
+    return ArtifactFormatError(
+        f"{path}: the prepared engine is damaged ({why[:200]}); delete its folder "
+        "(modelhub cache verify --repair, or rm) and load again"
+    )
+
+
 def _read_tokenizer(folder: Path) -> tuple[list[str] | None, list[tuple[str, str]] | None] | None:
     try:
         data = json.loads((folder / TOKENIZER_NAME).read_text(encoding="utf-8"))
@@ -268,4 +343,14 @@ def _read_tokenizer(folder: Path) -> tuple[list[str] | None, list[tuple[str, str
     return vocabulary, merges
 
 
-__all__ = ["FORMAT", "Prepared", "UnpackedEngine", "open_engine", "prepare"]
+__all__ = [
+    "FORMAT",
+    "Preparable",
+    "Prepared",
+    "UnpackedEngine",
+    "load_state",
+    "open_engine",
+    "plain_json",
+    "prepare",
+    "save_state",
+]

@@ -84,6 +84,11 @@ class SparkNlpZip:
     def annotator(self) -> str:
         return self.metadata.simple_name
 
+    @property
+    def token_features(self) -> tuple[str, ...]:
+        """The ``fields/`` features the tokenizer is read from."""
+        return tuple(f for f in ("vocabulary", "merges") if f"fields/{f}" in self.family.files)
+
     def _flag(self, name: str, value: Any) -> bool:
         # Spark writes JSON booleans; bool("false") would be True
         if not isinstance(value, bool):

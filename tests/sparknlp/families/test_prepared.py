@@ -15,10 +15,12 @@ import pytest
 
 import modelhub
 from modelhub.derived import check_folder
-from modelhub.errors import ModelhubError
+from modelhub.errors import ArtifactFormatError, ModelhubError
 from modelhub.loaders import select_loader
 from modelhub.loaders.sparknlp.prepared import ENGINE_DIR, TOKENIZER_NAME
 from modelhub.loaders.sparknlp.transformer.model import load
+from tests.sparknlp.conftest import ZIPS as BERT_ZIPS
+from tests.sparknlp.conftest import unpack as unpack_bert
 
 from .conftest import FAMILIES_DIR, ZIPS, needs_tokenizers
 
@@ -181,3 +183,36 @@ def test_onnx_graphs_load_from_their_path_only_when_self_contained(tmp_path: Pat
         load(folder)
     with pytest.raises(type(from_zip.value), match=r"weights\.bin"):
         modelhub.pretrained(folder)
+
+
+@pytest.mark.parametrize("name", sorted(BERT_ZIPS))
+def test_sparknlp_bert_zips_are_prepared_too(name: str, tmp_path: Path) -> None:
+    """The BERT loader keeps its zips prepared the same way (the ONNX graph inflated,
+    the TensorFlow weights converted); later loads read neither the zip nor the
+    vocabulary and give the same vectors."""
+    from modelhub.loaders.sparknlp.model import load as load_bert
+
+    folder = unpack_bert(name, tmp_path / name)
+    want = load_bert(folder)
+    first = modelhub.pretrained(folder)
+    [prepared] = _prepared()
+    assert (prepared / TOKENIZER_NAME).is_file()
+    [engine] = [p for p in folder.iterdir() if p.name.startswith("bert_")]
+    _corrupt_keeping_stamp(engine)
+    for part in folder.glob("fields/vocabulary/part-*"):
+        _corrupt_keeping_stamp(part)
+    again = modelhub.pretrained(folder)
+    try:
+        tokens = want.embed(TEXTS)
+    except ArtifactFormatError:  # a sentence graph with only its pooler output
+        tokens = None
+    for got in (first, again):
+        assert np.array_equal(got.encode(TEXTS), want.encode(TEXTS))
+        if tokens is None:
+            with pytest.raises(ArtifactFormatError):
+                got.embed(TEXTS)
+            continue
+        for x, y in zip(got.embed(TEXTS), tokens, strict=True):
+            assert x.tokens == y.tokens and np.array_equal(x.vectors, y.vectors)
+    with pytest.raises(ModelhubError):
+        load_bert(folder)

@@ -335,7 +335,17 @@ def load(
     art = open_model(Path(path))
     if art.family.family == "instructor":
         _ = art.instruction  # a hostile one is refused at load, not at the first text
-    prepared = prepare(art, derived_dir) if derived_dir is not None else None
+    prepared = None
+    if derived_dir is not None:
+        convert = None
+        if art.engine == "tensorflow":
+            # kept converted: no checkpoint or GraphDef parsed on later loads
+            from modelhub.loaders.sparknlp.runners.tf_converted import write_converted
+
+            def convert(folder: Path) -> None:
+                write_converted(art.engine_file, art.family, folder)
+
+        prepared = prepare(art, derived_dir, convert=convert)
     runner = open_runner(
         art.engine,
         art.engine_file,
