@@ -119,6 +119,16 @@ def scaled_model(reference: Path, quick: bool) -> tuple[Any, Any]:
 
     config = tf.AutoConfig.from_pretrained(str(reference))
     hidden, layers, heads, ff = (128, 2, 4, 512) if quick else (384, 6, 12, 1536)
+    if config.model_type == "xlnet":
+        config.update({"d_model": hidden, "n_layer": layers, "n_head": heads, "d_inner": ff})
+        config.update({"d_head": hidden // heads})
+        torch.manual_seed(0)
+        return tf.AutoModel.from_config(config).eval(), tf.AutoTokenizer.from_pretrained(
+            str(reference)
+        )
+    if config.model_type == "longformer":
+        # a window of 64 (released models: 512): texts of up to 128 pieces fill two
+        config.update({"attention_window": 64})
     if config.model_type == "t5":
         config.update({"d_model": hidden, "num_layers": layers, "num_heads": heads})
         config.update({"d_ff": ff, "d_kv": hidden // heads})
@@ -145,6 +155,17 @@ def export_onnx(model: Any, spec: Spec, path: Path) -> None:
     import torch
 
     names, outputs = list(spec.inputs), spec.outputs
+    if outputs == ("sentence_embedding",):  # Nomic's interface: pooled in the graph
+        ids = torch.tensor([[5, 10, 11, 6], [5, 12, 6, 0]], dtype=torch.int64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                pooled(model), (ids, (ids != 0).long()), str(path), input_names=names,
+                output_names=list(outputs), opset_version=17, dynamo=False,
+                dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names},
+                              "sentence_embedding": {0: "batch"}},
+            )  # fmt: skip
+        return
 
     class Wrapper(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -168,6 +189,14 @@ def export_onnx(model: Any, spec: Spec, path: Path) -> None:
         )  # fmt: skip
 
 
+def pooled(model: Any) -> Any:
+    """``model`` behind Nomic's graph interface (masked mean and L2 inside), as the
+    fixtures' ``generate_families.NomicPooled`` builds it."""
+    from generate_families import NomicPooled
+
+    return NomicPooled.module(model)
+
+
 def write_onnx(model: Any, spec: Spec, engine_file: Path, member: str, graph: Path) -> None:
     """The engine zip as Spark NLP writes it (deflated), and the plain graph file ``graph``
     the reference loads."""
@@ -176,14 +205,29 @@ def write_onnx(model: Any, spec: Spec, engine_file: Path, member: str, graph: Pa
         zf.write(graph, member)
 
 
-def write_openvino(model: Any, engine_file: Path) -> str | None:
+def write_openvino(model: Any, engine_file: Path, spec: Spec) -> str | None:
     """Writes the OpenVINO engine; returns why not, if not."""
     try:
-        import openvino  # noqa: F401
-        from ov_writer import write_engine
+        import openvino as ov
+        from ov_writer import write_engine, zip_ir
     except ImportError as exc:
         return f"skipped: OpenVINO is not installed ({exc.name}; pip install 'modelhub[openvino]')"
-    write_engine(model, engine_file)
+    if spec.outputs != ("sentence_embedding",):
+        write_engine(model, engine_file)
+        return None
+    import torch  # Nomic: the pooled module, its output named as Spark NLP's graph's
+
+    ids = torch.tensor([[5, 10, 11, 6], [5, 12, 6, 0]], dtype=torch.int64)
+    with torch.no_grad():
+        ir = ov.convert_model(
+            pooled(model), example_input={"input_ids": ids, "attention_mask": (ids != 0).long()},
+            input=[(n, ov.PartialShape([-1, -1]), ov.Type.i64) for n in spec.inputs],
+        )  # fmt: skip
+    ir.outputs[0].get_tensor().set_names({"sentence_embedding"})
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "openvino_model.xml"
+        ov.save_model(ir, str(xml), compress_to_fp16=False)
+        zip_ir(xml, xml.with_suffix(".bin"), engine_file)
     return None
 
 
@@ -217,8 +261,11 @@ class Reference:
             batch = self.tok([items[i] for i in idx], padding=True, truncation=True,
                              max_length=MAX_LENGTH, return_tensors="np")  # fmt: skip
             hidden = self.run({k: v.astype(np.int64) for k, v in batch.items()})
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+            if hidden.ndim == 2:  # pooled inside the graph (Nomic)
+                pooled = hidden
+            else:
+                mask = batch["attention_mask"][..., None].astype(np.float32)
+                pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
             for j, i in enumerate(idx):
                 rows[i] = pooled[j]
         return np.stack(rows)
@@ -311,6 +358,16 @@ def specs() -> list[Spec]:
                  FIXTURES / "families" / "reference" / z.reference, z.inputs, (z.output,),
                  schemes.get(z.name, "hf-encoder" if z.reference in ("bert", "t5") else "hf"))
         )  # fmt: skip
+    # the families without an ONNX zip (TensorFlow only) and Nomic's pooled graph
+    ref = FIXTURES / "families" / "reference"
+    out += [
+        Spec("xlnet_tensorflow", FIXTURES / "families" / "xlnet_tensorflow.zip", ref / "xlnet",
+             ("input_ids", "attention_mask", "token_type_ids"), tf_scheme="xlnet-orig"),
+        Spec("longformer_tensorflow", FIXTURES / "families" / "longformer_tensorflow.zip",
+             ref / "longformer", ("input_ids", "attention_mask"), tf_scheme="hf"),
+        Spec("nomic_onnx", FIXTURES / "families" / "nomic_onnx.zip", ref / "nomic_bert",
+             ("input_ids", "attention_mask"), ("sentence_embedding",)),
+    ]  # fmt: skip
     return out
 
 
@@ -382,7 +439,7 @@ def bench_one(spec: Spec, args: argparse.Namespace, items: list[str]) -> list[Ro
                     new_tok(), g, args.threads
                 )
             elif engine == "openvino":
-                why = write_openvino(model, engine_file)
+                why = write_openvino(model, engine_file, spec)
                 plain = Path(tmp) / "openvino-ir"  # the same IR as plain files
                 if why is None:
                     with zipfile.ZipFile(engine_file) as zf:
