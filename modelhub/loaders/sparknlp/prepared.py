@@ -37,8 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
-from modelhub.derived import check_folder, digest_files, discard, read_manifest, write_folder
-from modelhub.errors import ArtifactFormatError
+from modelhub.derived import (
+    check_folder,
+    digest_files,
+    discard,
+    read_json,
+    write_folder,
+)
+from modelhub.errors import ArtifactFormatError, IntegrityError
 from modelhub.safezip import SafeZip, member_name, zip_limits
 
 if TYPE_CHECKING:
@@ -166,7 +172,9 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
     except OSError as exc:
         raise ArtifactFormatError(f"{art.root}: cannot read the model files ({exc})") from exc
     folder = derived_dir / f"{FOLDER_PREFIX}{folder_key(art, digest)}"
-    if read_manifest(folder) is not None:
+    # Folders appear whole (renamed into place with their manifest): one there without a
+    # readable manifest, or a link in its place, is damage to clear, not a reason to give up.
+    if folder.exists() or folder.is_symlink():
         problems = check_folder(folder, hashes="stamp")
         if not problems:
             found = _read_tokenizer(folder)
@@ -189,8 +197,15 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
                 rel = member.relative_to(zf.root)
                 target = engine.joinpath(*rel.parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                # read() checks the member's size and CRC under the extraction caps
-                target.write_bytes(zf.read(member))
+                try:
+                    # read() checks the member's size and CRC under the extraction caps
+                    data = zf.read(member)
+                except IntegrityError as exc:
+                    raise _Unpreparable(exc) from exc
+                # "x": a name the file system folds onto another (case, Unicode form on
+                # macOS) would overwrite a member: read the zip instead
+                with target.open("xb") as fh:
+                    fh.write(data)
         tokens = {
             "vocabulary": vocabulary,
             "merges": None if merges is None else [list(m) for m in merges],
@@ -206,6 +221,11 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
 
     try:
         folder = write_folder(derived_dir, folder.name, build)
+    except _Unpreparable as exc:
+        # A damaged member the runner may never read (a load from the zip reads only what
+        # it needs): the zip decides, raising the same error when the member matters.
+        log.warning("cannot prepare %s (%s): reading the zip", art.root, exc.__cause__)
+        return None
     except OSError as exc:  # a read-only or full cache: load from the zip
         log.warning("cannot keep a prepared copy of %s (%s): reading the zip", art.root, exc)
         return None
@@ -215,9 +235,13 @@ def prepare(art: SparkNlpZip, derived_dir: Path) -> Prepared | None:
     return Prepared(folder, *found)
 
 
+class _Unpreparable(Exception):
+    """A member of the engine zip that cannot be inflated (its cause says why)."""
+
+
 def _read_tokenizer(folder: Path) -> tuple[list[str] | None, list[tuple[str, str]] | None] | None:
     try:
-        data = json.loads((folder / TOKENIZER_NAME).read_text(encoding="utf-8"))
+        data = read_json(folder / TOKENIZER_NAME, limit=1 << 31)
         vocabulary = data["vocabulary"]
         pairs = data["merges"]
         merges = None if pairs is None else [(str(a), str(b)) for a, b in pairs]
