@@ -23,6 +23,14 @@ damaged folder is discarded and prepared again, and ``modelhub cache verify`` re
 cache entry's. It costs disk (the engine's inflated size), which ``modelhub cache
 rm``/``prune`` free with the entry.
 
+What the cache holds is trusted as modelhub wrote it, as with downloads: whoever can write
+it can rewrite a prepared folder with its manifest, or point ``sparknlp-source.json`` at
+another prepared folder while the stamps still match (the memo's design: an edit that keeps
+a file's size, mtime and inode is not seen). What a load refuses is being hung or led out:
+a FIFO, device or link in place of a manifest, memo or prepared file, a link on the way
+to one, a manifest naming a path outside its folder, JSON nested too deep: all damage,
+prepared again.
+
 Without a derived folder (``derived_dir=None``), or when it cannot be written (a read-only
 cache), the model is read from the zip as before: nothing here is needed to load.
 """
