@@ -24,11 +24,14 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from modelhub.safezip import safe_member_path
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,29 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+#: The most bytes a manifest or a digest memo may hold: they are small; a bigger one is damage.
+MAX_JSON_BYTES = 64 << 20
+
+
+def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> Any:
+    """The JSON of the regular file ``path``. A FIFO, device or link put in its place (by
+    whoever can write the cache) must neither hang a load nor be followed out of the cache:
+    opened without following a link and without blocking, refused unless a regular file of
+    at most ``limit`` bytes. Raises ``OSError`` or ``ValueError`` (not JSON, nested too deep)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path}: not a regular file")
+        if st.st_size > limit:
+            raise OSError(f"{path}: {st.st_size} bytes, more than {limit}")
+        raw = f.read(limit + 1)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError as exc:  # a crafted "[[[[...": damage, not a crash
+        raise ValueError(f"{path}: JSON nested too deep") from exc
+
+
 def file_stamp(path: Path) -> list[int]:
     """Size, mtime and inode: what changes when a file is rewritten or replaced."""
     st = path.stat()
@@ -75,9 +101,10 @@ def digest_files(files: dict[str, Path], memo: Path | None) -> str:
     stamps = {name: file_stamp(path) for name, path in files.items()}
     if memo is not None:
         with contextlib.suppress(OSError, ValueError, TypeError):
-            data = json.loads(memo.read_text(encoding="utf-8"))
-            if data.get("stamps") == stamps and isinstance(data.get("sha256"), str):
-                return str(data["sha256"])
+            data = read_json(memo)
+            found = data.get("sha256") if isinstance(data, dict) else None
+            if isinstance(found, str) and data.get("stamps") == stamps:
+                return found
     h = hashlib.sha256()
     for name, path in files.items():
         h.update(f"{name}\0{path.stat().st_size}\0{sha256_file(path)}\n".encode())
@@ -163,8 +190,8 @@ def write_folder(parent: Path, name: str, build: Callable[[Path], dict[str, Any]
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a complete derived folder, or None (absent, unreadable)."""
     try:
-        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = read_json(folder / MANIFEST_NAME)
+    except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         return None
@@ -180,9 +207,21 @@ def check_folder(folder: Path, *, hashes: bool | str = True) -> list[str]:
     if manifest is None:
         return [f"no readable {MANIFEST_NAME}"]
     problems = []
+    if folder.is_symlink():  # whatever it points at is outside the cache's own folders
+        return ["a symbolic link, not a derived folder"]
+    inside = folder.resolve()
     for rel, want in sorted(manifest["files"].items()):
+        if not _relative(rel):  # "/etc/passwd", "../x": never looked at
+            problems.append(f"{rel!r}: not a name inside the folder")
+            continue
         p = folder / rel
-        if not isinstance(want, dict) or p.is_symlink() or not p.is_file():
+        if (
+            not isinstance(want, dict)
+            or p.is_symlink()
+            or not p.is_file()
+            # a linked folder on the way (engine/ -> elsewhere) leads out of the cache
+            or not p.resolve().is_relative_to(inside)
+        ):
             problems.append(f"{rel}: missing")
             continue
         size = p.stat().st_size
@@ -195,9 +234,20 @@ def check_folder(folder: Path, *, hashes: bool | str = True) -> list[str]:
     return problems
 
 
+def _relative(rel: object) -> bool:
+    try:
+        return isinstance(rel, str) and safe_member_path(rel) == rel and rel != ""
+    except ValueError:
+        return False
+
+
 def discard(folder: Path) -> None:
     """Delete a derived folder: renamed out of the way first, so no reader
     ever opens it half deleted."""
+    if folder.is_symlink():  # a link in its place: remove the link, never what it points at
+        with contextlib.suppress(FileNotFoundError):
+            folder.unlink()
+        return
     trash = folder.parent / f"{_TRASH_PREFIX}{folder.name}-{secrets.token_hex(4)}"
     try:
         os.rename(folder, trash)

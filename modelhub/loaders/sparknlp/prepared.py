@@ -27,6 +27,14 @@ damaged folder is discarded and prepared again, and ``modelhub cache verify`` re
 cache entry's. It costs disk (the engine's inflated size), which ``modelhub cache
 rm``/``prune`` free with the entry.
 
+What the cache holds is trusted as modelhub wrote it, as with downloads: whoever can write
+it can rewrite a prepared folder with its manifest, or point ``sparknlp-source.json`` at
+another prepared folder while the stamps still match (the memo's design: an edit that keeps
+a file's size, mtime and inode is not seen). What a load refuses is being hung or led out:
+a FIFO, device or link in place of a manifest, memo or prepared file, a link on the way
+to one, a manifest naming a path outside its folder, JSON nested too deep: all damage,
+prepared again.
+
 Without a derived folder (``derived_dir=None``), or when it cannot be written (a read-only
 cache), the model is read from the zip as before: nothing here is needed to load.
 """
@@ -43,8 +51,15 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from modelhub.derived import check_folder, digest_files, discard, read_manifest, write_folder
-from modelhub.errors import ArtifactFormatError
+from modelhub.derived import (
+    check_folder,
+    digest_files,
+    discard,
+    read_json,
+    read_manifest,
+    write_folder,
+)
+from modelhub.errors import ArtifactFormatError, IntegrityError
 from modelhub.safezip import SafeZip, member_name, zip_limits
 
 if TYPE_CHECKING:
@@ -206,12 +221,14 @@ def prepare(
     except OSError as exc:
         raise ArtifactFormatError(f"{art.root}: cannot read the model files ({exc})") from exc
     folder = derived_dir / f"{FOLDER_PREFIX}{folder_key(art, digest, variant)}"
-    manifest = read_manifest(folder)
-    if manifest is not None:
+    # Folders appear whole (renamed into place with their manifest): one there without a
+    # readable manifest, or a link in its place, is damage to clear, not a reason to give up.
+    if folder.exists() or folder.is_symlink():
         problems = check_folder(folder, hashes="stamp")
         if not problems:
+            manifest = read_manifest(folder)
             found = _read_tokenizer(folder)
-            if found is not None:
+            if found is not None and manifest is not None:
                 return Prepared(folder, *found, _plain_graph(folder, manifest))
             problems = [f"{TOKENIZER_NAME}: unreadable"]
         log.warning(
@@ -233,8 +250,15 @@ def prepare(
                     rel = member.relative_to(zf.root)
                     target = engine.joinpath(*rel.parts)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    # read() checks the member's size and CRC under the extraction caps
-                    target.write_bytes(zf.read(member))
+                    try:
+                        # read() checks the member's size and CRC under the extraction caps
+                        data = zf.read(member)
+                    except IntegrityError as exc:
+                        raise _Unpreparable(exc) from exc
+                    # "x": a name the file system folds onto another (case, Unicode form on
+                    # macOS) would overwrite a member: read the zip instead
+                    with target.open("xb") as fh:
+                        fh.write(data)
         tokens = {
             "vocabulary": vocabulary,
             "merges": None if merges is None else [list(m) for m in merges],
@@ -258,6 +282,11 @@ def prepare(
 
     try:
         folder = write_folder(derived_dir, folder.name, build)
+    except _Unpreparable as exc:
+        # A damaged member the runner may never read (a load from the zip reads only what
+        # it needs): the zip decides, raising the same error when the member matters.
+        log.warning("cannot prepare %s (%s): reading the zip", art.root, exc.__cause__)
+        return None
     except OSError as exc:  # a read-only or full cache: load from the zip
         log.warning("cannot keep a prepared copy of %s (%s): reading the zip", art.root, exc)
         return None
@@ -328,9 +357,13 @@ def damaged(path: Path, why: str) -> ArtifactFormatError:
     )
 
 
+class _Unpreparable(Exception):
+    """A member of the engine zip that cannot be inflated (its cause says why)."""
+
+
 def _read_tokenizer(folder: Path) -> tuple[list[str] | None, list[tuple[str, str]] | None] | None:
     try:
-        data = json.loads((folder / TOKENIZER_NAME).read_text(encoding="utf-8"))
+        data = read_json(folder / TOKENIZER_NAME, limit=1 << 31)
         vocabulary = data["vocabulary"]
         pairs = data["merges"]
         merges = None if pairs is None else [(str(a), str(b)) for a, b in pairs]

@@ -5,7 +5,9 @@ damaged, unwritable or hostile case falls back or fails as a load from the zip d
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,97 @@ def test_sparknlp_bert_zips_are_prepared_too(name: str, tmp_path: Path) -> None:
             assert x.tokens == y.tokens and np.array_equal(x.vectors, y.vectors)
     with pytest.raises(ModelhubError):
         load_bert(folder)
+
+
+def _load_twice(tmp_path: Path, name: str = "e5_onnx") -> tuple[Path, Path, Path, Any]:
+    """A folder loaded once with a derived folder: (model folder, derived dir, prepared
+    folder, the vectors of TEXTS)."""
+    folder = _unpack(name, tmp_path)
+    derived = tmp_path / "derived"
+    want = load(folder, derived_dir=derived).encode(TEXTS)
+    [prepared] = [p for p in derived.glob("sparknlp-*") if p.is_dir()]
+    return folder, derived, prepared, want
+
+
+def test_a_damaged_member_the_runner_never_reads_is_left_to_the_zip(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A load from the zip reads only the members it needs: one failing its CRC elsewhere
+    in the engine zip must not make the first (preparing) load fail where the zip loads."""
+    folder = _unpack("e5_onnx", tmp_path)
+    engine = folder / "e5_onnx"
+    with zipfile.ZipFile(engine, "a") as zf:
+        zf.writestr("notes.txt", b"never read by the runner " * 8)
+    raw = bytearray(engine.read_bytes())
+    with zipfile.ZipFile(engine) as zf:
+        info = zf.getinfo("notes.txt")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    raw[start + 3] ^= 0xFF  # the stored bytes change, the CRC in the header does not
+    engine.write_bytes(bytes(raw))
+    want = load(folder).encode(TEXTS)
+    with caplog.at_level("WARNING"):
+        got = load(folder, derived_dir=tmp_path / "derived").encode(TEXTS)
+    assert np.array_equal(got, want)
+    assert "notes.txt" in caplog.text and "reading the zip" in caplog.text
+    assert not list((tmp_path / "derived").glob("sparknlp-*/")) + list(
+        (tmp_path / "derived").glob(".tmp-*")
+    )
+
+
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _devzero(path: Path) -> None:
+    path.unlink()
+    path.symlink_to("/dev/zero")
+
+
+def _deep(path: Path) -> None:
+    path.write_text("[" * 100_000 + "]" * 100_000)
+
+
+def _a_list(path: Path) -> None:
+    path.write_text("[1, 2]")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("what", ["derived.json", "sparknlp-source.json"])
+@pytest.mark.parametrize("damage", [_fifo, _devzero, _deep, _a_list])
+def test_a_fifo_link_or_crafted_json_for_a_manifest_or_memo_is_damage(
+    what: str, damage: Any, tmp_path: Path
+) -> None:
+    """Whoever can write the cache must not hang a load (a FIFO, a link to /dev/zero) nor
+    crash it with a raw exception (JSON nested 100,000 deep, a list for a dict): the
+    manifest or memo is damage, the model prepared again, the vectors the same."""
+    folder, derived, prepared, want = _load_twice(tmp_path)
+    damage((prepared if what == "derived.json" else derived) / what)
+    got = load(folder, derived_dir=derived).encode(TEXTS)
+    assert np.array_equal(got, want)
+    assert check_folder(prepared) == []
+
+
+def test_links_out_of_a_prepared_folder_are_not_followed(tmp_path: Path) -> None:
+    """A prepared folder, or its engine/ folder, replaced by a link to a copy elsewhere (or
+    a manifest naming /etc/hostname): damage, prepared again inside the cache."""
+    folder, derived, prepared, want = _load_twice(tmp_path)
+    outside = tmp_path / "outside"
+    shutil.copytree(prepared, outside / "p")
+    shutil.rmtree(prepared / ENGINE_DIR)
+    (prepared / ENGINE_DIR).symlink_to(outside / "p" / ENGINE_DIR)
+    assert any("missing" in p for p in check_folder(prepared))
+    assert np.array_equal(load(folder, derived_dir=derived).encode(TEXTS), want)
+    assert not (prepared / ENGINE_DIR).is_symlink() and check_folder(prepared) == []
+
+    shutil.rmtree(prepared)
+    prepared.symlink_to(outside / "p")
+    assert check_folder(prepared) == ["a symbolic link, not a derived folder"]
+    assert np.array_equal(load(folder, derived_dir=derived).encode(TEXTS), want)
+    assert not prepared.is_symlink() and check_folder(prepared) == []
+    assert (outside / "p" / "derived.json").is_file()  # what the link pointed at is left
+
+    manifest = json.loads((prepared / "derived.json").read_text("utf-8"))
+    manifest["files"]["/etc/hostname"] = {"size": 1, "sha256": "0" * 64}
+    (prepared / "derived.json").write_text(json.dumps(manifest), "utf-8")
+    assert check_folder(prepared) == ["'/etc/hostname': not a name inside the folder"]
