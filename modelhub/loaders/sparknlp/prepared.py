@@ -13,7 +13,7 @@ has a derived folder writes ``<derived_dir>/sparknlp-<key>/``:
   same checks on what they hold); an ONNX graph checked self-contained is named in the
   manifest (``plain_graph``) and given to onnxruntime by path; a TensorFlow engine is
   kept converted instead (the weights under transformers' names and the model config:
-  :mod:`~modelhub.loaders.sparknlp.runners.tf_converted`), so that no checkpoint or
+  :func:`~modelhub.loaders.sparknlp.runners.tensorflow.write_converted`), so that no checkpoint or
   GraphDef is parsed again;
 - ``tokenizer.json``: the vocabulary and merges in id order, as parsed (and checked) from
   ``fields/``.
@@ -45,7 +45,9 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -272,12 +274,8 @@ def prepare(
             "source_sha256": digest,
         }
         members = [p for p in engine.rglob("*") if p.is_file()]
-        if art.engine == "onnx" and len(members) == 1:
-            # the runner imports this module: imported here, when an ONNX zip is prepared
-            from modelhub.loaders.sparknlp.runners.onnx import self_contained
-
-            if self_contained(members[0].read_bytes()):
-                meta["plain_graph"] = members[0].relative_to(tmp).as_posix()
+        if art.engine == "onnx" and len(members) == 1 and self_contained(members[0].read_bytes()):
+            meta["plain_graph"] = members[0].relative_to(tmp).as_posix()
         return meta
 
     try:
@@ -295,6 +293,44 @@ def prepare(
     if found is None or manifest is None:  # written a moment ago: a concurrent delete
         return None
     return Prepared(folder, *found, _plain_graph(folder, manifest))
+
+
+def self_contained(graph: bytes) -> bool:
+    """Whether the graph keeps every tensor inside itself (initializers, sparse ones and
+    node attributes, subgraphs and functions included): only such a graph may be loaded
+    by onnxruntime from its path, where an external-data ``location`` would be resolved
+    against the folder. False too when ``onnx`` is missing or cannot parse it."""
+    try:
+        import onnx
+        from onnx.external_data_helper import uses_external_data
+    except ImportError:
+        return False
+    try:
+        model = onnx.load_model_from_string(graph)
+    except Exception:
+        return False
+
+    def of_graph(g: Any) -> Iterator[Any]:
+        yield from g.initializer
+        for sparse in g.sparse_initializer:
+            yield from (sparse.values, sparse.indices)
+        yield from of_nodes(g.node)
+
+    def of_nodes(nodes: Any) -> Iterator[Any]:
+        for node in nodes:
+            for a in node.attribute:
+                if a.HasField("t"):
+                    yield a.t
+                yield from a.tensors
+                if a.HasField("sparse_tensor"):
+                    yield from (a.sparse_tensor.values, a.sparse_tensor.indices)
+                for sub in [a.g] if a.HasField("g") else []:
+                    yield from of_graph(sub)
+                for sub in a.graphs:
+                    yield from of_graph(sub)
+
+    tensors = chain(of_graph(model.graph), *(of_nodes(f.node) for f in model.functions))
+    return not any(uses_external_data(t) for t in tensors)
 
 
 def _plain_graph(folder: Path, manifest: dict[str, Any]) -> Path | None:

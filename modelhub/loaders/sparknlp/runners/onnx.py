@@ -22,10 +22,7 @@ import logging
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
-from itertools import chain
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import numpy as np
 
@@ -83,44 +80,6 @@ def _external_locations(graph: bytes, source: str) -> list[str]:
                 if entry.key == "location" and entry.value not in found:
                     found.append(entry.value)
     return found
-
-
-def self_contained(graph: bytes) -> bool:
-    """Whether the graph keeps every tensor inside itself (initializers, sparse ones and
-    node attributes, subgraphs and functions included): only such a graph may be loaded
-    by onnxruntime from its path, where an external-data ``location`` would be resolved
-    against the folder. False too when ``onnx`` is missing or cannot parse it."""
-    try:
-        import onnx
-        from onnx.external_data_helper import uses_external_data
-    except ImportError:
-        return False
-    try:
-        model = onnx.load_model_from_string(graph)
-    except Exception:
-        return False
-
-    def of_graph(g: Any) -> Iterator[Any]:
-        yield from g.initializer
-        for sparse in g.sparse_initializer:
-            yield from (sparse.values, sparse.indices)
-        yield from of_nodes(g.node)
-
-    def of_nodes(nodes: Any) -> Iterator[Any]:
-        for node in nodes:
-            for a in node.attribute:
-                if a.HasField("t"):
-                    yield a.t
-                yield from a.tensors
-                if a.HasField("sparse_tensor"):
-                    yield from (a.sparse_tensor.values, a.sparse_tensor.indices)
-                for sub in [a.g] if a.HasField("g") else []:
-                    yield from of_graph(sub)
-                for sub in a.graphs:
-                    yield from of_graph(sub)
-
-    tensors = chain(of_graph(model.graph), *(of_nodes(f.node) for f in model.functions))
-    return not any(uses_external_data(t) for t in tensors)
 
 
 def _plain_location(location: str, source: str) -> str:
@@ -241,7 +200,7 @@ def open_onnx(
     """The runner of a ``*_onnx`` engine zip. ``side_files``: external-data files next to
     it (default: found in its folder as :mod:`~modelhub.loaders.sparknlp.zipmodel` does);
     ``unpacked``: its members already inflated (:mod:`~modelhub.loaders.sparknlp.prepared`);
-    ``plain_graph``: among them, the graph found :func:`self_contained` when it was
+    ``plain_graph``: among them, the graph found self-contained when it was
     prepared, which onnxruntime reads from its path (faster than from bytes)."""
     engine_file = Path(engine_file)
     if plain_graph is not None:

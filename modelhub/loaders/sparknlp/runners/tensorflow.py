@@ -43,7 +43,13 @@ import numpy as np
 
 from modelhub.errors import ArtifactFormatError
 from modelhub.loaders.sparknlp.families import Family
-from modelhub.loaders.sparknlp.prepared import open_engine
+from modelhub.loaders.sparknlp.prepared import (
+    damaged,
+    load_state,
+    open_engine,
+    plain_json,
+    save_state,
+)
 from modelhub.loaders.sparknlp.runners.tf_config import infer_config
 from modelhub.loaders.sparknlp.runners.tf_graph import GraphFacts, graph_facts
 from modelhub.loaders.sparknlp.runners.tf_names import (
@@ -347,6 +353,50 @@ class TensorflowRunner:
         )
 
 
+# --- converted once, for a prepared folder (modelhub.loaders.sparknlp.prepared): the
+# weights under transformers' names, already transposed, and the config the GraphDef's
+# facts settle, so that a later load parses no checkpoint, object graph or GraphDef. What
+# is read back is data: a known model type, plain JSON config values, and weights that go
+# through _build's checks (every name and shape against the model) on every load.
+
+
+def write_converted(engine_file: Path, family: Family, target: Path) -> None:
+    """Reads the engine zip (checked as a load from the zip is) and writes its converted
+    weights and config into the empty folder ``target``."""
+    need_torch(engine_file)
+    engine = _read_engine(engine_file, family)
+    info = {
+        "model_type": engine.model_type,
+        "scheme": engine.scheme,
+        "config": engine_config(engine, engine_file),
+        "origin": engine.origin,
+    }
+    save_state(target, engine.state, info)
+
+
+def read_converted(folder: Path, engine_file: Path) -> tuple[_Engine, dict[str, Any]] | None:
+    """The engine and config a prepared folder holds, or None when it holds the zip's
+    members instead. A description that is not what :func:`write_converted` writes is an
+    :class:`~modelhub.errors.ArtifactFormatError` naming the file."""
+    found = load_state(folder)
+    if found is None:
+        return None
+    state, info = found
+    cfg, origin, scheme = info.get("config"), info.get("origin"), info.get("scheme")
+    model_type = info.get("model_type")
+    if (
+        model_type not in _BASE_PREFIX
+        or not isinstance(cfg, dict)
+        or not all(isinstance(k, str) and plain_json(v) for k, v in cfg.items())
+        or not isinstance(origin, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in origin.items())
+        or not isinstance(scheme, str)
+    ):
+        raise damaged(folder, "not a converted TensorFlow engine's description")
+    facts = GraphFacts(None, None, None, None, None, frozenset())
+    return _Engine(state, origin, facts, scheme, str(model_type)), cfg
+
+
 def need_torch(engine_file: Path) -> None:
     try:
         import torch  # noqa: F401
@@ -370,8 +420,6 @@ def open_tensorflow(
     ``unpacked``: its members already inflated (:mod:`~modelhub.loaders.sparknlp.prepared`)."""
     engine_file = Path(engine_file).absolute()  # SafeZip names members under an absolute root
     need_torch(engine_file)
-    from modelhub.loaders.sparknlp.runners.tf_converted import read_converted
-
     converted = read_converted(unpacked, engine_file) if unpacked is not None else None
     if converted is not None:
         engine, cfg = converted
@@ -385,4 +433,4 @@ def open_tensorflow(
     return TensorflowRunner(model, str(engine_file), engine, threads)
 
 
-__all__ = ["TensorflowRunner", "open_tensorflow"]
+__all__ = ["TensorflowRunner", "open_tensorflow", "read_converted", "write_converted"]

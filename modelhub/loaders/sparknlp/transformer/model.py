@@ -340,7 +340,7 @@ def load(
         convert = None
         if art.engine == "tensorflow":
             # kept converted: no checkpoint or GraphDef parsed on later loads
-            from modelhub.loaders.sparknlp.runners.tf_converted import write_converted
+            from modelhub.loaders.sparknlp.runners.tensorflow import write_converted
 
             def convert(folder: Path) -> None:
                 write_converted(art.engine_file, art.family, folder)
