@@ -44,14 +44,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelhub.derived import (
     check_folder,
@@ -62,7 +59,16 @@ from modelhub.derived import (
     write_folder,
 )
 from modelhub.errors import ArtifactFormatError, IntegrityError
-from modelhub.safezip import SafeZip, member_name, zip_limits
+from modelhub.loaders.sparknlp.prepared.engine import UnpackedEngine, open_engine
+from modelhub.loaders.sparknlp.prepared.state import (
+    INFO_NAME,
+    STATE_NAME,
+    damaged,
+    load_state,
+    plain_json,
+    save_state,
+)
+from modelhub.safezip import SafeZip, zip_limits
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -93,9 +99,6 @@ FOLDER_PREFIX = "sparknlp-"
 SOURCE_NAME = "sparknlp-source.json"
 TOKENIZER_NAME = "tokenizer.json"
 ENGINE_DIR = "engine"
-STATE_NAME = "state.safetensors"
-INFO_NAME = "engine.json"
-_SCALARS = (str, int, float, bool, type(None))
 #: Bumped when what a prepared folder holds, or how it is made, changes.
 FORMAT = 4
 
@@ -114,66 +117,6 @@ class Prepared:
     @property
     def engine(self) -> Path:
         return self.folder / ENGINE_DIR
-
-
-class UnpackedEngine:
-    """An engine zip's members as :func:`prepare` inflated them, behind the
-    :class:`~modelhub.safezip.SafeZip` face the runners read through: members are named
-    ``<engine zip path> / member``, exactly as in the zip, so messages name the zip."""
-
-    def __init__(self, folder: Path, engine_file: Path) -> None:
-        self.path = Path(engine_file)
-        self.root = PurePosixPath(self.path.as_posix())
-        self.folder = Path(folder)
-        self._files = {
-            p.relative_to(self.folder).as_posix(): p
-            for p in sorted(self.folder.rglob("*"))
-            if p.is_file() and not p.is_symlink()
-        }
-
-    def __enter__(self) -> UnpackedEngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Nothing to close: members are read whole, one at a time."""
-
-    def files(self) -> list[PurePosixPath]:
-        return [self.root / rel for rel in self._files]
-
-    def _path(self, member: str | PurePosixPath) -> Path:
-        rel = member_name(member, self.root, self.path)
-        found = self._files.get(rel)
-        if found is None:
-            raise FileNotFoundError(f"{self.path}: no member {rel!r}")
-        return found
-
-    def open(self, member: str | PurePosixPath) -> IO[bytes]:
-        return self._path(member).open("rb")
-
-    def read(self, member: str | PurePosixPath) -> bytes:
-        return self._path(member).read_bytes()
-
-    def read_writable(self, member: str | PurePosixPath) -> np.ndarray:
-        """The member's bytes in a private writable buffer (uint8, not zero-filled first):
-        arrays over it (checkpoint tensors) become torch parameters without a copy."""
-        path = self._path(member)
-        with path.open("rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            data = np.empty(size, dtype=np.uint8)
-            if fh.readinto(memoryview(data)) != size:
-                raise OSError(f"{path}: changed while being read")
-        return data
-
-
-def open_engine(engine_file: Path, unpacked: Path | None = None) -> SafeZip | UnpackedEngine:
-    """The engine's members: from the prepared folder ``unpacked`` when there is one, else
-    from the zip in place (checked under the ``MODELHUB_EXTRACT_MAX_*`` caps)."""
-    if unpacked is not None:
-        return UnpackedEngine(unpacked, engine_file)
-    return SafeZip(engine_file, limits=zip_limits(), label=str(engine_file))
 
 
 def source_files(art: Preparable) -> dict[str, Path]:
@@ -346,53 +289,6 @@ def _plain_graph(folder: Path, manifest: dict[str, Any]) -> Path | None:
     return path if path.is_file() and not path.is_symlink() else None
 
 
-def save_state(folder: Path, state: dict[str, Any], info: dict[str, Any]) -> None:
-    """Converted weights (``state.safetensors``) and what they need to be used
-    (``engine.json``), written into a prepared folder's ``engine/``."""
-    from safetensors.numpy import save_file
-
-    save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(folder / STATE_NAME))
-    (folder / INFO_NAME).write_text(json.dumps(info, sort_keys=True), encoding="utf-8")
-
-
-def load_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The weights (torch tensors, memory-mapped, as transformers maps safetensors files:
-    rewriting the file in place while the model lives is not allowed; deleting it is safe)
-    and the description :func:`save_state` wrote, or None when ``folder`` holds inflated
-    members instead. A file that is not what it wrote is an :class:`ArtifactFormatError`."""
-    info_path, state_path = folder / INFO_NAME, folder / STATE_NAME
-    if not info_path.is_file():
-        return None
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        if not isinstance(info, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise damaged(info_path, str(exc)) from None
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(str(state_path))
-    except (OSError, SafetensorError) as exc:
-        raise damaged(state_path, str(exc)) from None
-    return state, info
-
-
-def plain_json(value: Any) -> bool:
-    """A config value as converters write them: a JSON scalar, or a list of them."""
-    if isinstance(value, list):
-        return all(isinstance(v, _SCALARS) for v in value)
-    return isinstance(value, _SCALARS)
-
-
-def damaged(path: Path, why: str) -> ArtifactFormatError:
-    return ArtifactFormatError(
-        f"{path}: the prepared engine is damaged ({why[:200]}); delete its folder "
-        "(modelhub cache verify --repair, or rm) and load again"
-    )
-
-
 class _Unpreparable(Exception):
     """A member of the engine zip that cannot be inflated (its cause says why)."""
 
@@ -414,9 +310,12 @@ def _read_tokenizer(folder: Path) -> tuple[list[str] | None, list[tuple[str, str
 
 __all__ = [
     "FORMAT",
+    "INFO_NAME",
+    "STATE_NAME",
     "Preparable",
     "Prepared",
     "UnpackedEngine",
+    "damaged",
     "load_state",
     "open_engine",
     "plain_json",
