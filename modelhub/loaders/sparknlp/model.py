@@ -167,7 +167,9 @@ def _default_max_length(art: SparkNlpBert, limit: int, max_length: int | None) -
     return chosen
 
 
-def _onnx_config(art: SparkNlpBert, graph: Path | bytes, vocab_size: int) -> dict[str, Any]:
+def _onnx_config(art: SparkNlpBert, graph: Path | bytes, vocab_size: int | None) -> dict[str, Any]:
+    """The ``BertConfig`` of an ONNX graph, from its initializers' shapes; the vocabulary
+    is checked against it unless ``vocab_size`` is None."""
     if isinstance(graph, Path):  # read once for the three lookups
         graph = graph.read_bytes()
     shapes = {
@@ -179,7 +181,8 @@ def _onnx_config(art: SparkNlpBert, graph: Path | bytes, vocab_size: int) -> dic
         raise ArtifactFormatError(
             f"{art.engine_file}: no word embedding matrix (*word_embeddings.weight) in the graph"
         )
-    check_vocab_size(art, vocab_size, int(word[0]), str(art.engine_file))
+    if vocab_size is not None:
+        check_vocab_size(art, vocab_size, int(word[0]), str(art.engine_file))
     position = shapes["position"]
     types = shapes["token_type"]
     return {
@@ -198,7 +201,14 @@ def _prepare(art: SparkNlpBert, derived_dir: Path | None, heads: int | None) -> 
     if derived_dir is None:
         return None
     if art.engine != "tensorflow":
-        return prepare(art, derived_dir)
+
+        def describe(folder: Path) -> dict[str, Any]:
+            graphs = [p for p in folder.rglob("*") if p.is_file()]
+            # the config read once from the graph's shapes (checked against the vocabulary
+            # on every load); only for a graph that is the engine's one member
+            return {"config": _onnx_config(art, graphs[0], None)} if len(graphs) == 1 else {}
+
+        return prepare(art, derived_dir, describe=describe)
 
     def convert(folder: Path) -> None:
         state, config = read_weights(art, num_attention_heads=heads)
@@ -254,7 +264,12 @@ def load(
             with open_engine(art.engine_file, unpacked) as engine:
                 member = engine_model_member(engine, art.engine_file)
                 graph, source = engine.read(member), str(member)
-        config = _onnx_config(art, graph, len(vocab))
+        known = prepared.described.get("config") if prepared is not None else None
+        if isinstance(known, dict) and prepared is not None and prepared.plain_graph is not None:
+            config = _converted_config({"config": known}, prepared)
+            check_vocab_size(art, len(vocab), int(config["vocab_size"]), str(art.engine_file))
+        else:
+            config = _onnx_config(art, graph, len(vocab))
         encoder: Any = OnnxBert(graph, num_threads=num_threads, source=source)
         del graph
         check_params(art, int(config["hidden_size"]), record.artifact if record else None)

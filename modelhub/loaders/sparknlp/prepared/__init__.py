@@ -45,7 +45,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
@@ -100,7 +100,7 @@ SOURCE_NAME = "sparknlp-source.json"
 TOKENIZER_NAME = "tokenizer.json"
 ENGINE_DIR = "engine"
 #: Bumped when what a prepared folder holds, or how it is made, changes.
-FORMAT = 4
+FORMAT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,8 @@ class Prepared:
     #: an ONNX engine's graph, checked self-contained when prepared (no external data):
     #: onnxruntime may read it from its path
     plain_graph: Path | None = None
+    #: what the loader's ``describe`` recorded when it was prepared (JSON data)
+    described: dict[str, Any] = field(default_factory=dict)
 
     @property
     def engine(self) -> Path:
@@ -149,14 +151,17 @@ def prepare(
     derived_dir: Path,
     *,
     convert: Callable[[Path], None] | None = None,
+    describe: Callable[[Path], dict[str, Any]] | None = None,
     variant: str = "",
 ) -> Prepared | None:
     """The prepared folder of ``art`` in ``derived_dir``, made now if absent or damaged;
     None when it cannot be made here (the caller reads the zip). Bad model files raise
     the same typed errors a load from the zip raises. ``convert(folder)``, when given,
     writes the engine's prepared form into the empty ``engine/`` folder instead of its
-    inflated members (the TensorFlow engines' converted weights); ``variant`` names the
-    options that change what it writes (part of the key)."""
+    inflated members (the TensorFlow engines' converted weights); ``describe(folder)``
+    returns JSON data about the written engine kept in the manifest (the BERT loader's
+    model config), given back as :attr:`Prepared.described`; ``variant`` names the options
+    that change what they write (part of the key)."""
     if art.side_files:
         # ONNX external data beside the engine zip: rare; the ONNX runner reads it in place.
         return None
@@ -174,7 +179,9 @@ def prepare(
             manifest = read_manifest(folder)
             found = _read_tokenizer(folder)
             if found is not None and manifest is not None:
-                return Prepared(folder, *found, _plain_graph(folder, manifest))
+                return Prepared(
+                    folder, *found, _plain_graph(folder, manifest), _described(manifest)
+                )
             problems = [f"{TOKENIZER_NAME}: unreadable"]
         log.warning(
             "the prepared Spark NLP model %s is damaged (%s): preparing it again",
@@ -219,6 +226,8 @@ def prepare(
         members = [p for p in engine.rglob("*") if p.is_file()]
         if art.engine == "onnx" and len(members) == 1 and self_contained(members[0].read_bytes()):
             meta["plain_graph"] = members[0].relative_to(tmp).as_posix()
+        if describe is not None:
+            meta["described"] = describe(engine)
         return meta
 
     try:
@@ -235,7 +244,7 @@ def prepare(
     manifest = read_manifest(folder)
     if found is None or manifest is None:  # written a moment ago: a concurrent delete
         return None
-    return Prepared(folder, *found, _plain_graph(folder, manifest))
+    return Prepared(folder, *found, _plain_graph(folder, manifest), _described(manifest))
 
 
 def self_contained(graph: bytes) -> bool:
@@ -274,6 +283,11 @@ def self_contained(graph: bytes) -> bool:
 
     tensors = chain(of_graph(model.graph), *(of_nodes(f.node) for f in model.functions))
     return not any(uses_external_data(t) for t in tensors)
+
+
+def _described(manifest: dict[str, Any]) -> dict[str, Any]:
+    found = manifest.get("described")
+    return found if isinstance(found, dict) else {}
 
 
 def _plain_graph(folder: Path, manifest: dict[str, Any]) -> Path | None:

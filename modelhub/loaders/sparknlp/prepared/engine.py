@@ -47,6 +47,10 @@ class UnpackedEngine:
             raise FileNotFoundError(f"{self.path}: no member {rel!r}")
         return found
 
+    def file(self, member: str | PurePosixPath) -> Path:
+        """The member's file (a regular file inside the prepared folder)."""
+        return self._path(member)
+
     def open(self, member: str | PurePosixPath) -> IO[bytes]:
         return self._path(member).open("rb")
 

@@ -274,17 +274,25 @@ def open_openvino(
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}: use one of {', '.join(PRECISIONS)}")
     ov = _import_openvino(engine_file)
+    files: tuple[Path, Path] | None = None
+    xml = weights = b""
     with open_engine(engine_file, unpacked) as zf:
         ir = find_ir(zf, engine_file)
-        xml = zf.read(ir.xml)
-        weights = zf.read(ir.bin)
+        if isinstance(zf, UnpackedEngine):
+            # prepared files: OpenVINO maps the weights itself rather than a copy in memory
+            files = (zf.file(ir.xml), zf.file(ir.bin))
+        else:
+            xml, weights = zf.read(ir.xml), zf.read(ir.bin)
     what = f"{family.annotator} " if family is not None else ""
     source = str(ir.xml)
     core = ov.Core()
     try:
-        model = core.read_model(
-            model=xml, weights=ov.Tensor(np.frombuffer(weights, dtype=np.uint8))
-        )
+        if files is not None:
+            model = core.read_model(str(files[0]), str(files[1]))
+        else:
+            model = core.read_model(
+                model=xml, weights=ov.Tensor(np.frombuffer(weights, dtype=np.uint8))
+            )
     except RuntimeError as exc:
         raise ArtifactFormatError(
             f"{source}: OpenVINO cannot read this {what}graph ({str(exc).strip().splitlines()[0]})"
