@@ -119,10 +119,13 @@ class SparkNlpBertModel(BertEmbeddingsModel):
         # one sequence per text, cut to max_length with the shared warning
         seqs = self._sequences([len(e.ids) for e in encs], ml, "truncate", keep_empty=True)
         out = np.zeros((len(items), self.dim), dtype=np.float32)
-        for start in range(0, len(items), bs):
+        # longest first, as the token path and sentence-transformers batch: less padding
+        order = sorted(seqs, key=lambda q: q.start - q.stop)
+        for start in range(0, len(order), bs):
+            chunk = order[start : start + bs]
             rows = [
                 self._prefix + list(encs[q.text].ids[q.start : q.stop]) + self._suffix
-                for q in seqs[start : start + bs]
+                for q in chunk
             ]
             width = max(len(r) for r in rows)
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
@@ -147,7 +150,7 @@ class SparkNlpBertModel(BertEmbeddingsModel):
                         ),
                     )
                     pooled = result.pooler_output.float().cpu().numpy()
-            out[start : start + len(rows)] = pooled
+            out[[q.text for q in chunk]] = pooled
         return _l2_normalize(out) if norm else out
 
 
