@@ -11,10 +11,11 @@ has a derived folder writes ``<derived_dir>/sparknlp-<key>/``:
 - ``engine/``: the engine zip's members, inflated, read by the runners through
   :class:`UnpackedEngine` (the :class:`~modelhub.safezip.SafeZip` face: same member names,
   same checks on what they hold); an ONNX graph checked self-contained is named in the
-  manifest (``plain_graph``) and given to onnxruntime by path; a TensorFlow engine is
-  kept converted instead (the weights under transformers' names and the model config:
-  :func:`~modelhub.loaders.sparknlp.runners.tensorflow.write_converted`), so that no checkpoint or
-  GraphDef is parsed again;
+  manifest (``plain_graph``) and given to onnxruntime by path, an OpenVINO IR is read by
+  OpenVINO from its files; a TensorFlow engine is kept converted instead (the weights under
+  transformers' names and the model config, written by the loader's ``convert``:
+  :func:`~modelhub.loaders.sparknlp.runners.tensorflow.write_converted`, the BERT
+  loader's own), so that no checkpoint or GraphDef is parsed again;
 - ``tokenizer.json``: the vocabulary and merges in id order, as parsed (and checked) from
   ``fields/``.
 
