@@ -59,13 +59,27 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+_TMP_HEX = 12  # hex digits in an atomic write's temporary name
+
+
+def atomic_write_temp_of(name: str) -> str | None:
+    """The file name whose :func:`atomic_write` left the temporary ``name``
+    (``.<target>.<12 hex>.tmp``), or None when ``name`` is not one."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return None
+    target, _, token = name[1:-4].rpartition(".")
+    if not target or len(token) != _TMP_HEX or token.strip("0123456789abcdef"):
+        return None
+    return target
+
+
 def atomic_write(
     path: Path, data: bytes | list[bytes], *, fsync: bool = True, mode: int = FILE_MODE
 ) -> None:
     """Write ``data`` (bytes, or a list of pieces written in order) to a
     unique temporary name beside ``path``, then rename: readers see the old
     file or the new one, never part of one."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(_TMP_HEX // 2)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
@@ -329,14 +343,18 @@ CACHE_DATA_DIRS = frozenset({"entries", "downloads", "tmp", "trash"})
 def foreign_cache_item(root: Path) -> Path | None:
     """For a cache root without the marker: something in it modelhub did not
     make (the root is then not a cache), or None when it is empty or holds
-    only what exists before the marker: the catalog index, lock files and
-    empty layout directories.  Raises OSError when the root is unreadable.
+    only what exists before the marker: the catalog index, lock files,
+    empty layout directories and the marker's own atomic-write temporary.  Raises OSError when the root is unreadable.
     A root that is a link is followed (the user named it); links inside are
     not.  Shared by the store and the catalog (which must not write its
     index into a folder the store refuses)."""
     if not root.is_dir():
         return root
     for p in sorted(root.iterdir()):
+        # The marker of a concurrent first pull in the middle of its atomic
+        # write: its temporary name is there a moment before the marker is.
+        if atomic_write_temp_of(p.name) == CACHE_MARKER and p.is_file() and not p.is_symlink():
+            continue
         if p.name not in CACHE_OWN_NAMES:
             return p
         if p.name in CACHE_DATA_DIRS:

@@ -15,6 +15,7 @@ import pytest
 
 import modelhub.cache as cache
 from modelhub.errors import CacheError
+from modelhub.registry.store.store import Store
 from tests.cache.conftest import REPO_ROOT, cli, cli_json, install, run_cli, store
 from tests.cardgen import embeddings_card, imported_from_hf, write_card
 
@@ -122,6 +123,59 @@ def test_a_new_cache_without_its_marker_yet_is_still_used(tmp_path, monkeypatch,
     monkeypatch.setenv("MODELHUB_CACHE", str(empty))
     rc, data = cli_json("cache", "clear", "--yes", capsys=capsys)
     assert rc == 0 and data["removed"] == []
+
+
+def test_first_pulls_racing_into_a_new_cache_all_use_it(tmp_path, monkeypatch):
+    """Two first pulls at once (threads, or Spark workers on a shared cache):
+    one may look while the other's marker is still under its temporary name.
+    That is a cache being made, not a user's folder; before this was known,
+    the second pull was refused with "not a modelhub cache"."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    in_flight = fresh / "..modelhub-cache.0123456789ab.tmp"
+    in_flight.write_bytes(b"")  # what the other writer holds before its rename
+    monkeypatch.setenv("MODELHUB_CACHE", str(fresh))
+    install("first", {"f": b"f"})
+    assert [e.name for e in cache.entries()] == ["first"]
+
+    # the same, for real: threads switching as often as they can
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for round_ in range(40):
+            root = tmp_path / f"race{round_}"
+            failures: list[BaseException] = []
+
+            def first_use(root: Path = root, failures: list[BaseException] = failures) -> None:
+                try:
+                    Store(root).ensure_layout()
+                except BaseException as exc:
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=first_use) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert failures == [], failures
+            assert (root / ".modelhub-cache").is_file()
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def test_a_marker_like_name_that_is_not_a_write_in_flight_is_still_foreign(tmp_path, monkeypatch):
+    for name, make in (
+        ("..modelhub-cache.0123456789ab.tmp", Path.mkdir),  # a folder, not a write
+        ("..modelhub-cache.mine.tmp", Path.touch),  # not the temporary's shape
+        (".other.0123456789ab.tmp", Path.touch),  # some other file's temporary
+    ):
+        root = tmp_path / name.strip(".")
+        root.mkdir()
+        make(root / name)
+        monkeypatch.setenv("MODELHUB_CACHE", str(root))
+        with pytest.raises(CacheError, match=r"no \.modelhub-cache marker"):
+            store().ensure_layout()
+        assert [p.name for p in root.iterdir()] == [name]
 
 
 def test_unknown_files_inside_a_cache_are_never_deleted(capsys):
