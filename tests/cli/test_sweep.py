@@ -199,7 +199,16 @@ def test_json_errors_go_through_a_pipe_to_json_tool() -> None:
 # -- a real terminal -----------------------------------------------------------------
 
 
-def _wait_until_reading_stdin(pid: int, master: int) -> None:
+def _signal_state(pid: int) -> str:
+    """The child's signal masks, as /proc shows them (for a failure's message)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return " ".join(line.strip() for line in fh if line.startswith(("Sig", "Shd")))
+    except OSError as exc:
+        return f"no /proc status ({exc.strerror})"
+
+
+def _wait_until_reading_stdin(pid: int, events: list[str], t0: float) -> None:
     """Returns once ``pid`` blocks in ``read(0, ...)``. A SIGINT that lands
     between the prompt's write and that read is only noticed after the read
     returns (CPython's handler just sets a flag); a person's Ctrl-C never
@@ -209,21 +218,26 @@ def _wait_until_reading_stdin(pid: int, master: int) -> None:
         try:
             with open(f"/proc/{pid}/syscall") as fh:
                 fields = fh.read().split()
-        except OSError:
+        except OSError as exc:
+            events.append(f"{time.monotonic() - t0:.2f}s no /proc syscall ({exc.strerror})")
             return  # no /proc: send at once
         # read(2) is syscall 0 on x86-64 and 63 on arm64; first argument fd 0
         if fields[:2] in (["0", "0x0"], ["63", "0x0"]):
+            events.append(f"{time.monotonic() - t0:.2f}s blocked in read(0)")
             return
         select.select([], [], [], 0.02)  # a scheduling tick, not a fixed delay
+    events.append(f"{time.monotonic() - t0:.2f}s never seen in read(0)")
 
 
-def _on_a_terminal(argv: list[str], answer: bytes | None) -> tuple[int, str]:
+def _on_a_terminal(argv: list[str], answer: bytes | None) -> tuple[int, str, str]:
     """Runs ``modelhub ARGV`` on a pseudo-terminal; at the ``[y/N]`` prompt
     types ``answer`` (``None``: sends SIGINT, as Ctrl-C does). Returns the
-    exit status and everything the terminal showed."""
+    exit status, everything the terminal showed, and what happened when (for
+    a failure's message)."""
     import pty
 
     master, slave = pty.openpty()
+    t0 = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelhub", *argv],
         stdin=slave,
@@ -233,14 +247,18 @@ def _on_a_terminal(argv: list[str], answer: bytes | None) -> tuple[int, str]:
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     os.close(slave)
+    events: list[str] = []
     shown = b""
     answered = False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while proc.poll() is None or select.select([master], [], [], 0)[0]:
+        if time.monotonic() - t0 > 60:
+            # Closing the terminal under a live child would turn a hang into an
+            # unrelated exit status (its next write fails): name the hang instead.
+            events.append(f"{time.monotonic() - t0:.2f}s still running: killed")
+            proc.kill()
+            break
         ready, _, _ = select.select([master], [], [], 1.0)
         if not ready:
-            if proc.poll() is not None:
-                break
             continue
         try:
             chunk = os.read(master, 4096)
@@ -251,13 +269,18 @@ def _on_a_terminal(argv: list[str], answer: bytes | None) -> tuple[int, str]:
         shown += chunk
         if not answered and b"[y/N]" in shown:
             answered = True
+            events.append(f"{time.monotonic() - t0:.2f}s prompt shown")
             if answer is None:
-                _wait_until_reading_stdin(proc.pid, master)
+                _wait_until_reading_stdin(proc.pid, events, t0)
+                events.append(f"SIGINT sent; child {_signal_state(proc.pid)}")
                 proc.send_signal(signal.SIGINT)
             else:
                 os.write(master, answer)
+    rc = proc.wait(timeout=60)
+    events.append(f"{time.monotonic() - t0:.2f}s exited {rc}")
     os.close(master)
-    return proc.wait(timeout=60), shown.decode(errors="replace").replace("\r\n", "\n")
+    text = shown.decode(errors="replace").replace("\r\n", "\n")
+    return rc, text, "; ".join(events)
 
 
 @pytest.mark.parametrize(
@@ -271,11 +294,12 @@ def _on_a_terminal(argv: list[str], answer: bytes | None) -> tuple[int, str]:
 )
 def test_the_prompt_on_a_real_terminal(answer: bytes | None, status: int, last_line: str) -> None:
     install("keep", {"f": b"k" * 10})
-    rc, shown = _on_a_terminal(["cache", "clear"], answer)
-    assert "remove these? [y/N]" in shown
-    assert "Traceback" not in shown and "EOFError" not in shown, shown
-    assert rc == status, shown
-    assert shown.strip().splitlines()[-1].strip() == last_line, shown
+    rc, shown, events = _on_a_terminal(["cache", "clear"], answer)
+    said = f"{shown}\n[{events}]"
+    assert "remove these? [y/N]" in shown, said
+    assert "Traceback" not in shown and "EOFError" not in shown, said
+    assert rc == status, said
+    assert shown.strip().splitlines()[-1].strip() == last_line, said
     r = subprocess.run(
         [sys.executable, "-m", "modelhub", "cache", "ls"],
         capture_output=True,
