@@ -198,12 +198,16 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return data
 
 
-def check_folder(folder: Path, *, hashes: bool | str = True) -> list[str]:
+def check_folder(
+    folder: Path, *, hashes: bool | str = True, manifest: dict[str, Any] | None = None
+) -> list[str]:
     """What is wrong with a derived folder (empty: it matches its manifest).
     Sizes always; SHA-256 too with ``hashes=True``; with ``hashes="stamp"``
     only of a file whose mtime differs from the manifest's (any rewrite, as
-    ``cache ls`` checks entries; ``cache verify`` re-hashes everything)."""
-    manifest = read_manifest(folder)
+    ``cache ls`` checks entries; ``cache verify`` re-hashes everything).
+    ``manifest``: the one the caller read and will use (checked, not read again)."""
+    if manifest is None:
+        manifest = read_manifest(folder)
     if manifest is None:
         return [f"no readable {MANIFEST_NAME}"]
     problems = []

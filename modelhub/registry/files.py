@@ -344,10 +344,11 @@ def foreign_cache_item(root: Path) -> Path | None:
     """For a cache root without the marker: something in it modelhub did not
     make (the root is then not a cache), or None when it is empty or holds
     only what exists before the marker: the catalog index, lock files,
-    empty layout directories and the marker's own atomic-write temporary.  Raises OSError when the root is unreadable.
-    A root that is a link is followed (the user named it); links inside are
-    not.  Shared by the store and the catalog (which must not write its
-    index into a folder the store refuses)."""
+    empty layout directories and the marker's own atomic-write temporary.
+    Raises OSError when the root is unreadable.  A root that is a link is
+    followed (the user named it); links inside are not.  Shared by the store
+    and the catalog (which must not write its index into a folder the store
+    refuses)."""
     if not root.is_dir():
         return root
     for p in sorted(root.iterdir()):

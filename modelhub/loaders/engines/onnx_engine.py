@@ -213,10 +213,11 @@ def onnx_encoder(
             raise EngineUnavailable(f"engine='onnx' cannot export {hf.root}: {exc}") from exc
         return None
     folder = derived_dir / f"{FOLDER_PREFIX}{key}"
-    if read_manifest(folder) is not None:
+    manifest = read_manifest(folder)
+    if manifest is not None:
         # Size and mtime, re-hashing only a file that was rewritten (the cache's
         # policy for its entries); `modelhub cache verify` re-hashes everything.
-        problems = check_folder(folder, hashes="stamp")
+        problems = check_folder(folder, hashes="stamp", manifest=manifest)
         if not problems:
             return _open(hf, folder, forced=forced, fresh=False, num_threads=num_threads)
         log.warning(

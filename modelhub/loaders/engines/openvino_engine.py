@@ -248,8 +248,9 @@ def openvino_encoder(
             raise EngineUnavailable(f"engine='openvino' cannot convert {hf.root}: {exc}") from exc
         return None
     folder = derived_dir / f"{FOLDER_PREFIX}{key}"
-    if read_manifest(folder) is not None:
-        problems = check_folder(folder, hashes="stamp")
+    manifest = read_manifest(folder)
+    if manifest is not None:
+        problems = check_folder(folder, hashes="stamp", manifest=manifest)
         if not problems:
             return _open(hf, folder, forced=forced, fresh=False, num_threads=num_threads)
         log.warning(

@@ -195,8 +195,9 @@ class Store:
         """For a root without the marker: something in it modelhub did not
         make (the root is then not a cache), or None when it is empty or holds
         only what exists before the marker: the catalog index, lock files,
-        empty layout directories and the marker's own atomic-write temporary.  Raises OSError when the root is unreadable.
-        A root that is a link is followed (the user named it); links inside are not."""
+        empty layout directories and the marker's own atomic-write temporary.
+        Raises OSError when the root is unreadable.  A root that is a link is
+        followed (the user named it); links inside are not."""
         return foreign_cache_item(self.root)
 
     def ensure_layout(self) -> None:

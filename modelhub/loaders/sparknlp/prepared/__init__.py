@@ -175,11 +175,11 @@ def prepare(
     # Folders appear whole (renamed into place with their manifest): one there without a
     # readable manifest, or a link in its place, is damage to clear, not a reason to give up.
     if folder.exists() or folder.is_symlink():
-        problems = check_folder(folder, hashes="stamp")
-        if not problems:
-            manifest = read_manifest(folder)
+        manifest = read_manifest(folder)
+        problems = check_folder(folder, hashes="stamp", manifest=manifest)
+        if not problems and manifest is not None:
             found = _read_tokenizer(folder)
-            if found is not None and manifest is not None:
+            if found is not None:
                 return Prepared(
                     folder, *found, _plain_graph(folder, manifest), _described(manifest)
                 )
