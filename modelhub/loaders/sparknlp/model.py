@@ -220,13 +220,12 @@ def _prepare(art: SparkNlpBert, derived_dir: Path | None, heads: int | None) -> 
     return prepare(art, derived_dir, convert=convert, variant=f"heads={heads}")
 
 
-def _converted_config(info: dict[str, Any], prepared: Prepared | None) -> dict[str, Any]:
-    config = info.get("config")
+def _checked_config(config: Any, prepared: Prepared) -> dict[str, Any]:
+    """The BERT config a prepared folder kept, checked as plain JSON data."""
     if not isinstance(config, dict) or not all(
         isinstance(k, str) and plain_json(v) for k, v in config.items()
     ):
-        where = prepared.folder if prepared is not None else "?"
-        raise damaged(Path(str(where)), "not a converted BERT engine's description")
+        raise damaged(prepared.folder, "not a converted BERT engine's description")
     return config
 
 
@@ -269,7 +268,7 @@ def load(
                 graph, source = engine.read(member), str(member)
         known = prepared.described.get("config") if prepared is not None else None
         if isinstance(known, dict) and prepared is not None and prepared.plain_graph is not None:
-            config = _converted_config({"config": known}, prepared)
+            config = _checked_config(known, prepared)
             check_vocab_size(art, len(vocab), int(config["vocab_size"]), str(art.engine_file))
         else:
             config = _onnx_config(art, graph, len(vocab))
@@ -278,8 +277,8 @@ def load(
         check_params(art, int(config["hidden_size"]), record.artifact if record else None)
     else:
         converted = load_state(prepared.engine) if prepared is not None else None
-        if converted is not None:
-            state, config = converted[0], _converted_config(converted[1], prepared)
+        if converted is not None and prepared is not None:
+            state, config = converted[0], _checked_config(converted[1].get("config"), prepared)
         else:
             state, config = read_weights(art, num_attention_heads=num_attention_heads)
         check_vocab_size(art, len(vocab), int(config["vocab_size"]), str(art.engine_file))

@@ -103,3 +103,18 @@ def transformer_loader_registered(tmp_path_factory: pytest.TempPathFactory) -> N
     mp = pytest.MonkeyPatch()
     mp.syspath_prepend(str(site))
     assert any(e.name == ENTRY_POINT for e in discover())
+
+
+def external_data_graph(engine: Path, work: Path, location: str) -> Path:
+    """Writes the graph of the ``*_onnx`` engine zip ``engine`` into ``work`` with all its
+    weights in one external-data file ``location`` (as big models are exported); returns
+    the new ``model.onnx``. The caller decides what of the two goes back into the zip."""
+    onnx = pytest.importorskip("onnx")
+    with zipfile.ZipFile(engine) as zf:
+        graph = onnx.load_model_from_string(zf.read(zf.namelist()[0]))
+    work.mkdir()
+    onnx.save_model(
+        graph, str(work / "model.onnx"), save_as_external_data=True,
+        all_tensors_to_one_file=True, location=location, size_threshold=0,
+    )  # fmt: skip
+    return work / "model.onnx"

@@ -21,7 +21,7 @@ from modelhub.loaders.sparknlp.transformer.model import SparkNlpTransformerModel
 from tests.cardgen import s3_url, write_card
 from tests.sparknlp.conftest import unpack
 
-from .conftest import FAMILIES_DIR
+from .conftest import FAMILIES_DIR, external_data_graph
 
 pytestmark = pytest.mark.usefixtures("transformer_loader_registered")
 ARTIFACT = "e5_tiny_sparknlp_en_5.5.1_3.0_1733000000000.zip"
@@ -187,18 +187,10 @@ def test_onnx_external_data_beside_or_inside_the_engine_zip(tmp_path: Path, wher
     ``location``: the one side file serves the one location whatever its name."""
     import zipfile
 
-    onnx = pytest.importorskip("onnx")
     folder = unpack_family("e5_onnx", tmp_path)
     want = SparkNlpTransformerLoader().load(folder, None).encode(["I hate cancer"])
     engine = folder / "e5_onnx"
-    with zipfile.ZipFile(engine) as zf:
-        graph = onnx.load_model_from_string(zf.read(zf.namelist()[0]))
-    work = tmp_path / "external"
-    work.mkdir()
-    onnx.save_model(
-        graph, str(work / "model.onnx"), save_as_external_data=True,
-        all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0,
-    )  # fmt: skip
+    work = external_data_graph(engine, tmp_path / "external", "model.onnx_data").parent
     with zipfile.ZipFile(engine, "w") as zf:
         zf.write(work / "model.onnx", "model.onnx")
         if where == "inside":

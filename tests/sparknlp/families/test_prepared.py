@@ -24,7 +24,7 @@ from modelhub.loaders.sparknlp.transformer.model import load
 from tests.sparknlp.conftest import ZIPS as BERT_ZIPS
 from tests.sparknlp.conftest import unpack as unpack_bert
 
-from .conftest import FAMILIES_DIR, ZIPS, needs_tokenizers
+from .conftest import FAMILIES_DIR, ZIPS, external_data_graph, needs_tokenizers
 
 pytestmark = pytest.mark.usefixtures("transformer_loader_registered")
 TEXTS = ["I hate cancer", "Zürich café, naïve résumé.", "a b c d e f g"]
@@ -161,7 +161,6 @@ def test_onnx_graphs_load_from_their_path_only_when_self_contained(tmp_path: Pat
     zip's own typed error rather than whatever a path-relative lookup would find."""
     from modelhub.derived import read_manifest
 
-    onnx = pytest.importorskip("onnx")
     folder = _unpack("e5_onnx", tmp_path / "plain")
     modelhub.pretrained(folder)
     [prepared] = _prepared()
@@ -170,17 +169,9 @@ def test_onnx_graphs_load_from_their_path_only_when_self_contained(tmp_path: Pat
 
     folder = _unpack("e5_onnx", tmp_path / "external")
     engine = folder / "e5_onnx"
-    with zipfile.ZipFile(engine) as zf:
-        graph = onnx.load_model_from_string(zf.read(zf.namelist()[0]))
-    work = tmp_path / "work"
-    work.mkdir()
-    onnx.save_model(
-        graph, str(work / "model.onnx"), save_as_external_data=True,
-        all_tensors_to_one_file=True, location="weights.bin", size_threshold=0,
-    )  # fmt: skip
-    (work / "weights.bin").write_bytes(b"")  # the graph alone goes into the zip
-    with zipfile.ZipFile(engine, "w") as zf:
-        zf.write(work / "model.onnx", "model.onnx")
+    graph = external_data_graph(engine, tmp_path / "work", "weights.bin")
+    with zipfile.ZipFile(engine, "w") as zf:  # the graph alone goes into the zip
+        zf.write(graph, "model.onnx")
     with pytest.raises(ModelhubError, match=r"weights\.bin") as from_zip:
         load(folder)
     with pytest.raises(type(from_zip.value), match=r"weights\.bin"):
