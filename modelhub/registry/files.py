@@ -353,8 +353,9 @@ def foreign_cache_item(root: Path) -> Path | None:
         return root
     for p in sorted(root.iterdir()):
         # The marker of a concurrent first pull in the middle of its atomic
-        # write: its temporary name is there a moment before the marker is.
-        if atomic_write_temp_of(p.name) == CACHE_MARKER and p.is_file() and not p.is_symlink():
+        # write: its temporary name is there a moment before the marker is
+        # (and may be gone, renamed, by the time it is looked at).
+        if atomic_write_temp_of(p.name) == CACHE_MARKER and not (p.is_symlink() or p.is_dir()):
             continue
         if p.name not in CACHE_OWN_NAMES:
             return p
@@ -373,6 +374,8 @@ def refused_cache_root(root: Path) -> Path | None:
     try:
         if not os.path.lexists(root) or (root / CACHE_MARKER).is_file():
             return None
-        return foreign_cache_item(root)
+        foreign = foreign_cache_item(root)
+        # a concurrent first pull may have written the marker meanwhile
+        return None if (root / CACHE_MARKER).is_file() else foreign
     except OSError:
         return root

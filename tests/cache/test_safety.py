@@ -15,6 +15,7 @@ import pytest
 
 import modelhub.cache as cache
 from modelhub.errors import CacheError
+from modelhub.registry.files import refused_cache_root
 from modelhub.registry.store.store import Store
 from tests.cache.conftest import REPO_ROOT, cli, cli_json, install, run_cli, store
 from tests.cardgen import embeddings_card, imported_from_hf, write_card
@@ -144,10 +145,14 @@ def test_first_pulls_racing_into_a_new_cache_all_use_it(tmp_path, monkeypatch):
     try:
         for round_ in range(40):
             root = tmp_path / f"race{round_}"
-            failures: list[BaseException] = []
+            failures: list[object] = []
 
-            def first_use(root: Path = root, failures: list[BaseException] = failures) -> None:
+            def first_use(root: Path = root, failures: list[object] = failures) -> None:
                 try:
+                    # the catalog asks the same question before writing its index
+                    refused = refused_cache_root(root)
+                    if refused is not None:
+                        failures.append(f"the catalog refuses {root}: {refused}")
                     Store(root).ensure_layout()
                 except BaseException as exc:
                     failures.append(exc)
