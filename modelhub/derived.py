@@ -24,13 +24,13 @@ import logging
 import os
 import secrets
 import shutil
-import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelhub.saferead import read_json
 from modelhub.safezip import safe_member_path
 
 log = logging.getLogger(__name__)
@@ -68,25 +68,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 MAX_JSON_BYTES = 64 << 20
 
 
-def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> Any:
-    """The JSON of the regular file ``path``. A FIFO, device or link put in its place (by
-    whoever can write the cache) must neither hang a load nor be followed out of the cache:
-    opened without following a link and without blocking, refused unless a regular file of
-    at most ``limit`` bytes. Raises ``OSError`` or ``ValueError`` (not JSON, nested too deep)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path}: not a regular file")
-        if st.st_size > limit:
-            raise OSError(f"{path}: {st.st_size} bytes, more than {limit}")
-        raw = f.read(limit + 1)
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except RecursionError as exc:  # a crafted "[[[[...": damage, not a crash
-        raise ValueError(f"{path}: JSON nested too deep") from exc
-
-
 def file_stamp(path: Path) -> list[int]:
     """Size, mtime and inode: what changes when a file is rewritten or replaced."""
     st = path.stat()
@@ -101,7 +82,7 @@ def digest_files(files: dict[str, Path], memo: Path | None) -> str:
     stamps = {name: file_stamp(path) for name, path in files.items()}
     if memo is not None:
         with contextlib.suppress(OSError, ValueError, TypeError):
-            data = read_json(memo)
+            data = read_json(memo, limit=MAX_JSON_BYTES)
             found = data.get("sha256") if isinstance(data, dict) else None
             if isinstance(found, str) and data.get("stamps") == stamps:
                 return found
@@ -190,7 +171,7 @@ def write_folder(parent: Path, name: str, build: Callable[[Path], dict[str, Any]
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a complete derived folder, or None (absent, unreadable)."""
     try:
-        data = read_json(folder / MANIFEST_NAME)
+        data = read_json(folder / MANIFEST_NAME, limit=MAX_JSON_BYTES)
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from modelhub.errors import ModelhubError
 from modelhub.registry.catalog.metadata import MAX_TIME_MS, parse_line
-from modelhub.registry.files import UnsafeFileError, parse_json, read_json
 from modelhub.registry.mirror.lockfile import LockError, read_lock
 from modelhub.registry.store.locks import ArtifactLock
 from modelhub.registry.store.manifest import FileRecord, Manifest, ManifestError, load_manifest
+from modelhub.saferead import UnsafeFileError, parse_json, read_json
 
 PROPS = settings(
     max_examples=100,

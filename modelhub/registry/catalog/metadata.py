@@ -204,7 +204,7 @@ def read_metadata(path: str, *, folder: str) -> list[MetadataLine]:
     """Reads a metadata.json file (see :func:`iter_metadata`) without
     blocking on a FIFO or following a link; a file that is not a regular
     file, or is too large, is an OSError-like ValueError for the caller."""
-    from modelhub.registry.files import read_small
+    from modelhub.saferead import read_small
 
     text = read_small(path, limit=METADATA_LIMIT).decode("utf-8", errors="replace")
     return list(iter_metadata(text, folder=folder, source=path))

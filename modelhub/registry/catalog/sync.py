@@ -64,7 +64,7 @@ def metadata_url(settings: Settings, folder: str) -> str:
 def read_copy_headers(copy_path: str) -> dict[str, Any]:
     """What the last sync recorded about a copy; ``{}`` when nothing (or
     something unreadable) is there."""
-    from modelhub.registry.files import read_json
+    from modelhub.saferead import read_json
 
     try:
         return read_json(copy_path + HEADERS_SUFFIX, limit=1 << 20)

@@ -32,8 +32,9 @@ from typing import Any
 
 from modelhub.errors import IntegrityError, ModelhubError
 from modelhub.registry.artifact import Artifact
-from modelhub.registry.files import copy_hashing, hash_file, read_json
+from modelhub.registry.files import copy_hashing, hash_file
 from modelhub.registry.store.manifest import FileRecord
+from modelhub.saferead import read_json
 
 log = logging.getLogger(__name__)
 

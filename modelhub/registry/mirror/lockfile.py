@@ -14,10 +14,10 @@ from typing import Any
 from modelhub.config import Settings
 from modelhub.errors import IntegrityError, ModelhubError
 from modelhub.registry.artifact import Artifact
-from modelhub.registry.files import UnsafeFileError, read_json
 from modelhub.registry.mirror.export import _pull, _resolve, _settings
 from modelhub.registry.store.manifest import Entry, FileRecord, ManifestError, check_file_set
 from modelhub.registry.store.store import Store
+from modelhub.saferead import UnsafeFileError, read_json
 
 log = logging.getLogger(__name__)
 

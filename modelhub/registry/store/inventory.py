@@ -26,10 +26,11 @@ from typing import Any
 
 from modelhub.config import ENV, Settings
 from modelhub.errors import CacheError
-from modelhub.registry.files import atomic_write, read_json
+from modelhub.registry.files import atomic_write
 from modelhub.registry.store.layout import MANIFEST_NAME, entry_id, not_a_cache
 from modelhub.registry.store.manifest import Entry, FileProblem, load_manifest
 from modelhub.registry.store.store import Store
+from modelhub.saferead import read_json
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelhub.registry.files import LOCK_MODE, atomic_write, read_json
+from modelhub.registry.files import LOCK_MODE, atomic_write
 from modelhub.registry.store.layout import DEFAULT_STALE_AFTER, permission_error
+from modelhub.saferead import read_json
 
 log = logging.getLogger(__name__)
 

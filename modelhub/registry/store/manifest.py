@@ -14,13 +14,13 @@ from typing import Any
 
 from modelhub.errors import CacheError
 from modelhub.registry import files
-from modelhub.registry.files import read_json
 from modelhub.registry.store.layout import (
     CACHE_FORMAT,
     LAST_USED_NAME,
     MANIFEST_NAME,
     PINNED_NAME,
 )
+from modelhub.saferead import read_json
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +208,9 @@ MANIFEST_LIMIT = 64 << 20  # a snapshot of 100,000 files stays far below
 
 def load_manifest(entry_dir: Path) -> Manifest:
     """The manifest of ``entry_dir``, read without blocking or following a
-    link (:func:`modelhub.registry.files.read_json`) and validated.
+    link (:func:`modelhub.saferead.read_json`) and validated.
     FileNotFoundError when there is none; :class:`ManifestError` or
-    :class:`~modelhub.registry.files.UnsafeFileError` (both ValueError) when
+    :class:`~modelhub.saferead.UnsafeFileError` (both ValueError) when
     it is damaged; OSError when it cannot be read."""
     path = entry_dir / MANIFEST_NAME
     return Manifest.from_dict(read_json(path, limit=MANIFEST_LIMIT))

@@ -54,7 +54,6 @@ from modelhub.registry.files import (
     SHARED_DIR_MODE,
     atomic_write,
     foreign_cache_item,
-    read_json,
 )
 from modelhub.registry.store.layout import (
     CACHE_FORMAT,
@@ -74,6 +73,7 @@ from modelhub.registry.store.layout import (
 )
 from modelhub.registry.store.locks import ArtifactLock, EntryLease, _open_use_file
 from modelhub.registry.store.manifest import Entry, FileRecord, Manifest, load_manifest
+from modelhub.saferead import read_json
 
 log = logging.getLogger(__name__)
 

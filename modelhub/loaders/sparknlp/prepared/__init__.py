@@ -55,7 +55,6 @@ from modelhub.derived import (
     check_folder,
     digest_files,
     discard,
-    read_json,
     read_manifest,
     write_folder,
 )
@@ -69,6 +68,7 @@ from modelhub.loaders.sparknlp.prepared.state import (
     plain_json,
     save_state,
 )
+from modelhub.saferead import read_json
 from modelhub.safezip import SafeZip, zip_limits
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from modelhub.errors import ArtifactFormatError
+from modelhub.saferead import read_json
 
 STATE_NAME = "state.safetensors"
 INFO_NAME = "engine.json"
@@ -35,10 +36,8 @@ def load_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
     if not info_path.is_file():
         return None
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        if not isinstance(info, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        info = read_json(info_path)  # an object, or UnsafeFileError (a ValueError)
+    except (OSError, ValueError) as exc:
         raise damaged(info_path, str(exc)) from None
     from safetensors import SafetensorError
     from safetensors.torch import load_file
