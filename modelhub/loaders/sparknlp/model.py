@@ -36,7 +36,7 @@ from modelhub.loaders.sparknlp.prepared import (
     damaged,
     load_state,
     open_engine,
-    plain_json,
+    plain_config,
     prepare,
     save_state,
 )
@@ -222,9 +222,7 @@ def _prepare(art: SparkNlpBert, derived_dir: Path | None, heads: int | None) -> 
 
 def _checked_config(config: Any, prepared: Prepared) -> dict[str, Any]:
     """The BERT config a prepared folder kept, checked as plain JSON data."""
-    if not isinstance(config, dict) or not all(
-        isinstance(k, str) and plain_json(v) for k, v in config.items()
-    ):
+    if not plain_config(config):
         raise damaged(prepared.folder, "not a converted BERT engine's description")
     return config
 

@@ -65,7 +65,7 @@ from modelhub.loaders.sparknlp.prepared.state import (
     STATE_NAME,
     damaged,
     load_state,
-    plain_json,
+    plain_config,
     save_state,
 )
 from modelhub.saferead import read_json
@@ -333,7 +333,7 @@ __all__ = [
     "damaged",
     "load_state",
     "open_engine",
-    "plain_json",
+    "plain_config",
     "prepare",
     "save_state",
 ]

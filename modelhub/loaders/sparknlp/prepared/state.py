@@ -49,8 +49,15 @@ def load_state(folder: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
     return state, info
 
 
-def plain_json(value: Any) -> bool:
-    """A config value as converters write them: a JSON scalar, or a list of them."""
+def plain_config(value: Any) -> bool:
+    """Whether ``value`` is a model config as converters write them: an object whose
+    values are JSON scalars or lists of them (what a prepared folder keeps is data)."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _plain_value(v) for k, v in value.items()
+    )
+
+
+def _plain_value(value: Any) -> bool:
     if isinstance(value, list):
         return all(isinstance(v, _SCALARS) for v in value)
     return isinstance(value, _SCALARS)
@@ -63,4 +70,4 @@ def damaged(path: Path, why: str) -> ArtifactFormatError:
     )
 
 
-__all__ = ["INFO_NAME", "STATE_NAME", "damaged", "load_state", "plain_json", "save_state"]
+__all__ = ["INFO_NAME", "STATE_NAME", "damaged", "load_state", "plain_config", "save_state"]

@@ -47,7 +47,7 @@ from modelhub.loaders.sparknlp.prepared import (
     damaged,
     load_state,
     open_engine,
-    plain_json,
+    plain_config,
     save_state,
 )
 from modelhub.loaders.sparknlp.runners.tf_config import infer_config
@@ -386,8 +386,7 @@ def read_converted(folder: Path, engine_file: Path) -> tuple[_Engine, dict[str, 
     model_type = info.get("model_type")
     if (
         model_type not in _BASE_PREFIX
-        or not isinstance(cfg, dict)
-        or not all(isinstance(k, str) and plain_json(v) for k, v in cfg.items())
+        or not plain_config(cfg)
         or not isinstance(origin, dict)
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in origin.items())
         or not isinstance(scheme, str)
