@@ -40,27 +40,24 @@ class UnpackedEngine:
     def files(self) -> list[PurePosixPath]:
         return [self.root / rel for rel in self._files]
 
-    def _path(self, member: str | PurePosixPath) -> Path:
+    def file(self, member: str | PurePosixPath) -> Path:
+        """The member's file (a regular file inside the prepared folder)."""
         rel = member_name(member, self.root, self.path)
         found = self._files.get(rel)
         if found is None:
             raise FileNotFoundError(f"{self.path}: no member {rel!r}")
         return found
 
-    def file(self, member: str | PurePosixPath) -> Path:
-        """The member's file (a regular file inside the prepared folder)."""
-        return self._path(member)
-
     def open(self, member: str | PurePosixPath) -> IO[bytes]:
-        return self._path(member).open("rb")
+        return self.file(member).open("rb")
 
     def read(self, member: str | PurePosixPath) -> bytes:
-        return self._path(member).read_bytes()
+        return self.file(member).read_bytes()
 
     def read_writable(self, member: str | PurePosixPath) -> np.ndarray:
         """The member's bytes in a private writable buffer (uint8, not zero-filled first):
         arrays over it (checkpoint tensors) become torch parameters without a copy."""
-        path = self._path(member)
+        path = self.file(member)
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             data = np.empty(size, dtype=np.uint8)
