@@ -156,7 +156,7 @@ def export_onnx(model: Any, spec: Spec, path: Path) -> None:
 
     names, outputs = list(spec.inputs), spec.outputs
     if outputs == ("sentence_embedding",):  # Nomic's interface: pooled in the graph
-        ids = torch.tensor([[5, 10, 11, 6], [5, 12, 6, 0]], dtype=torch.int64)
+        ids = example_ids()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
@@ -189,6 +189,13 @@ def export_onnx(model: Any, spec: Spec, path: Path) -> None:
         )  # fmt: skip
 
 
+def example_ids() -> Any:
+    """Two padded rows to trace a pooled (Nomic) graph with: the mask is ``ids != 0``."""
+    import torch
+
+    return torch.tensor([[5, 10, 11, 6], [5, 12, 6, 0]], dtype=torch.int64)
+
+
 def pooled(model: Any) -> Any:
     """``model`` behind Nomic's graph interface (masked mean and L2 inside), as the
     fixtures' ``generate_families.NomicPooled`` builds it."""
@@ -217,7 +224,7 @@ def write_openvino(model: Any, engine_file: Path, spec: Spec) -> str | None:
         return None
     import torch  # Nomic: the pooled module, its output named as Spark NLP's graph's
 
-    ids = torch.tensor([[5, 10, 11, 6], [5, 12, 6, 0]], dtype=torch.int64)
+    ids = example_ids()
     with torch.no_grad():
         ir = ov.convert_model(
             pooled(model), example_input={"input_ids": ids, "attention_mask": (ids != 0).long()},
