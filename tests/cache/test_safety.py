@@ -169,18 +169,25 @@ def test_first_pulls_racing_into_a_new_cache_all_use_it(tmp_path, monkeypatch):
 
 
 def test_a_marker_like_name_that_is_not_a_write_in_flight_is_still_foreign(tmp_path, monkeypatch):
-    for name, make in (
-        ("..modelhub-cache.0123456789ab.tmp", Path.mkdir),  # a folder, not a write
-        ("..modelhub-cache.mine.tmp", Path.touch),  # not the temporary's shape
-        (".other.0123456789ab.tmp", Path.touch),  # some other file's temporary
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    for i, (name, make) in enumerate(
+        (
+            ("..modelhub-cache.0123456789ab.tmp", Path.mkdir),  # a folder, not a write
+            ("..modelhub-cache.mine.tmp", Path.touch),  # not the temporary's shape
+            (".other.0123456789ab.tmp", Path.touch),  # some other file's temporary
+            # a link under the temporary's name: a write never leaves one
+            ("..modelhub-cache.0123456789ab.tmp", lambda p: p.symlink_to(precious)),
+        )
     ):
-        root = tmp_path / name.strip(".")
+        root = tmp_path / f"root{i}"
         root.mkdir()
         make(root / name)
         monkeypatch.setenv("MODELHUB_CACHE", str(root))
         with pytest.raises(CacheError, match=r"no \.modelhub-cache marker"):
             store().ensure_layout()
         assert [p.name for p in root.iterdir()] == [name]
+    assert precious.read_text() == "mine"
 
 
 def test_unknown_files_inside_a_cache_are_never_deleted(capsys):
